@@ -40,7 +40,7 @@ type Float struct {
 	Value float64
 }
 
-// String is a string without interpolation: a "..." or ''...'' literal
+// String is a string without interpolation: a "..." or ”...” literal
 // with no ${}, a URI literal, or a literal part of a ConcatStrings.
 // Value is the unescaped bytes (not necessarily UTF-8). At is the start
 // of the literal, or NoPos when synthesized; Nix records no position.

@@ -342,4 +342,3 @@ func (p *printer) expr(e Expr) {
 		panic("ast: unknown node type")
 	}
 }
-
