@@ -354,7 +354,7 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 		v := strings.IndexByte(alphabet, c)
 		if v < 0 {
-			return nil, errorf("invalid character in Base64 string: '%c'", c)
+			return nil, errorf("invalid character in Base64 string: '%s'", []byte{c})
 		}
 		d = d<<6 | uint(v)
 		bits += 6
