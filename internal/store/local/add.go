@@ -1,0 +1,422 @@
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"cairn/internal/compat/nar"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
+	"cairn/internal/store"
+	"cairn/internal/store/refscan"
+)
+
+// tempEntry is a scratch entry in the store directory, named like a
+// store path with a random hash part that is registered as a temporary
+// root, so that the garbage collector (ours or Nix's) leaves it alone
+// while we live and deletes it if we crash.
+type tempEntry struct {
+	path storepath.Path
+	real string
+}
+
+func (s *Store) newTempEntry(ctx context.Context) (*tempEntry, error) {
+	var d [storepath.DigestSize]byte
+	if _, err := rand.Read(d[:]); err != nil {
+		return nil, err
+	}
+	p, err := storepath.FromDigest(d[:], "cairn-tmp")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.AddTempRoot(ctx, p); err != nil {
+		return nil, err
+	}
+	return &tempEntry{path: p, real: s.RealPath(p)}, nil
+}
+
+func (t *tempEntry) remove() { fsutil.RemoveAll(t.real) }
+
+// countWriter counts the bytes written through it.
+type countWriter struct{ n uint64 }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += uint64(len(p)); return len(p), nil }
+
+// AddNar makes info.Path valid with the contents of the NAR stream r, as
+// Nix's addToStore(ValidPathInfo, Source): the NAR is restored under a
+// scratch name while its sha256 and size are checked against info, a
+// content address in info is verified, the tree is canonicalised and
+// renamed into place, and the path is registered. info.References must
+// be valid already (or be info.Path). If the path is valid already, r is
+// not read and nothing changes.
+func (s *Store) AddNar(ctx context.Context, info *store.PathInfo, r io.Reader) error {
+	return s.addNar(ctx, info, r, false)
+}
+
+// RepairNar is AddNar that replaces the contents of an already valid
+// path (nix-store --repair-path with a known-good NAR).
+func (s *Store) RepairNar(ctx context.Context, info *store.PathInfo, r io.Reader) error {
+	return s.addNar(ctx, info, r, true)
+}
+
+func (s *Store) addNar(ctx context.Context, info *store.PathInfo, r io.Reader, repair bool) error {
+	if info.NarHash.Algo != nixhash.SHA256 {
+		return fmt.Errorf("add %s: NAR hash must be sha256", s.print(info.Path))
+	}
+	if err := info.CheckCA(s.dir); err != nil {
+		return fmt.Errorf("add %s: %w", s.print(info.Path), err)
+	}
+	if err := s.AddTempRoot(ctx, info.Path); err != nil {
+		return err
+	}
+	if !repair {
+		if ok, err := s.IsValid(ctx, info.Path); err != nil || ok {
+			return err
+		}
+	}
+	lock, err := s.lockPath(ctx, info.Path)
+	if err != nil {
+		return err
+	}
+	defer func() { lock.unlock(err == nil) }()
+	if !repair {
+		if ok, err := s.IsValid(ctx, info.Path); err != nil || ok {
+			return err
+		}
+	}
+	tmp, err := s.newTempEntry(ctx)
+	if err != nil {
+		return fmt.Errorf("add %s: %w", s.print(info.Path), err)
+	}
+	defer tmp.remove()
+	h := nixhash.NewHasher(nixhash.SHA256)
+	if err = nar.Restore(io.TeeReader(r, h), tmp.real); err != nil {
+		return fmt.Errorf("add %s: %w", s.print(info.Path), err)
+	}
+	if n, _ := io.ReadFull(r, make([]byte, 1)); n != 0 {
+		err = fmt.Errorf("add %s: trailing data after the NAR", s.print(info.Path))
+		return err
+	}
+	if got := h.Sum(); !got.Equal(info.NarHash) {
+		err = fmt.Errorf("hash mismatch importing path '%s';\n  specified: %s\n  got:       %s",
+			s.print(info.Path), info.NarHash.Encode(nixhash.Nix32, true), got.Encode(nixhash.Nix32, true))
+		return err
+	}
+	if h.Len() != info.NarSize {
+		err = fmt.Errorf("size mismatch importing path '%s';\n  specified: %d\n  got:       %d", s.print(info.Path), info.NarSize, h.Len())
+		return err
+	}
+	if info.HasCA() {
+		got, herr := hashCA(tmp.real, info.CA)
+		if herr != nil {
+			err = fmt.Errorf("add %s: %w", s.print(info.Path), herr)
+			return err
+		}
+		if !got.Equal(info.CA.Hash) {
+			err = fmt.Errorf("ca hash mismatch importing path '%s';\n  specified: %s\n  got:       %s",
+				s.print(info.Path), info.CA.Hash.Encode(nixhash.Nix32, true), got.Encode(nixhash.Nix32, true))
+			return err
+		}
+	}
+	if err = s.install(ctx, tmp, []*store.PathInfo{info}); err != nil {
+		return err
+	}
+	return nil
+}
+
+// hashCA computes the hash a content address of kind ca claims for the
+// tree at real.
+func hashCA(real string, ca storepath.ContentAddress) (nixhash.Hash, error) {
+	algo := ca.Hash.Algo
+	if ca.Text || ca.Method == storepath.Flat {
+		f, err := os.Open(real)
+		if err != nil {
+			return nixhash.Hash{}, err
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+			return nixhash.Hash{}, fmt.Errorf("flat or text content address on something that is not a regular file")
+		}
+		h := nixhash.NewHasher(algo)
+		if _, err := io.Copy(h, f); err != nil {
+			return nixhash.Hash{}, err
+		}
+		return h.Sum(), nil
+	}
+	h := nixhash.NewHasher(algo)
+	if err := nar.DumpPath(h, real); err != nil {
+		return nixhash.Hash{}, err
+	}
+	return h.Sum(), nil
+}
+
+// install canonicalises the scratch tree, moves it to the real path of
+// infos[0] (replacing an invalid or, when repairing, stale leftover) and
+// registers infos. The caller holds the path lock.
+func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.PathInfo) error {
+	p := infos[0].Path
+	if err := fsutil.Canonicalise(tmp.real, fsutil.CanonOptions{FromUID: -1, IgnoredXattrs: s.opts.IgnoredXattrs}); err != nil {
+		return fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	real := s.RealPath(p)
+	if _, err := fsutil.RemoveAll(real); err != nil {
+		return fmt.Errorf("add %s: remove stale contents: %w", s.print(p), err)
+	}
+	if err := os.Rename(tmp.real, real); err != nil {
+		return fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	if err := s.RegisterValidPaths(ctx, infos); err != nil {
+		// Contents without a row are garbage; remove them now.
+		fsutil.RemoveAll(real)
+		return err
+	}
+	return nil
+}
+
+// AddOptions describe content-addressed data to add (AddPath, AddDump).
+type AddOptions struct {
+	// Name is the name part of the resulting path.
+	Name string
+	// Method is Recursive (hash the NAR; nix-store --add, builtins.path,
+	// recursive fixed outputs) or Flat (hash the bytes of a single
+	// regular file; flat fixed outputs).
+	Method storepath.Method
+	// Algo is the content hash algorithm; zero means sha256. Only
+	// recursive sha256 gives a "source" path that may have references.
+	Algo nixhash.Algo
+	// References of the new path (must be valid).
+	References []storepath.Path
+	// ScanReferences are candidates: those whose hash part occurs in
+	// the NAR are added to References.
+	ScanReferences []storepath.Path
+	// Repair rewrites the contents even if the path is valid.
+	Repair bool
+}
+
+// AddPath adds the file system object at fsPath as a content-addressed
+// path (Nix's addToStore(name, path, method, algo)) and returns its
+// info. Symlinks are not followed; for Flat, fsPath must be a regular
+// file, whose executable bit is dropped as in Nix.
+func (s *Store) AddPath(ctx context.Context, fsPath string, opts AddOptions) (*store.PathInfo, error) {
+	if opts.Method == storepath.Flat {
+		f, err := os.Open(fsPath)
+		if err != nil {
+			return nil, fmt.Errorf("add %s: %w", fsPath, err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("add %s: %w", fsPath, err)
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("add %s: flat hashing needs a regular file", fsPath)
+		}
+		return s.addContent(ctx, opts, func(dst string, hashers io.Writer) error {
+			return writeFlat(dst, io.TeeReader(f, hashers))
+		})
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(nar.DumpPath(pw, fsPath)) }()
+	defer pr.Close()
+	return s.AddDump(ctx, pr, opts)
+}
+
+// AddDump is AddPath for content given as a NAR stream (Nix's
+// addToStoreFromDump): for Flat, the NAR must hold a single regular file.
+func (s *Store) AddDump(ctx context.Context, r io.Reader, opts AddOptions) (*store.PathInfo, error) {
+	if opts.Method == storepath.Flat {
+		return s.addContent(ctx, opts, func(dst string, hashers io.Writer) error {
+			nr := nar.NewReader(r)
+			h, err := nr.Next()
+			if err != nil {
+				return err
+			}
+			if h.Type != nar.TypeRegular {
+				return fmt.Errorf("flat hashing needs a regular file, not a %v", h.Type)
+			}
+			if err := writeFlat(dst, io.TeeReader(nr, hashers)); err != nil {
+				return err
+			}
+			if _, err := nr.Next(); err != io.EOF {
+				return fmt.Errorf("flat hashing needs a single regular file")
+			}
+			return nil
+		})
+	}
+	return s.addContent(ctx, opts, func(dst string, hashers io.Writer) error {
+		if err := nar.Restore(io.TeeReader(r, hashers), dst); err != nil {
+			return err
+		}
+		if n, _ := io.ReadFull(r, make([]byte, 1)); n != 0 {
+			return errors.New("trailing data after the NAR")
+		}
+		return nil
+	})
+}
+
+func writeFlat(dst string, r io.Reader) error {
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// AddText adds a text file (builtins.toFile, .drv files): the path is a
+// "text" path of sha256(contents) and refs.
+func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs []storepath.Path) (*store.PathInfo, error) {
+	if err := storepath.CheckNameStrict(name); err != nil {
+		return nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	ca := storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, contents)}
+	refs = store.SortPaths(append([]storepath.Path(nil), refs...))
+	p, err := s.dir.MakeTextPath(name, ca.Hash, refs)
+	if err != nil {
+		return nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	return s.addKnown(ctx, p, ca, refs, false, func(dst string) error {
+		return fsutil.WriteFile(dst, contents, 0o444)
+	})
+}
+
+// addContent writes content with fill into a scratch entry while hashing
+// it for the content address (and scanning it for references), then
+// computes the path and installs it there.
+func (s *Store) addContent(ctx context.Context, opts AddOptions, fill func(dst string, hashers io.Writer) error) (*store.PathInfo, error) {
+	if err := storepath.CheckNameStrict(opts.Name); err != nil {
+		return nil, fmt.Errorf("add %s: %w", opts.Name, err)
+	}
+	algo := opts.Algo
+	if algo == 0 {
+		algo = nixhash.SHA256
+	}
+	tmp, err := s.newTempEntry(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", opts.Name, err)
+	}
+	defer tmp.remove()
+	caHash := nixhash.NewHasher(algo)
+	var scan *refscan.Scanner
+	var w io.Writer = caHash
+	if len(opts.ScanReferences) > 0 {
+		hp := make([]string, len(opts.ScanReferences))
+		for i, p := range opts.ScanReferences {
+			hp[i] = p.HashPart()
+		}
+		scan = refscan.New(hp)
+		w = io.MultiWriter(caHash, scan)
+	}
+	if err := fill(tmp.real, w); err != nil {
+		return nil, fmt.Errorf("add %s: %w", opts.Name, err)
+	}
+	refs := append([]storepath.Path(nil), opts.References...)
+	if scan != nil {
+		found := map[string]bool{}
+		for _, h := range scan.Found() {
+			found[h] = true
+		}
+		for _, p := range opts.ScanReferences {
+			if found[p.HashPart()] {
+				refs = append(refs, p)
+			}
+		}
+	}
+	refs = store.SortPaths(refs)
+	ca := storepath.ContentAddress{Method: opts.Method, Hash: caHash.Sum()}
+	p, err := s.dir.MakeFixedOutputPath(opts.Name, opts.Method, ca.Hash, refs, false)
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", opts.Name, err)
+	}
+	return s.addKnown(ctx, p, ca, refs, opts.Repair, func(dst string) error {
+		return os.Rename(tmp.real, dst)
+	})
+}
+
+// addKnown installs content for the content-addressed path p: unless p
+// is valid already, it fills a scratch entry with fill, computes the NAR
+// hash and size and installs and registers it.
+func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, repair bool, fill func(dst string) error) (info *store.PathInfo, err error) {
+	if err := s.AddTempRoot(ctx, p); err != nil {
+		return nil, err
+	}
+	if !repair {
+		if info, err := s.QueryPathInfo(ctx, p); err == nil {
+			return info, nil
+		} else if !errors.Is(err, store.ErrNotValid) {
+			return nil, err
+		}
+	}
+	lock, err := s.lockPath(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { lock.unlock(err == nil) }()
+	if !repair {
+		if info, err := s.QueryPathInfo(ctx, p); err == nil {
+			return info, nil
+		} else if !errors.Is(err, store.ErrNotValid) {
+			return nil, err
+		}
+	}
+	tmp, err := s.newTempEntry(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	defer tmp.remove()
+	if err = fill(tmp.real); err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	h := nixhash.NewHasher(nixhash.SHA256)
+	if err = nar.DumpPath(h, tmp.real); err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	info = &store.PathInfo{Path: p, NarHash: h.Sum(), NarSize: h.Len(), References: refs, CA: ca}
+	if err = s.install(ctx, tmp, []*store.PathInfo{info}); err != nil {
+		return nil, err
+	}
+	return s.QueryPathInfo(ctx, p)
+}
+
+// HashPath computes the NAR hash and size of the tree at fsPath and which
+// of candidates it refers to (their hash parts occur in its NAR), in one
+// pass: what a builder needs to register an output.
+func HashPath(fsPath string, candidates []storepath.Path) (narHash nixhash.Hash, narSize uint64, refs []storepath.Path, err error) {
+	hp := make([]string, len(candidates))
+	for i, p := range candidates {
+		hp[i] = p.HashPart()
+	}
+	scan := refscan.New(hp)
+	h := nixhash.NewHasher(nixhash.SHA256)
+	if err := nar.DumpPath(io.MultiWriter(h, scan), fsPath); err != nil {
+		return nixhash.Hash{}, 0, nil, err
+	}
+	found := map[string]bool{}
+	for _, x := range scan.Found() {
+		found[x] = true
+	}
+	for _, p := range candidates {
+		if found[p.HashPart()] {
+			refs = append(refs, p)
+		}
+	}
+	return h.Sum(), h.Len(), store.SortPaths(refs), nil
+}
+
+// NarFromPath writes the NAR serialisation of the valid path p to w.
+func (s *Store) NarFromPath(ctx context.Context, p storepath.Path, w io.Writer) error {
+	if ok, err := s.IsValid(ctx, p); err != nil {
+		return err
+	} else if !ok {
+		return &store.NotValidError{Path: s.print(p)}
+	}
+	return nar.DumpPath(w, s.RealPath(p))
+}

@@ -1,0 +1,519 @@
+package local
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
+	"golang.org/x/sys/unix"
+)
+
+// GCAction selects what CollectGarbage does.
+type GCAction int
+
+const (
+	// GCDeleteDead deletes every path not reachable from a root.
+	GCDeleteDead GCAction = iota
+	// GCReturnDead reports what GCDeleteDead would delete.
+	GCReturnDead
+	// GCReturnLive reports the paths reachable from the roots.
+	GCReturnLive
+	// GCDeleteSpecific deletes GCOptions.Paths, refusing any that is
+	// alive or still referred to by a path not being deleted.
+	GCDeleteSpecific
+)
+
+// GCOptions configure CollectGarbage. The zero value is nix-store --gc
+// with Nix's defaults (keep-derivations = true, keep-outputs = false).
+type GCOptions struct {
+	Action GCAction
+	// Paths are the paths to delete for GCDeleteSpecific.
+	Paths []storepath.Path
+	// IgnoreLiveness (GCDeleteSpecific only) disregards permanent and
+	// runtime roots (temporary roots still protect), and the keep-*
+	// edges, like nix-store --delete --ignore-liveness.
+	IgnoreLiveness bool
+	// MaxFreed stops deleting once more than this many bytes have been
+	// freed (nix-store --gc --max-freed). 0 means no limit.
+	MaxFreed uint64
+	// KeepOutputs keeps the outputs of live derivations alive.
+	KeepOutputs bool
+	// NoKeepDerivations stops live outputs from keeping their
+	// derivations alive.
+	NoKeepDerivations bool
+	// Roots controls root discovery (e.g. skip the /proc scan).
+	Roots RootsOptions
+}
+
+// GCResult is what CollectGarbage did or would do.
+type GCResult struct {
+	// Paths are the printed paths deleted (or dead, or live), sorted.
+	// Entries of the store directory that are not store paths count too.
+	Paths      []string
+	BytesFreed uint64
+}
+
+// ErrPathAlive is matched by the error GCDeleteSpecific returns for a
+// path that cannot be deleted.
+var ErrPathAlive = errors.New("path is still alive")
+
+// deleteBatch bounds the database transaction of one deletion step.
+const deleteBatch = 1000
+
+// gcShared is the state shared with the roots server.
+type gcShared struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	roots   map[string]bool // hash parts of temporary roots
+	fresh   []string        // hash parts delivered over the socket, not yet marked
+	pending map[string]bool // hash parts being deleted right now
+}
+
+// CollectGarbage runs the garbage collector. It follows Nix's locking
+// protocol, so Nix 2.8 processes adding paths concurrently stay safe: it
+// holds gc.lock exclusively for its whole run and serves
+// gc-socket/socket, where writers announce new temporary roots. The
+// reference graph is loaded once; dead paths are invalidated in the
+// database in batches, referrers first, before their files are deleted.
+func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	del := opts.Action == GCDeleteDead || opts.Action == GCDeleteSpecific
+	k := keep{outputs: opts.KeepOutputs, derivations: !opts.NoKeepDerivations}
+	if opts.Action == GCDeleteSpecific && opts.IgnoreLiveness {
+		k = keep{}
+	}
+	if del {
+		os.Remove(filepath.Join(s.dbDir, "reserved"))
+	}
+	lock, err := os.OpenFile(filepath.Join(s.stateDir, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	defer lock.Close()
+	if err := flockCtx(ctx, lock, fsutil.Exclusive); err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	sh := &gcShared{roots: map[string]bool{}, pending: map[string]bool{}}
+	sh.cond = sync.NewCond(&sh.mu)
+	stop, err := s.serveRoots(sh)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	defer stop()
+
+	// Roots. With gc.lock held, no new permanent roots can appear and
+	// new temporary roots arrive over the socket.
+	rootsOpts := opts.Roots
+	rootsOpts.NoTempRoots = true
+	var roots Roots
+	if !(opts.Action == GCDeleteSpecific && opts.IgnoreLiveness) {
+		if roots, err = s.FindRoots(ctx, rootsOpts); err != nil {
+			return nil, fmt.Errorf("collect garbage: %w", err)
+		}
+	}
+	temp, err := s.readTempRoots(true)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	sh.mu.Lock()
+	for _, t := range temp {
+		if p, err := s.dir.Parse(t.path); err == nil {
+			sh.roots[p.HashPart()] = true
+		}
+	}
+	sh.fresh = sh.fresh[:0]
+	sh.mu.Unlock()
+
+	g, err := loadGraph(ctx, s.db, s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: %w", err)
+	}
+	alive := newBitset(len(g.paths))
+	var start []int32
+	for p := range roots {
+		if i, ok := g.byPath[s.print(p)]; ok {
+			start = append(start, i)
+		}
+	}
+	sh.mu.Lock()
+	for h := range sh.roots {
+		if i, ok := g.byHash[h]; ok {
+			start = append(start, i)
+		}
+	}
+	sh.mu.Unlock()
+	g.markForward(alive, start, k)
+
+	res := &GCResult{}
+	if opts.Action == GCReturnLive {
+		for i, p := range g.paths {
+			if alive.has(int32(i)) {
+				res.Paths = append(res.Paths, p)
+			}
+		}
+		sort.Strings(res.Paths)
+		return res, nil
+	}
+
+	// The dead valid paths, and the other entries of the store dir.
+	var deadValid []int32
+	var deadOther []string // base names
+	if opts.Action == GCDeleteSpecific {
+		want := map[int32]bool{}
+		var invalid []storepath.Path
+		for _, p := range opts.Paths {
+			if i, ok := g.byPath[s.print(p)]; ok {
+				want[i] = true
+			} else {
+				invalid = append(invalid, p)
+			}
+		}
+		chosen := map[int32]bool{}
+		for _, p := range opts.Paths {
+			i, ok := g.byPath[s.print(p)]
+			if !ok {
+				continue
+			}
+			sh.mu.Lock()
+			temp := sh.roots[p.HashPart()]
+			sh.mu.Unlock()
+			if alive.has(i) || temp {
+				return nil, fmt.Errorf("cannot delete path '%s' since it is still alive (to find out why, use: nix-store --query --roots): %w", s.print(p), ErrPathAlive)
+			}
+			for _, j := range g.reverse(i, k) {
+				if !want[j] {
+					return nil, fmt.Errorf("cannot delete path '%s' since it is still alive (referred to by '%s'): %w", s.print(p), g.paths[j], ErrPathAlive)
+				}
+				chosen[j] = true
+			}
+		}
+		for i := range chosen {
+			deadValid = append(deadValid, i)
+		}
+		for _, p := range invalid {
+			if _, err := os.Lstat(s.RealPath(p)); err == nil {
+				deadOther = append(deadOther, p.Base())
+			}
+		}
+	} else {
+		for i := range g.paths {
+			if !alive.has(int32(i)) {
+				deadValid = append(deadValid, int32(i))
+			}
+		}
+		ents, err := os.ReadDir(s.realStore)
+		if err != nil {
+			return nil, fmt.Errorf("collect garbage: %w", err)
+		}
+		for _, e := range ents {
+			name := e.Name()
+			if name == ".links" {
+				continue
+			}
+			if _, ok := g.byPath[string(s.dir)+"/"+name]; ok {
+				continue
+			}
+			if p, err := storepath.ParseBase(name); err == nil {
+				sh.mu.Lock()
+				protected := sh.roots[p.HashPart()]
+				sh.mu.Unlock()
+				if protected {
+					continue
+				}
+				// An invalid path protected by a valid path's hash part
+				// (its .lock file, say) dies with that path.
+				if i, ok := g.byHash[p.HashPart()]; ok && alive.has(i) {
+					continue
+				}
+			}
+			deadOther = append(deadOther, name)
+		}
+	}
+	deadValid = g.topoReferrersFirst(deadValid)
+
+	if opts.Action == GCReturnDead {
+		for _, i := range deadValid {
+			res.Paths = append(res.Paths, g.paths[i])
+		}
+		for _, n := range deadOther {
+			res.Paths = append(res.Paths, string(s.dir)+"/"+n)
+		}
+		sort.Strings(res.Paths)
+		return res, nil
+	}
+
+	limit := func() bool { return opts.MaxFreed != 0 && res.BytesFreed > opts.MaxFreed }
+	// Entries with no database row go first: nothing refers to them.
+	for _, n := range deadOther {
+		if limit() {
+			break
+		}
+		if err := s.gcDeleteFiles(sh, n, res); err != nil {
+			return nil, err
+		}
+	}
+	batch := deleteBatch
+	if opts.MaxFreed != 0 {
+		batch = 1
+	}
+	for len(deadValid) > 0 && !limit() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(batch, len(deadValid))
+		cur := deadValid[:n]
+		deadValid = deadValid[n:]
+		// Roots that arrived over the socket keep their closures.
+		sh.mu.Lock()
+		var fresh []int32
+		for _, h := range sh.fresh {
+			if i, ok := g.byHash[h]; ok {
+				fresh = append(fresh, i)
+			}
+		}
+		sh.fresh = sh.fresh[:0]
+		g.markForward(alive, fresh, k)
+		var bases []string
+		kept := cur[:0]
+		for _, i := range cur {
+			if alive.has(i) {
+				continue
+			}
+			kept = append(kept, i)
+			base := g.paths[i][len(s.dir)+1:]
+			sh.pending[base[:storepath.HashLen]] = true
+			bases = append(bases, base)
+		}
+		sh.mu.Unlock()
+		gone, err := s.invalidateBatch(ctx, g, kept, alive, k)
+		if err == nil {
+			for _, i := range gone {
+				if err = s.gcDeleteFiles(nil, g.paths[i][len(s.dir)+1:], res); err != nil || limit() {
+					break
+				}
+			}
+		}
+		sh.mu.Lock()
+		for _, b := range bases {
+			delete(sh.pending, b[:storepath.HashLen])
+		}
+		sh.cond.Broadcast()
+		sh.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(res.Paths)
+	if err := s.deleteUnusedLinks(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// invalidateBatch removes the rows of batch (ordered referrers first) in
+// one transaction. A path that gained a referrer outside the batch since
+// the graph was loaded (a concurrent writer registered something using
+// it) is kept alive together with its closure. It returns the paths
+// invalidated.
+func (s *Store) invalidateBatch(ctx context.Context, g *graph, batch []int32, alive bitset, k keep) ([]int32, error) {
+	var gone []int32
+	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
+		gone = gone[:0]
+		removed := map[string]bool{}
+		for _, i := range batch {
+			if alive.has(i) {
+				continue
+			}
+			refs, err := queryReferrers(ctx, tx, g.paths[i])
+			if err != nil {
+				return err
+			}
+			inUse := false
+			for _, r := range refs {
+				if r != g.paths[i] && !removed[r] {
+					inUse = true
+				}
+			}
+			if inUse {
+				g.markForward(alive, []int32{i}, k)
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, "delete from ValidPaths where id = ?", g.dbID[i]); err != nil {
+				return fmt.Errorf("invalidate %s: %w", g.paths[i], err)
+			}
+			removed[g.paths[i]] = true
+			gone = append(gone, i)
+		}
+		return nil
+	})
+	return gone, err
+}
+
+// gcDeleteFiles deletes store entry base. With sh set (entries without a
+// row) it first re-checks, under the shared lock, that no temporary root
+// arrived for it, and marks it pending while deleting.
+func (s *Store) gcDeleteFiles(sh *gcShared, base string, res *GCResult) error {
+	if sh != nil {
+		if p, err := storepath.ParseBase(base); err == nil {
+			h := p.HashPart()
+			sh.mu.Lock()
+			if sh.roots[h] {
+				sh.mu.Unlock()
+				return nil
+			}
+			sh.pending[h] = true
+			sh.mu.Unlock()
+			defer func() {
+				sh.mu.Lock()
+				delete(sh.pending, h)
+				sh.cond.Broadcast()
+				sh.mu.Unlock()
+			}()
+		}
+	}
+	freed, err := fsutil.RemoveAll(filepath.Join(s.realStore, base))
+	if err != nil {
+		return fmt.Errorf("collect garbage: %w", err)
+	}
+	res.Paths = append(res.Paths, string(s.dir)+"/"+base)
+	res.BytesFreed += freed
+	return nil
+}
+
+// deleteUnusedLinks removes files in .links that nothing else links to.
+func (s *Store) deleteUnusedLinks() error {
+	dir := filepath.Join(s.realStore, ".links")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete unused links: %w", err)
+	}
+	for _, e := range ents {
+		var st unix.Stat_t
+		name := filepath.Join(dir, e.Name())
+		if err := unix.Lstat(name, &st); err != nil {
+			continue
+		}
+		if st.Nlink == 1 {
+			if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("delete unused link: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// serveRoots listens on gc-socket/socket for temporary roots announced
+// by writers while the collector runs (Nix's protocol: a line with a
+// store path, answered with "1" once the path is safe). It returns a
+// function that stops the server.
+func (s *Store) serveRoots(sh *gcShared) (func(), error) {
+	sockDir := filepath.Join(s.stateDir, "gc-socket")
+	if err := os.MkdirAll(sockDir, 0o755); err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(sockDir, "socket")
+	os.Remove(sock)
+	addr, release, err := shortUnixPath(sock)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", addr)
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", sock, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	os.Chmod(sock, 0o666)
+	var wg sync.WaitGroup
+	var connMu sync.Mutex
+	conns := map[net.Conn]bool{}
+	done := false
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			connMu.Lock()
+			if done {
+				connMu.Unlock()
+				c.Close()
+				return
+			}
+			conns[c] = true
+			connMu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() {
+					connMu.Lock()
+					delete(conns, c)
+					connMu.Unlock()
+					c.Close()
+				}()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if p, err := s.dir.Parse(line[:len(line)-1]); err == nil {
+						h := p.HashPart()
+						sh.mu.Lock()
+						sh.roots[h] = true
+						sh.fresh = append(sh.fresh, h)
+						for sh.pending[h] {
+							sh.cond.Wait()
+						}
+						sh.mu.Unlock()
+					}
+					if _, err := c.Write([]byte("1")); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return func() {
+		connMu.Lock()
+		done = true
+		for c := range conns {
+			c.Close()
+		}
+		connMu.Unlock()
+		ln.Close()
+		sh.mu.Lock()
+		sh.pending = map[string]bool{}
+		sh.cond.Broadcast()
+		sh.mu.Unlock()
+		wg.Wait()
+		os.Remove(sock)
+	}, nil
+}
+
+// shortUnixPath returns an address for the socket file path that fits in
+// sun_path (108 bytes): the path itself, or /proc/self/fd/N/<base> through
+// an O_PATH descriptor of its directory, valid until release is called.
+func shortUnixPath(path string) (addr string, release func(), err error) {
+	if len(path) < 100 {
+		return path, func() {}, nil
+	}
+	fd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, &os.PathError{Op: "open", Path: filepath.Dir(path), Err: err}
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path)), func() { unix.Close(fd) }, nil
+}

@@ -1,0 +1,349 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"cairn/internal/compat/nar"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/store"
+)
+
+func openTest(t *testing.T) (*Store, string) {
+	t.Helper()
+	root := t.TempDir()
+	s, err := Open(context.Background(), Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, root
+}
+
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, contents := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		mode := os.FileMode(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		if target, ok := strings.CutPrefix(contents, "->"); ok {
+			if err := os.Symlink(target, p); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.WriteFile(p, []byte(contents), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOpenLayout(t *testing.T) {
+	s, root := openTest(t)
+	for _, p := range []string{"nix/store", "nix/store/.links", "nix/var/nix/db/db.sqlite", "nix/var/nix/db/big-lock",
+		"nix/var/nix/temproots", "nix/var/nix/profiles/per-user", "nix/var/nix/gcroots/per-user"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "nix/var/nix/db/schema")); string(b) != "10" {
+		t.Errorf("schema file %q", b)
+	}
+	var jm string
+	s.db.QueryRow("pragma journal_mode").Scan(&jm)
+	if jm != "wal" {
+		t.Errorf("journal_mode %s", jm)
+	}
+	s.Close()
+	// Reopen works; a newer schema is refused.
+	s2, err := Open(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	os.WriteFile(filepath.Join(root, "nix/var/nix/db/schema"), []byte("11"), 0o644)
+	if _, err := Open(context.Background(), Options{Root: root}); err == nil || !strings.Contains(err.Error(), "version 11") {
+		t.Errorf("schema 11: %v", err)
+	}
+}
+
+func TestAddText(t *testing.T) {
+	s, root := openTest(t)
+	ctx := context.Background()
+	info, err := s.AddText(ctx, "builder.sh", []byte("echo hi > $out\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Design note §1.5.
+	if got := s.print(info.Path); got != "/nix/store/3p04jdnsw65v6nld53wli53r60p4xmjk-builder.sh" {
+		t.Errorf("path %s", got)
+	}
+	if info.CA.String() != "text:sha256:"+nixhash.Sum(nixhash.SHA256, []byte("echo hi > $out\n")).Encode(nixhash.Nix32, false) {
+		t.Errorf("ca %s", info.CA)
+	}
+	real := filepath.Join(root, "nix/store", info.Path.Base())
+	fi, err := os.Lstat(real)
+	if err != nil || fi.Mode().Perm() != 0o444 || fi.ModTime().Unix() != 1 {
+		t.Errorf("contents %v %v", fi, err)
+	}
+	// Idempotent, and a second text path may refer to the first.
+	again, err := s.AddText(ctx, "builder.sh", []byte("echo hi > $out\n"), nil)
+	if err != nil || again.Path != info.Path || !again.RegistrationTime.Equal(info.RegistrationTime) {
+		t.Errorf("second add: %v %v", again, err)
+	}
+	user, err := s.AddText(ctx, "user", []byte(s.print(info.Path)), []storepath.Path{info.Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, _ := s.QueryReferrers(ctx, info.Path)
+	if len(refs) != 1 || refs[0] != user.Path {
+		t.Errorf("referrers %v", refs)
+	}
+	// Lock files are gone; no scratch entries remain.
+	ents, _ := os.ReadDir(filepath.Join(root, "nix/store"))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) != 3 {
+		t.Errorf("store dir holds %v", names)
+	}
+}
+
+func TestAddPathMatchesDesign(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"hello.txt": "hello\n"})
+	src := filepath.Join(dir, "hello.txt")
+	tests := []struct {
+		method storepath.Method
+		algo   nixhash.Algo
+		want   string
+	}{
+		{storepath.Recursive, nixhash.SHA256, "i9pmrzmpshapij2kin22pff6fc2adavx-hello.txt"},
+		{storepath.Flat, nixhash.SHA256, "gy454w1cxaq731grqwylhzf4pp9r5izh-hello.txt"},
+		{storepath.Recursive, nixhash.SHA1, "hzq8n5jpi3g2d0xhlvqd8q1gx5c9s6i3-hello.txt"},
+	}
+	for _, tt := range tests {
+		info, err := s.AddPath(ctx, src, AddOptions{Name: "hello.txt", Method: tt.method, Algo: tt.algo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Path.Base() != tt.want {
+			t.Errorf("%v %v: got %s, want %s", tt.method, tt.algo, info.Path, tt.want)
+		}
+		// The NAR of hello.txt is 120 bytes with this sha256 (§1.5).
+		if info.NarSize != 120 || info.NarHash.Hex() != "1c37d01af40be2e80691de3cc3df44377a699afbb17c68f080964b2fd071fc13" {
+			t.Errorf("nar %d %s", info.NarSize, info.NarHash.Hex())
+		}
+		var b bytes.Buffer
+		if err := s.NarFromPath(ctx, info.Path, &b); err != nil || b.Len() != 120 {
+			t.Errorf("NarFromPath: %d %v", b.Len(), err)
+		}
+	}
+	// The row has Nix's formats.
+	var hash, ca string
+	s.db.QueryRow("select hash, ca from ValidPaths where path = ?", "/nix/store/i9pmrzmpshapij2kin22pff6fc2adavx-hello.txt").Scan(&hash, &ca)
+	if hash != "sha256:1c37d01af40be2e80691de3cc3df44377a699afbb17c68f080964b2fd071fc13" || ca != "fixed:r:sha256:04zwf782yjwnh3q6hz5izfd6jyip8kgw6g6yj43fiqhbyhdd0dqw" {
+		t.Errorf("row hash=%s ca=%s", hash, ca)
+	}
+}
+
+func TestAddTreeAndNarRoundTrip(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "src")
+	writeTree(t, dir, map[string]string{"a.sh": "#!/bin/sh\n", "sub/b": "b", "link": "->sub/b", "B": ""})
+	info, err := s.AddPath(ctx, dir, AddOptions{Name: "tree", Method: storepath.Recursive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(filepath.Join(s.RealPath(info.Path), "a.sh"))
+	if fi.Mode().Perm() != 0o555 {
+		t.Errorf("a.sh mode %v", fi.Mode())
+	}
+	var b bytes.Buffer
+	if err := s.NarFromPath(ctx, info.Path, &b); err != nil {
+		t.Fatal(err)
+	}
+	// A second store takes the NAR with the same info.
+	s2, _ := openTest(t)
+	if err := s2.AddNar(ctx, info, bytes.NewReader(b.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s2.QueryPathInfo(ctx, info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.NarHash.Equal(info.NarHash) || got.NarSize != info.NarSize || got.CA.String() != info.CA.String() {
+		t.Errorf("info differs: %+v vs %+v", got, info)
+	}
+	// Wrong hash, wrong size, trailing garbage and bad CA are refused
+	// and leave nothing behind.
+	s3, root3 := openTest(t)
+	bad := *info
+	bad.NarHash = nixhash.Sum(nixhash.SHA256, nil)
+	if err := s3.AddNar(ctx, &bad, bytes.NewReader(b.Bytes())); err == nil || !strings.Contains(err.Error(), "hash mismatch") {
+		t.Errorf("bad hash: %v", err)
+	}
+	bad = *info
+	bad.NarSize++
+	if err := s3.AddNar(ctx, &bad, bytes.NewReader(b.Bytes())); err == nil || !strings.Contains(err.Error(), "size mismatch") {
+		t.Errorf("bad size: %v", err)
+	}
+	if err := s3.AddNar(ctx, info, bytes.NewReader(append(b.Bytes(), 0))); err == nil {
+		t.Error("trailing data accepted")
+	}
+	bad = *info
+	bad.CA.Hash = nixhash.Sum(nixhash.SHA256, []byte("x"))
+	if err := s3.AddNar(ctx, &bad, bytes.NewReader(b.Bytes())); err == nil {
+		t.Error("wrong CA accepted")
+	}
+	if ok, _ := s3.IsValid(ctx, info.Path); ok {
+		t.Error("path valid after failed adds")
+	}
+	ents, _ := os.ReadDir(filepath.Join(root3, "nix/store"))
+	for _, e := range ents {
+		if e.Name() != ".links" && !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
+
+func TestScanReferences(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	dep, err := s.AddText(ctx, "dep", []byte("dep"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := s.AddText(ctx, "other", []byte("other"), nil)
+	dir := filepath.Join(t.TempDir(), "src")
+	writeTree(t, dir, map[string]string{"bin/x": "exec " + s.print(dep.Path) + "/bin/y\n"})
+	info, err := s.AddPath(ctx, dir, AddOptions{Name: "user", Method: storepath.Recursive, ScanReferences: []storepath.Path{dep.Path, other.Path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(info.References) != 1 || info.References[0] != dep.Path {
+		t.Errorf("references %v", info.References)
+	}
+	_, _, refs, err := HashPath(s.RealPath(info.Path), []storepath.Path{dep.Path, other.Path, info.Path})
+	if err != nil || len(refs) != 1 || refs[0] != dep.Path {
+		t.Errorf("HashPath refs %v %v", refs, err)
+	}
+}
+
+func TestRegisterRejects(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	a, _ := s.AddText(ctx, "a", []byte("a"), nil)
+	missing, _ := storepath.DefaultDir.ComputeTextPath("missing", nil, nil)
+	info := &store.PathInfo{Path: missing, NarHash: nixhash.Sum(nixhash.SHA256, nil), References: []storepath.Path{a.Path}}
+	// Fine without CA; but claiming a wrong CA is refused.
+	info.CA = storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, []byte("x"))}
+	if err := s.RegisterValidPaths(ctx, []*store.PathInfo{info}); err == nil {
+		t.Error("bad CA registered")
+	}
+	info.CA = storepath.ContentAddress{}
+	gone, _ := storepath.DefaultDir.ComputeTextPath("gone", nil, nil)
+	info.References = []storepath.Path{gone}
+	if err := s.RegisterValidPaths(ctx, []*store.PathInfo{info}); !errors.Is(err, store.ErrNotValid) {
+		t.Errorf("invalid reference: %v", err)
+	}
+	// A cycle among new paths aborts the whole transaction.
+	x, _ := storepath.DefaultDir.ComputeTextPath("x", nil, nil)
+	y, _ := storepath.DefaultDir.ComputeTextPath("y", nil, nil)
+	h := nixhash.Sum(nixhash.SHA256, nil)
+	err := s.RegisterValidPaths(ctx, []*store.PathInfo{
+		{Path: x, NarHash: h, References: []storepath.Path{y}},
+		{Path: y, NarHash: h, References: []storepath.Path{x}},
+	})
+	var ce *store.CycleError
+	if !errors.As(err, &ce) {
+		t.Errorf("cycle: %v", err)
+	}
+	if ok, _ := s.IsValid(ctx, x); ok {
+		t.Error("x valid after failed transaction")
+	}
+}
+
+// Concurrent writers of the same path never corrupt it.
+func TestConcurrentAdds(t *testing.T) {
+	s, root := openTest(t)
+	s2, err := Open(context.Background(), Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "src")
+	writeTree(t, dir, map[string]string{"f": strings.Repeat("x", 1<<20), "g.sh": "y"})
+	var wg sync.WaitGroup
+	paths := make([]storepath.Path, 8)
+	errs := make([]error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := s
+			if i%2 == 1 {
+				st = s2
+			}
+			info, err := st.AddPath(ctx, dir, AddOptions{Name: "big", Method: storepath.Recursive})
+			errs[i] = err
+			if err == nil {
+				paths[i] = info.Path
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range 8 {
+		if errs[i] != nil || paths[i] != paths[0] {
+			t.Fatalf("writer %d: %v %v", i, paths[i], errs[i])
+		}
+	}
+	res, err := s.Verify(ctx, VerifyOptions{CheckContents: true})
+	if err != nil || len(res.Corrupt) != 0 {
+		t.Errorf("verify: %+v %v", res, err)
+	}
+}
+
+func dbRows(t *testing.T, db *sql.DB, q string) []string {
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	cols, _ := rows.Columns()
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		rows.Scan(ptrs...)
+		var parts []string
+		for _, v := range vals {
+			parts = append(parts, v.String)
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = nar.Magic

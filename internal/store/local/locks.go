@@ -1,0 +1,182 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
+)
+
+// A pathLock is an exclusive lock on <real store>/<base>.lock, Nix's
+// per-path lock (src/libstore/pathlocks.cc).
+type pathLock struct {
+	f *os.File
+}
+
+// lockPath waits for the lock on the given store path. A lock file that
+// was unlinked by its previous holder while we waited (it then contains
+// "d") is stale, and we retry on a fresh one.
+func (s *Store) lockPath(ctx context.Context, p storepath.Path) (*pathLock, error) {
+	name := s.RealPath(p) + ".lock"
+	for {
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
+		}
+		if err := flockCtx(ctx, f, fsutil.Exclusive); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
+		}
+		if fi.Size() == 0 {
+			return &pathLock{f: f}, nil
+		}
+		f.Close()
+	}
+}
+
+// unlock releases the lock; with del it first deletes the lock file and
+// marks it stale for anyone who opened it meanwhile, as Nix does once
+// the path is valid.
+func (l *pathLock) unlock(del bool) {
+	if del {
+		os.Remove(l.f.Name())
+		l.f.Write([]byte("d"))
+	}
+	l.f.Close()
+}
+
+// flockCtx waits for a flock lock on f, polling so that ctx can cancel
+// the wait.
+func flockCtx(ctx context.Context, f *os.File, t fsutil.LockType) error {
+	delay := time.Millisecond
+	for {
+		err := fsutil.Flock(f, t, false)
+		if !errors.Is(err, fsutil.ErrWouldBlock) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		if delay < 100*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// AddTempRoot protects p from the garbage collector for the lifetime of
+// this Store (until Close), with Nix's protocol: p is appended to the
+// locked file temproots/<pid>-<n>; if a collector is running (gc.lock is
+// held exclusively) it is told about p over gc-socket/socket first, and
+// the call waits for its acknowledgement.
+func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.openTempRoots(ctx); err != nil {
+		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+	}
+	if s.gcLock == nil {
+		f, err := os.OpenFile(filepath.Join(s.stateDir, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+		}
+		s.gcLock = f
+	}
+	for {
+		err := fsutil.Flock(s.gcLock, fsutil.Shared, false)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fsutil.ErrWouldBlock) {
+			return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+		}
+		// A collector is running: tell it about p.
+		if err := s.sendRootToGC(ctx, p); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The collector went away; try the lock again.
+		time.Sleep(5 * time.Millisecond)
+	}
+	defer fsutil.Funlock(s.gcLock)
+	if _, err := s.tempRoots.Write([]byte(s.print(p) + "\x00")); err != nil {
+		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+	}
+	return nil
+}
+
+func (s *Store) sendRootToGC(ctx context.Context, p storepath.Path) error {
+	addr, release, err := shortUnixPath(filepath.Join(s.stateDir, "gc-socket", "socket"))
+	if err != nil {
+		return err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", addr)
+	release()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(s.print(p) + "\n")); err != nil {
+		return err
+	}
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		return err
+	}
+	if b[0] != '1' {
+		return fmt.Errorf("garbage collector answered %q", b[:])
+	}
+	return nil
+}
+
+// openTempRoots creates and locks this Store's temporary roots file. Nix
+// names it by pid; one process may open several Stores, so we add a
+// counter (Nix's collector reads the pid with stoi, which stops at '-').
+func (s *Store) openTempRoots(ctx context.Context) error {
+	if s.tempRoots != nil {
+		return nil
+	}
+	dir := filepath.Join(s.stateDir, "temproots")
+	for n := 0; ; n++ {
+		name := filepath.Join(dir, strconv.Itoa(os.Getpid()))
+		if n > 0 {
+			name += "-" + strconv.Itoa(n)
+		}
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			// Held by another Store of this process, or stale from a
+			// dead process with our pid (the collector removes those).
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := flockCtx(ctx, f, fsutil.Exclusive); err != nil {
+			f.Close()
+			return err
+		}
+		if fi, err := f.Stat(); err != nil || fi.Size() != 0 {
+			// A collector deleted it before we locked it.
+			f.Close()
+			n--
+			continue
+		}
+		s.tempRoots = f
+		return nil
+	}
+}
