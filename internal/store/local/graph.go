@@ -114,9 +114,9 @@ func loadGraph(ctx context.Context, db *sql.DB, dir storepath.Dir) (*graph, erro
 // bitset is a set of graph indices.
 type bitset []uint64
 
-func newBitset(n int) bitset           { return make(bitset, (n+63)/64) }
-func (b bitset) has(i int32) bool      { return b[i/64]&(1<<(uint(i)%64)) != 0 }
-func (b bitset) set(i int32)           { b[i/64] |= 1 << (uint(i) % 64) }
+func newBitset(n int) bitset      { return make(bitset, (n+63)/64) }
+func (b bitset) has(i int32) bool { return b[i/64]&(1<<(uint(i)%64)) != 0 }
+func (b bitset) set(i int32)      { b[i/64] |= 1 << (uint(i) % 64) }
 func (b bitset) setNew(i int32) bool { // reports whether i was not yet set
 	if b.has(i) {
 		return false

@@ -352,4 +352,3 @@ func (s *Store) AddPermRoot(ctx context.Context, p storepath.Path, gcRoot string
 	}
 	return s.AddIndirectRoot(gcRoot)
 }
-
