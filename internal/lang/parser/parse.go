@@ -1,0 +1,1195 @@
+package parser
+
+import (
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cairn/internal/lang/ast"
+	"cairn/internal/lang/scanner"
+	"cairn/internal/lang/token"
+)
+
+type bailout struct{}
+
+type parser struct {
+	file      *token.File
+	src       []byte
+	sc        scanner.Scanner
+	opts      Options
+	errors    scanner.ErrorList
+	maxErrors int
+	maxDepth  int
+	depth     int
+
+	tok    scanner.Tok    // current token
+	ahead  [2]scanner.Tok // tokens after tok
+	nahead int
+
+	names    map[string]string
+	allAttrs []*ast.Attrs
+	index    map[*ast.Attrs]map[string]int
+	cursed   map[*ast.Call]int // `e or` calls: end offset of the `or`
+	ind      []indPart         // scratch stack for indented strings
+	strbuf   []byte
+}
+
+func (p *parser) init(file *token.File, src []byte, opts Options) {
+	p.file = file
+	p.src = src
+	p.opts = opts
+	p.maxErrors = opts.MaxErrors
+	if p.maxErrors <= 0 {
+		p.maxErrors = 10
+	}
+	p.maxDepth = opts.MaxDepth
+	if p.maxDepth <= 0 {
+		p.maxDepth = DefaultMaxDepth
+	}
+	p.names = make(map[string]string)
+	p.sc.Init(file, src, func(pos token.Pos, msg string) {
+		p.errors.Add(p.file.Position(pos), msg)
+		panic(bailout{})
+	})
+	p.next()
+}
+
+// finish sorts the static attributes of every set built.
+func (p *parser) finish() {
+	for _, a := range p.allAttrs {
+		if len(a.Attrs) > 1 {
+			slices.SortFunc(a.Attrs, func(x, y *ast.AttrDef) int { return strings.Compare(x.Name, y.Name) })
+		}
+	}
+}
+
+func (p *parser) pos(off int) token.Pos { return p.file.Pos(off) }
+
+// next advances to the next token.
+func (p *parser) next() {
+	if p.nahead > 0 {
+		p.tok = p.ahead[0]
+		p.ahead[0] = p.ahead[1]
+		p.nahead--
+	} else {
+		p.scan(&p.tok)
+	}
+}
+
+func (p *parser) scan(t *scanner.Tok) {
+	p.sc.Next(t)
+	if t.Kind == token.PIPE_FROM || t.Kind == token.PIPE_INTO {
+		p.fail(t.Start, "experimental Nix feature 'pipe-operators' is disabled; add '--extra-experimental-features pipe-operators' to enable it")
+	}
+}
+
+// peek returns the n-th token after the current one (n is 1 or 2).
+func (p *parser) peek(n int) *scanner.Tok {
+	for p.nahead < n {
+		p.scan(&p.ahead[p.nahead])
+		p.nahead++
+	}
+	return &p.ahead[n-1]
+}
+
+func (p *parser) errorAt(off int, msg string) {
+	p.errors.Add(p.file.Position(p.pos(off)), msg)
+	if len(p.errors) >= p.maxErrors {
+		panic(bailout{})
+	}
+}
+
+func (p *parser) fail(off int, msg string) {
+	p.errors.Add(p.file.Position(p.pos(off)), msg)
+	panic(bailout{})
+}
+
+// syntaxError reports the current token as unexpected, listing the
+// expected tokens as Bison does (only when there are at most four).
+func (p *parser) syntaxError(expected ...token.Token) {
+	t := &p.tok
+	var b strings.Builder
+	b.WriteString("syntax error, unexpected ")
+	b.WriteString(t.Kind.String())
+	if len(expected) > 0 && len(expected) <= 4 {
+		slices.Sort(expected)
+		b.WriteString(", expecting ")
+		for i, e := range expected {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			b.WriteString(e.String())
+		}
+	}
+	off := t.Start
+	if t.Kind == token.EOF {
+		off = t.End
+	}
+	p.fail(off, b.String())
+}
+
+func (p *parser) expect(k token.Token) {
+	if p.tok.Kind != k {
+		p.syntaxError(k)
+	}
+	p.next()
+}
+
+func (p *parser) ident(b []byte) string {
+	if s, ok := p.names[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	p.names[s] = s
+	return s
+}
+
+func (p *parser) enter() {
+	p.depth++
+	if p.depth > p.maxDepth {
+		p.fail(p.tok.Start, "expression nested too deeply (more than "+strconv.Itoa(p.maxDepth)+" levels)")
+	}
+}
+
+func (p *parser) parseTop() ast.Expr {
+	e := p.parseExpr()
+	if p.tok.Kind != token.EOF {
+		p.syntaxError(token.EOF)
+	}
+	return e
+}
+
+// parseExpr parses Bison's expr_function.
+func (p *parser) parseExpr() ast.Expr {
+	p.enter()
+	defer func() { p.depth-- }()
+	t := &p.tok
+	switch t.Kind {
+	case token.ID:
+		switch p.peek(1).Kind {
+		case token.COLON:
+			at := p.pos(t.Start)
+			name := p.ident(p.sc.Text(t))
+			p.next()
+			p.next()
+			body := p.parseExpr()
+			return &ast.Lambda{At: at, Arg: name, Body: body}
+		case token.AT:
+			start := t.Start
+			name := p.ident(p.sc.Text(t))
+			p.next()
+			p.next()
+			if p.tok.Kind != token.LBRACE {
+				p.syntaxError(token.LBRACE)
+			}
+			return p.parseFormalsLambda(start, name)
+		}
+	case token.LBRACE:
+		if p.isFormals() {
+			return p.parseFormalsLambda(t.Start, "")
+		}
+	case token.ASSERT:
+		at := p.pos(t.Start)
+		p.next()
+		cond := p.parseExpr()
+		p.expect(token.SEMI)
+		body := p.parseExpr()
+		return &ast.Assert{At: at, Cond: cond, Body: body}
+	case token.WITH:
+		at := p.pos(t.Start)
+		p.next()
+		env := p.parseExpr()
+		p.expect(token.SEMI)
+		body := p.parseExpr()
+		return &ast.With{At: at, Env: env, Body: body}
+	case token.LET:
+		if p.peek(1).Kind != token.LBRACE {
+			start := t.Start
+			p.next()
+			attrs := p.newAttrs(token.NoPos)
+			p.parseBinds(attrs, ctxLet)
+			body := p.parseExpr()
+			if len(attrs.Dynamic) > 0 {
+				p.errorAt(start, "dynamic attributes not allowed in let")
+			}
+			return &ast.Let{At: p.pos(start), Attrs: attrs, Body: body}
+		}
+	case token.IF:
+		at := p.pos(t.Start)
+		p.next()
+		cond := p.parseExpr()
+		p.expect(token.THEN)
+		then := p.parseExpr()
+		p.expect(token.ELSE)
+		els := p.parseExpr()
+		return &ast.If{At: at, Cond: cond, Then: then, Else: els}
+	}
+	return p.parseOp(0)
+}
+
+// isFormals reports whether the '{' at the current token starts a
+// formal argument set rather than an attribute set, deciding as Bison's
+// LALR(1) automaton does.
+func (p *parser) isFormals() bool {
+	switch p.peek(1).Kind {
+	case token.RBRACE:
+		k := p.peek(2).Kind
+		return k == token.COLON || k == token.AT
+	case token.ELLIPSIS:
+		return true
+	case token.ID:
+		switch p.peek(2).Kind {
+		case token.COMMA, token.QUEST, token.RBRACE:
+			return true
+		}
+	}
+	return false
+}
+
+// parseFormalsLambda parses `{ formals } [@ id]: body` at the '{', or the
+// rest of `id @ { formals }: body` when arg is set.
+func (p *parser) parseFormalsLambda(start int, arg string) ast.Expr {
+	at := p.pos(start)
+	formals := p.parseFormalSet()
+	if arg == "" {
+		switch p.tok.Kind {
+		case token.COLON:
+		case token.AT:
+			p.next()
+			if p.tok.Kind != token.ID {
+				p.syntaxError(token.ID)
+			}
+			arg = p.ident(p.sc.Text(&p.tok))
+			p.next()
+			if p.tok.Kind != token.COLON {
+				p.syntaxError(token.COLON)
+			}
+		default:
+			p.syntaxError(token.COLON, token.AT)
+		}
+	} else if p.tok.Kind != token.COLON {
+		p.syntaxError(token.COLON)
+	}
+	p.next()
+	body := p.parseExpr()
+	p.validateFormals(formals, start, arg)
+	return &ast.Lambda{At: at, Arg: arg, Formals: formals, Body: body}
+}
+
+func (p *parser) parseFormalSet() *ast.Formals {
+	p.next() // '{'
+	f := &ast.Formals{}
+	for {
+		switch p.tok.Kind {
+		case token.RBRACE:
+			p.next()
+			return f
+		case token.ELLIPSIS:
+			f.Ellipsis = true
+			p.next()
+			p.expect(token.RBRACE)
+			return f
+		case token.ID:
+			fm := ast.Formal{At: p.pos(p.tok.Start), Name: p.ident(p.sc.Text(&p.tok))}
+			p.next()
+			if p.tok.Kind == token.QUEST {
+				p.next()
+				fm.Default = p.parseExpr()
+			}
+			f.List = append(f.List, fm)
+			switch p.tok.Kind {
+			case token.COMMA:
+				p.next()
+				if k := p.tok.Kind; k != token.ID && k != token.ELLIPSIS && k != token.RBRACE {
+					p.syntaxError(token.ID, token.ELLIPSIS, token.RBRACE)
+				}
+			case token.RBRACE:
+			default:
+				p.syntaxError(token.RBRACE, token.COMMA)
+			}
+		default:
+			p.syntaxError(token.ID, token.ELLIPSIS, token.RBRACE)
+		}
+	}
+}
+
+// validateFormals sorts the formals by name and reports duplicates as
+// CppNix's validateFormals does.
+func (p *parser) validateFormals(f *ast.Formals, start int, arg string) {
+	list := f.List
+	if len(list) > 1 {
+		// Nix reports the duplicate whose name was interned first; the
+		// order of first appearance is our stand-in for symbol ids.
+		dup := -1
+		for i := 1; i < len(list) && dup < 0; i++ {
+			for j := 0; j < i; j++ {
+				if list[j].Name == list[i].Name {
+					dup = i
+					break
+				}
+			}
+		}
+		if dup >= 0 {
+			// Among all duplicated names pick the one appearing first.
+			best, bestFirst := -1, len(list)
+			for i := range list {
+				first := -1
+				for j := 0; j < i; j++ {
+					if list[j].Name == list[i].Name {
+						first = j
+						break
+					}
+				}
+				if first >= 0 && first < bestFirst {
+					best, bestFirst = i, first
+				}
+			}
+			p.errorAt(p.file.Offset(list[best].At), "duplicate formal function argument '"+list[best].Name+"'")
+		}
+		slices.SortStableFunc(list, func(a, b ast.Formal) int { return strings.Compare(a.Name, b.Name) })
+		if dup >= 0 {
+			f.List = slices.CompactFunc(list, func(a, b ast.Formal) bool { return a.Name == b.Name })
+		}
+	}
+	if arg != "" && f.Lookup(arg) != nil {
+		p.errorAt(start, "duplicate formal function argument '"+arg+"'")
+	}
+}
+
+type bindsCtx uint8
+
+const (
+	ctxSet bindsCtx = iota // { a = 1; }
+	ctxRec                 // rec { ... } and let { ... }
+	ctxLet                 // let ... in
+)
+
+// parseBinds parses bindings into attrs up to and including the closing
+// '}' or 'in'.
+func (p *parser) parseBinds(attrs *ast.Attrs, ctx bindsCtx) {
+	for {
+		t := &p.tok
+		switch t.Kind {
+		case token.ID, token.OR_KW, token.QUOTE, token.DOLLAR_CURLY:
+			start := t.Start
+			apath := p.parseAttrPath()
+			if p.tok.Kind != token.ASSIGN {
+				p.syntaxError(token.DOT, token.ASSIGN)
+			}
+			p.next()
+			v := p.parseExpr()
+			if p.tok.Kind != token.SEMI {
+				p.syntaxError(token.SEMI)
+			}
+			p.next()
+			p.addAttr(attrs, apath, p.pos(start), v)
+		case token.INHERIT:
+			p.parseInherit(attrs)
+		case token.RBRACE:
+			if ctx == ctxLet {
+				p.syntaxError(token.IN, token.INHERIT)
+			}
+			p.next()
+			return
+		case token.IN:
+			if ctx != ctxLet {
+				p.bindsError(ctx)
+			}
+			p.next()
+			return
+		default:
+			p.bindsError(ctx)
+		}
+	}
+}
+
+func (p *parser) bindsError(ctx bindsCtx) {
+	switch ctx {
+	case ctxSet:
+		p.syntaxError(token.INHERIT)
+	case ctxRec:
+		p.syntaxError(token.INHERIT, token.RBRACE)
+	default:
+		p.syntaxError(token.IN, token.INHERIT)
+	}
+}
+
+func (p *parser) parseInherit(attrs *ast.Attrs) {
+	p.next() // inherit
+	var from *ast.InheritFrom
+	if p.tok.Kind == token.LPAREN {
+		p.next()
+		start := p.tok.Start
+		e := p.parseExpr()
+		p.expect(token.RPAREN)
+		attrs.InheritFrom = append(attrs.InheritFrom, e)
+		from = &ast.InheritFrom{At: p.pos(start), Index: len(attrs.InheritFrom) - 1}
+	}
+	for {
+		t := &p.tok
+		var name string
+		start := t.Start
+		switch t.Kind {
+		case token.ID, token.OR_KW:
+			name = p.ident(p.sc.Text(t))
+			p.next()
+		case token.QUOTE, token.DOLLAR_CURLY:
+			an := p.parseStringAttr()
+			if an.Expr != nil {
+				p.errorAt(start, "dynamic attributes not allowed in inherit")
+				continue
+			}
+			name = an.Name
+		case token.SEMI:
+			p.next()
+			return
+		default:
+			p.syntaxError()
+		}
+		at := p.pos(start)
+		if prev := p.lookup(attrs, name); prev != nil {
+			p.dupAttr(ast.AppendIdentifier(nil, name), at, prev.NamePos)
+			continue
+		}
+		def := &ast.AttrDef{Name: name, NamePos: at}
+		if from == nil {
+			def.Kind = ast.Inherited
+			def.Value = &ast.Var{At: at, Name: name}
+		} else {
+			def.Kind = ast.InheritedFrom
+			def.Value = &ast.Select{At: at, X: from, Path: []ast.AttrName{{Name: name}}}
+		}
+		p.insert(attrs, def)
+	}
+}
+
+func (p *parser) dupAttr(shown []byte, at, prev token.Pos) {
+	p.errorAt(p.file.Offset(at), "attribute '"+string(shown)+"' already defined at "+p.file.Position(prev).String())
+}
+
+func (p *parser) newAttrs(at token.Pos) *ast.Attrs {
+	a := &ast.Attrs{At: at}
+	p.allAttrs = append(p.allAttrs, a)
+	return a
+}
+
+const indexThreshold = 16
+
+// lookup finds a static attribute of a set under construction.
+func (p *parser) lookup(a *ast.Attrs, name string) *ast.AttrDef {
+	if len(a.Attrs) <= indexThreshold {
+		for _, d := range a.Attrs {
+			if d.Name == name {
+				return d
+			}
+		}
+		return nil
+	}
+	idx := p.index[a]
+	if idx == nil {
+		if p.index == nil {
+			p.index = make(map[*ast.Attrs]map[string]int)
+		}
+		idx = make(map[string]int, 2*len(a.Attrs))
+		for i, d := range a.Attrs {
+			idx[d.Name] = i
+		}
+		p.index[a] = idx
+	}
+	if i, ok := idx[name]; ok {
+		return a.Attrs[i]
+	}
+	return nil
+}
+
+func (p *parser) insert(a *ast.Attrs, d *ast.AttrDef) {
+	if idx := p.index[a]; idx != nil {
+		idx[d.Name] = len(a.Attrs)
+	}
+	a.Attrs = append(a.Attrs, d)
+}
+
+// addAttr adds `path = e;` to attrs, creating and merging nested sets as
+// CppNix's ParserState::addAttr does.
+func (p *parser) addAttr(attrs *ast.Attrs, apath []ast.AttrName, at token.Pos, e ast.Expr) {
+	for i := 0; i < len(apath)-1; i++ {
+		n := apath[i]
+		var nested *ast.Attrs
+		if n.Expr == nil {
+			if j := p.lookup(attrs, n.Name); j != nil {
+				var ok bool
+				nested, ok = j.Value.(*ast.Attrs)
+				if !ok {
+					p.dupAttr([]byte(ast.ShowAttrPath(apath[:i+1])), at, j.NamePos)
+					return
+				}
+			} else {
+				nested = p.newAttrs(token.NoPos)
+				p.insert(attrs, &ast.AttrDef{Name: n.Name, NamePos: at, Value: nested})
+			}
+		} else {
+			nested = p.newAttrs(token.NoPos)
+			attrs.Dynamic = append(attrs.Dynamic, ast.DynamicAttr{At: at, NameExpr: n.Expr, Value: nested})
+		}
+		attrs = nested
+	}
+	last := apath[len(apath)-1]
+	if last.Expr != nil {
+		attrs.Dynamic = append(attrs.Dynamic, ast.DynamicAttr{At: at, NameExpr: last.Expr, Value: e})
+		return
+	}
+	p.addAttrDef(attrs, apath, &ast.AttrDef{Name: last.Name, NamePos: at, Value: e})
+}
+
+// addAttrDef adds def to attrs; apath (ending in def's name) is used in
+// error messages. Two attribute set literals for the same name merge;
+// the rec flag of the later one is dropped (NixOS/nix#9020).
+func (p *parser) addAttrDef(attrs *ast.Attrs, apath []ast.AttrName, def *ast.AttrDef) {
+	j := p.lookup(attrs, def.Name)
+	if j == nil {
+		p.insert(attrs, def)
+		setName(def.Value, def.Name)
+		return
+	}
+	ae, ok1 := def.Value.(*ast.Attrs)
+	jAttrs, ok2 := j.Value.(*ast.Attrs)
+	if !ok1 || !ok2 {
+		p.dupAttr([]byte(ast.ShowAttrPath(apath)), def.NamePos, j.NamePos)
+		return
+	}
+	if base := len(jAttrs.InheritFrom); base > 0 && len(ae.InheritFrom) > 0 {
+		// Renumber each inherit source of ae once.
+		var done []*ast.InheritFrom
+		for _, ad := range ae.Attrs {
+			if ad.Kind != ast.InheritedFrom {
+				continue
+			}
+			if f, ok := ad.Value.(*ast.Select).X.(*ast.InheritFrom); ok && !slices.Contains(done, f) {
+				f.Index += base
+				done = append(done, f)
+			}
+		}
+	}
+	sub := make([]ast.AttrName, len(apath)+1)
+	copy(sub, apath)
+	for _, ad := range ae.Attrs {
+		sub[len(apath)] = ast.AttrName{Name: ad.Name}
+		p.addAttrDef(jAttrs, sub, ad)
+	}
+	ae.Attrs = nil
+	jAttrs.Dynamic = append(jAttrs.Dynamic, ae.Dynamic...)
+	ae.Dynamic = nil
+	jAttrs.InheritFrom = append(jAttrs.InheritFrom, ae.InheritFrom...)
+	ae.InheritFrom = nil
+}
+
+// setName names a lambda after the attribute it is bound to, and its
+// curried inner lambdas too (CppNix's ExprLambda::setName).
+func setName(e ast.Expr, name string) {
+	for {
+		l, ok := e.(*ast.Lambda)
+		if !ok {
+			return
+		}
+		l.Name = name
+		e = l.Body
+	}
+}
+
+// parseAttrPath parses attrpath: attr ('.' attr)*.
+func (p *parser) parseAttrPath() []ast.AttrName {
+	var apath []ast.AttrName
+	for {
+		apath = append(apath, p.parseAttrName())
+		if p.tok.Kind != token.DOT {
+			return apath
+		}
+		p.next()
+	}
+}
+
+func (p *parser) parseAttrName() ast.AttrName {
+	t := &p.tok
+	switch t.Kind {
+	case token.ID, token.OR_KW:
+		name := p.ident(p.sc.Text(t))
+		p.next()
+		return ast.AttrName{Name: name}
+	case token.QUOTE, token.DOLLAR_CURLY:
+		return p.parseStringAttr()
+	}
+	p.syntaxError(token.ID, token.OR_KW, token.DOLLAR_CURLY, token.QUOTE)
+	return ast.AttrName{}
+}
+
+// parseStringAttr parses string_attr: "..." or ${e}. A plain string, or
+// ${e} where e is a plain string literal, is a static name.
+func (p *parser) parseStringAttr() ast.AttrName {
+	if p.tok.Kind == token.DOLLAR_CURLY {
+		p.next()
+		e := p.parseExpr()
+		p.expect(token.RBRACE)
+		if s, ok := e.(*ast.String); ok {
+			return ast.AttrName{Name: s.Value}
+		}
+		return ast.AttrName{Expr: e}
+	}
+	e := p.parseString()
+	if s, ok := e.(*ast.String); ok {
+		return ast.AttrName{Name: s.Value}
+	}
+	return ast.AttrName{Expr: e}
+}
+
+// Binding powers of the binary operators (Bison precedence levels).
+const (
+	precImpl   = 1
+	precOr     = 2
+	precAnd    = 3
+	precEq     = 4
+	precCmp    = 5
+	precUpdate = 6
+	precNot    = 7
+	precAdd    = 8
+	precMul    = 9
+	precConcat = 10
+	precHas    = 11
+	precNeg    = 12
+)
+
+var binPrec = [256]uint8{
+	token.IMPL:   precImpl,
+	token.OR:     precOr,
+	token.AND:    precAnd,
+	token.EQ:     precEq,
+	token.NEQ:    precEq,
+	token.LT:     precCmp,
+	token.GT:     precCmp,
+	token.LEQ:    precCmp,
+	token.GEQ:    precCmp,
+	token.UPDATE: precUpdate,
+	token.PLUS:   precAdd,
+	token.MINUS:  precAdd,
+	token.MUL:    precMul,
+	token.DIV:    precMul,
+	token.CONCAT: precConcat,
+	token.QUEST:  precHas,
+}
+
+// parseOp parses expr_op with operators binding at least minPrec.
+func (p *parser) parseOp(minPrec int) ast.Expr {
+	p.enter()
+	defer func() { p.depth-- }()
+	start := p.tok.Start
+	var x ast.Expr
+	switch p.tok.Kind {
+	case token.NOT:
+		at := p.pos(start)
+		p.next()
+		x = &ast.Not{At: at, X: p.parseOp(precNot + 1)}
+	case token.MINUS:
+		at := p.pos(start)
+		p.next()
+		y := p.parseOp(precNeg + 1)
+		x = &ast.Call{At: at, Fn: &ast.Var{Name: "__sub"}, Args: []ast.Expr{&ast.Int{Value: 0}, y}}
+	default:
+		x = p.parseApp()
+	}
+	nonassoc := 0
+	for {
+		op := p.tok.Kind
+		prec := int(binPrec[op])
+		if prec == 0 || prec < minPrec {
+			return x
+		}
+		if prec == nonassoc {
+			p.syntaxError()
+		}
+		opStart := p.tok.Start
+		opAt := p.pos(opStart)
+		p.next()
+		if op == token.QUEST {
+			x = &ast.HasAttr{At: opAt, X: x, Path: p.parseAttrPath()}
+			nonassoc = precHas
+			continue
+		}
+		rhsStart := p.tok.Start
+		var y ast.Expr
+		switch op {
+		case token.IMPL, token.UPDATE, token.CONCAT:
+			y = p.parseOp(prec)
+		default:
+			y = p.parseOp(prec + 1)
+		}
+		nonassoc = 0
+		switch op {
+		case token.EQ:
+			x = &ast.Binary{At: opAt, Op: ast.OpEq, X: x, Y: y}
+			nonassoc = precEq
+		case token.NEQ:
+			x = &ast.Binary{At: opAt, Op: ast.OpNEq, X: x, Y: y}
+			nonassoc = precEq
+		case token.AND:
+			x = &ast.Binary{At: opAt, Op: ast.OpAnd, X: x, Y: y}
+		case token.OR:
+			x = &ast.Binary{At: opAt, Op: ast.OpOr, X: x, Y: y}
+		case token.IMPL:
+			x = &ast.Binary{At: opAt, Op: ast.OpImpl, X: x, Y: y}
+		case token.UPDATE:
+			x = &ast.Binary{At: opAt, Op: ast.OpUpdate, X: x, Y: y}
+		case token.CONCAT:
+			x = &ast.Binary{At: opAt, Op: ast.OpConcatLists, X: x, Y: y}
+		case token.LT:
+			x = lessThan(opAt, x, y)
+			nonassoc = precCmp
+		case token.GT:
+			x = lessThan(opAt, y, x)
+			nonassoc = precCmp
+		case token.LEQ:
+			x = &ast.Not{At: opAt, X: lessThan(opAt, y, x)}
+			nonassoc = precCmp
+		case token.GEQ:
+			x = &ast.Not{At: opAt, X: lessThan(opAt, x, y)}
+			nonassoc = precCmp
+		case token.PLUS:
+			x = &ast.ConcatStrings{At: opAt, Parts: []ast.StrPart{{At: p.pos(start), X: x}, {At: p.pos(rhsStart), X: y}}}
+		case token.MINUS:
+			x = &ast.Call{At: opAt, Fn: &ast.Var{Name: "__sub"}, Args: []ast.Expr{x, y}}
+		case token.MUL:
+			x = &ast.Call{At: opAt, Fn: &ast.Var{Name: "__mul"}, Args: []ast.Expr{x, y}}
+		case token.DIV:
+			x = &ast.Call{At: opAt, Fn: &ast.Var{Name: "__div"}, Args: []ast.Expr{x, y}}
+		}
+	}
+}
+
+func lessThan(at token.Pos, a, b ast.Expr) ast.Expr {
+	return &ast.Call{At: at, Fn: &ast.Var{Name: "__lessThan"}, Args: []ast.Expr{a, b}}
+}
+
+// startsSelect reports whether k can start an expr_select (a function
+// argument or list element).
+func startsSelect(k token.Token) bool {
+	switch k {
+	case token.ID, token.INT, token.FLOAT, token.QUOTE, token.IND_STRING_OPEN,
+		token.PATH, token.HPATH, token.SPATH, token.URI, token.LPAREN,
+		token.LET, token.REC, token.LBRACE, token.LBRACK:
+		return true
+	}
+	return false
+}
+
+// parseApp parses expr_app: a chain of applications, flattened into one
+// Call as CppNix's makeCall does (also onto a Call that came from
+// parentheses or desugaring).
+func (p *parser) parseApp() ast.Expr {
+	start := p.tok.Start
+	x := p.parseSelect()
+	if p.cursed != nil {
+		delete(p.cursed, asCall(x))
+	}
+	if !startsSelect(p.tok.Kind) {
+		return x
+	}
+	call, ok := x.(*ast.Call)
+	if !ok {
+		call = &ast.Call{At: p.pos(start), Fn: x}
+	}
+	for startsSelect(p.tok.Kind) {
+		arg := p.parseSelect()
+		p.warnCursedOr(arg)
+		call.Args = append(call.Args, arg)
+	}
+	return call
+}
+
+func asCall(e ast.Expr) *ast.Call {
+	c, _ := e.(*ast.Call)
+	return c
+}
+
+// warnCursedOr reports a use of `e or` that a future Nix will parse
+// differently, as CppNix's ExprCall::warnIfCursedOr.
+func (p *parser) warnCursedOr(e ast.Expr) {
+	if p.cursed == nil {
+		return
+	}
+	c, ok := e.(*ast.Call)
+	if !ok {
+		return
+	}
+	end, ok := p.cursed[c]
+	if !ok {
+		return
+	}
+	delete(p.cursed, c)
+	if p.opts.Warn == nil {
+		return
+	}
+	start := p.file.Offset(c.At)
+	snippet := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(string(p.src[start:end]))
+	p.opts.Warn(c.At, "at "+p.file.Position(c.At).String()+": This expression uses `or` as an identifier in a way that will change in a future Nix release.\n"+
+		"Wrap this entire expression in parentheses to preserve its current meaning:\n"+
+		"    ("+snippet+")\n"+
+		"Give feedback at https://github.com/NixOS/nix/pull/11121")
+}
+
+// parseSelect parses expr_select.
+func (p *parser) parseSelect() ast.Expr {
+	start := p.tok.Start
+	x := p.parseSimple()
+	switch p.tok.Kind {
+	case token.DOT:
+		p.next()
+		sel := &ast.Select{At: p.pos(start), X: x, Path: p.parseAttrPath()}
+		if p.tok.Kind == token.OR_KW {
+			p.next()
+			sel.Default = p.parseSelect()
+			p.warnCursedOr(sel.Default)
+		}
+		return sel
+	case token.OR_KW:
+		at := p.pos(start)
+		end := p.tok.End
+		p.next()
+		c := &ast.Call{At: at, Fn: x, Args: []ast.Expr{&ast.Var{At: at, Name: "or"}}}
+		if p.cursed == nil {
+			p.cursed = make(map[*ast.Call]int)
+		}
+		p.cursed[c] = end
+		return c
+	}
+	return x
+}
+
+// parseSimple parses expr_simple.
+func (p *parser) parseSimple() ast.Expr {
+	t := &p.tok
+	at := p.pos(t.Start)
+	switch t.Kind {
+	case token.ID:
+		text := p.sc.Text(t)
+		if string(text) == "__curPos" {
+			p.next()
+			return &ast.CurPos{At: at}
+		}
+		name := p.ident(text)
+		p.next()
+		return &ast.Var{At: at, Name: name}
+	case token.INT:
+		v := t.Int
+		p.next()
+		return &ast.Int{At: at, Value: v}
+	case token.FLOAT:
+		v := t.Float
+		p.next()
+		return &ast.Float{At: at, Value: v}
+	case token.QUOTE:
+		return p.parseString()
+	case token.IND_STRING_OPEN:
+		return p.parseIndString()
+	case token.PATH, token.HPATH:
+		return p.parsePath()
+	case token.SPATH:
+		text := p.sc.Text(t)
+		name := string(text[1 : len(text)-1])
+		p.next()
+		return &ast.Call{At: at, Fn: &ast.Var{Name: "__findFile"}, Args: []ast.Expr{&ast.Var{Name: "__nixPath"}, &ast.String{At: at, Value: name}}}
+	case token.URI:
+		s := string(p.sc.Text(t))
+		p.next()
+		return &ast.String{At: at, Value: s}
+	case token.LPAREN:
+		p.next()
+		e := p.parseExpr()
+		p.expect(token.RPAREN)
+		return e
+	case token.LET, token.REC:
+		isLet := t.Kind == token.LET
+		p.next()
+		if p.tok.Kind != token.LBRACE {
+			p.syntaxError(token.LBRACE)
+		}
+		p.next()
+		attrs := p.newAttrs(at)
+		attrs.Rec = true
+		p.parseBinds(attrs, ctxRec)
+		if isLet {
+			return &ast.Select{At: at, X: attrs, Path: []ast.AttrName{{Name: "body"}}}
+		}
+		return attrs
+	case token.LBRACE:
+		p.next()
+		attrs := p.newAttrs(at)
+		if p.tok.Kind == token.RBRACE {
+			p.next()
+			return attrs
+		}
+		p.parseBinds(attrs, ctxSet)
+		return attrs
+	case token.LBRACK:
+		p.next()
+		var elems []ast.Expr
+		for startsSelect(p.tok.Kind) {
+			e := p.parseSelect()
+			p.warnCursedOr(e)
+			elems = append(elems, e)
+		}
+		if p.tok.Kind != token.RBRACK {
+			p.syntaxError()
+		}
+		p.next()
+		return &ast.List{At: at, Elems: elems}
+	}
+	p.syntaxError()
+	return nil
+}
+
+// parseString parses '"' string_parts '"'.
+func (p *parser) parseString() ast.Expr {
+	at := p.pos(p.tok.Start)
+	p.next() // '"'
+	var parts []ast.StrPart
+	interpolated := false
+	for {
+		t := &p.tok
+		switch t.Kind {
+		case token.STR:
+			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: p.sc.StringValue(t)}})
+			p.next()
+		case token.DOLLAR_CURLY:
+			dat := p.pos(t.Start)
+			p.next()
+			e := p.parseExpr()
+			p.expect(token.RBRACE)
+			parts = append(parts, ast.StrPart{At: dat, X: e})
+			interpolated = true
+		case token.QUOTE:
+			p.next()
+			switch {
+			case len(parts) == 0:
+				return &ast.String{At: at}
+			case !interpolated && len(parts) == 1:
+				return parts[0].X
+			}
+			return &ast.ConcatStrings{At: parts[0].At, ForceString: true, Parts: parts}
+		default:
+			p.syntaxError(token.QUOTE)
+		}
+	}
+}
+
+type indPart struct {
+	at        token.Pos
+	expr      ast.Expr // nil for a string part
+	str       string
+	hasIndent bool
+}
+
+// parseIndString parses an indented string and strips its indentation.
+func (p *parser) parseIndString() ast.Expr {
+	at := p.pos(p.tok.Start)
+	p.next()
+	base := len(p.ind)
+	for {
+		t := &p.tok
+		switch t.Kind {
+		case token.IND_STR:
+			p.ind = append(p.ind, indPart{at: p.pos(t.Start), str: p.sc.StringValue(t), hasIndent: t.HasIndent})
+			p.next()
+		case token.DOLLAR_CURLY:
+			dat := p.pos(t.Start)
+			p.next()
+			e := p.parseExpr()
+			p.expect(token.RBRACE)
+			p.ind = append(p.ind, indPart{at: dat, expr: e})
+		case token.IND_STRING_CLOSE:
+			p.next()
+			e := p.stripIndentation(at, p.ind[base:])
+			clear(p.ind[base:])
+			p.ind = p.ind[:base]
+			return e
+		default:
+			p.syntaxError(token.IND_STR, token.DOLLAR_CURLY, token.IND_STRING_CLOSE)
+		}
+	}
+}
+
+// stripIndentation is CppNix's ParserState::stripIndentation.
+func (p *parser) stripIndentation(at token.Pos, es []indPart) ast.Expr {
+	if len(es) == 0 {
+		return &ast.String{At: at}
+	}
+	// Minimum indentation; whitespace-only final lines do not count.
+	atStartOfLine := true
+	minIndent := 1000000
+	curIndent := 0
+	for i := range es {
+		e := &es[i]
+		if e.expr != nil || !e.hasIndent {
+			if atStartOfLine {
+				atStartOfLine = false
+				if curIndent < minIndent {
+					minIndent = curIndent
+				}
+			}
+			continue
+		}
+		s := e.str
+		for j := 0; j < len(s); j++ {
+			if atStartOfLine {
+				switch s[j] {
+				case ' ':
+					curIndent++
+				case '\n':
+					curIndent = 0
+				default:
+					atStartOfLine = false
+					if curIndent < minIndent {
+						minIndent = curIndent
+					}
+				}
+			} else if s[j] == '\n' {
+				atStartOfLine = true
+				curIndent = 0
+			}
+		}
+	}
+
+	var es2 []ast.StrPart
+	atStartOfLine = true
+	curDropped := 0
+	n := len(es)
+	for i := range es {
+		e := &es[i]
+		if e.expr != nil {
+			atStartOfLine = false
+			curDropped = 0
+			es2 = append(es2, ast.StrPart{At: e.at, X: e.expr})
+			n--
+			continue
+		}
+		s := e.str
+		buf := p.strbuf[:0]
+		for j := 0; j < len(s); j++ {
+			c := s[j]
+			if atStartOfLine {
+				switch c {
+				case ' ':
+					if curDropped >= minIndent {
+						buf = append(buf, c)
+					}
+					curDropped++
+				case '\n':
+					curDropped = 0
+					buf = append(buf, c)
+				default:
+					atStartOfLine = false
+					curDropped = 0
+					buf = append(buf, c)
+				}
+			} else {
+				buf = append(buf, c)
+				if c == '\n' {
+					atStartOfLine = true
+				}
+			}
+		}
+		// Remove the last line if it is empty and consists only of spaces.
+		if n == 1 {
+			if k := lastIndexByte(buf, '\n'); k >= 0 && onlySpaces(buf[k+1:]) {
+				buf = buf[:k+1]
+			}
+		}
+		p.strbuf = buf
+		if len(buf) > 0 {
+			es2 = append(es2, ast.StrPart{At: e.at, X: &ast.String{At: e.at, Value: string(buf)}})
+		}
+		n--
+	}
+	if len(es2) == 0 {
+		return &ast.String{At: at}
+	}
+	if len(es2) == 1 {
+		if s, ok := es2[0].X.(*ast.String); ok {
+			return s
+		}
+	}
+	return &ast.ConcatStrings{At: at, ForceString: true, Parts: es2}
+}
+
+func lastIndexByte(b []byte, c byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+func onlySpaces(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' {
+			return false
+		}
+	}
+	return true
+}
+
+// parsePath parses path_start [string_parts_interpolated] PATH_END.
+func (p *parser) parsePath() ast.Expr {
+	t := &p.tok
+	at := p.pos(t.Start)
+	lit := string(p.sc.Text(t))
+	pe := &ast.Path{At: at, Value: p.resolvePath(lit, t.Kind == token.HPATH)}
+	p.next()
+	if p.tok.Kind == token.PATH_END {
+		p.next()
+		return pe
+	}
+	parts := []ast.StrPart{{At: at, X: pe}}
+	for {
+		t := &p.tok
+		switch t.Kind {
+		case token.STR:
+			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: p.sc.StringValue(t)}})
+			p.next()
+		case token.DOLLAR_CURLY:
+			dat := p.pos(t.Start)
+			p.next()
+			e := p.parseExpr()
+			p.expect(token.RBRACE)
+			parts = append(parts, ast.StrPart{At: dat, X: e})
+		case token.PATH_END:
+			p.next()
+			return &ast.ConcatStrings{At: at, Parts: parts}
+		default:
+			p.syntaxError(token.STR, token.PATH_END, token.DOLLAR_CURLY)
+		}
+	}
+}
+
+// resolvePath makes a path literal absolute as Nix does at parse time:
+// `~/x` is $HOME/x (not canonicalised); other paths are canonicalised
+// (lexically, no symlinks) against the base directory, keeping a trailing
+// slash (which only occurs before an interpolation).
+func (p *parser) resolvePath(lit string, home bool) string {
+	if home {
+		return p.opts.HomeDir + lit[1:]
+	}
+	var s string
+	if lit[0] == '/' {
+		s = path.Clean(lit)
+	} else {
+		base := p.opts.BaseDir
+		if base == "" {
+			base = "/"
+		}
+		s = path.Clean(base + "/" + lit)
+	}
+	if len(lit) > 1 && lit[len(lit)-1] == '/' {
+		s += "/"
+	}
+	return s
+}

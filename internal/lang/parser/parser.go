@@ -1,0 +1,75 @@
+// Package parser parses Nix expressions into the syntax tree of package
+// ast.
+//
+// It is a hand-written recursive-descent parser with operator-precedence
+// parsing for the binary operators, following CppNix's Bison grammar
+// (src/libexpr/parser.y): the same precedences and associativity, the same
+// desugaring, the same positions, the same bind-time errors (duplicate
+// attributes and formals) and the same syntax error messages, including
+// Bison's lists of expected tokens. It does no I/O.
+package parser
+
+import (
+	"cairn/internal/lang/ast"
+	"cairn/internal/lang/token"
+)
+
+// Options configures a parse.
+type Options struct {
+	// BaseDir is the absolute directory against which relative path
+	// literals are resolved (the directory of the file, or the current
+	// directory for stdin and -E).
+	BaseDir string
+	// HomeDir is $HOME, used for `~/` path literals.
+	HomeDir string
+	// MaxDepth limits expression nesting; 0 means DefaultMaxDepth. Nix's
+	// LR parser has no such limit, but a Go stack must be bounded.
+	MaxDepth int
+	// MaxErrors caps the errors collected; 0 means 10.
+	MaxErrors int
+	// Warn, if set, receives parse warnings (the deprecated use of `or`
+	// as an identifier). msg is what Nix prints after "warning: ".
+	Warn func(pos token.Pos, msg string)
+}
+
+// DefaultMaxDepth is the default nesting limit.
+const DefaultMaxDepth = 10000
+
+// ParseFile parses src, the content of filename, adding the file to fset.
+// It returns the expression and, on failure, a scanner.ErrorList whose
+// first element is the error Nix reports. After an error the returned
+// expression may be partial or nil.
+func ParseFile(fset *token.FileSet, filename string, src []byte, opts Options) (ast.Expr, error) {
+	file := fset.AddFile(filename, len(src))
+	file.SetSource(src)
+	return Parse(file, src, opts)
+}
+
+// Parse is like ParseFile for a file already added to a FileSet. The
+// caller must have called file.SetSource or accept positions without
+// line numbers.
+func Parse(file *token.File, src []byte, opts Options) (expr ast.Expr, err error) {
+	var p parser
+	p.init(file, src, opts)
+	defer func() {
+		if r := recover(); r != nil {
+			if _, ok := r.(bailout); !ok {
+				panic(r)
+			}
+		}
+		p.finish()
+		if len(p.errors) > 0 {
+			err = p.errors
+		}
+	}()
+	expr = p.parseTop()
+	return expr, nil
+}
+
+// ParseExpr parses src as an expression from «string» or «stdin»-like
+// sources; it is ParseFile with a fresh FileSet.
+func ParseExpr(filename string, src []byte, opts Options) (ast.Expr, *token.FileSet, error) {
+	fset := token.NewFileSet()
+	e, err := ParseFile(fset, filename, src, opts)
+	return e, fset, err
+}
