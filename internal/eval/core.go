@@ -1,0 +1,419 @@
+package eval
+
+import (
+	"io"
+)
+
+// FileType is the type of a directory entry or path.
+type FileType uint8
+
+// File types as reported by builtins.readDir / readFileType.
+const (
+	FileUnknown FileType = iota
+	FileRegular
+	FileDirectory
+	FileSymlink
+)
+
+func (t FileType) String() string {
+	switch t {
+	case FileRegular:
+		return "regular"
+	case FileDirectory:
+		return "directory"
+	case FileSymlink:
+		return "symlink"
+	}
+	return "unknown"
+}
+
+// DirEntry is one entry of a directory listing.
+type DirEntry struct {
+	Name string
+	Type FileType
+}
+
+// IO is how the evaluator reaches the file system and the store. The glue
+// package implements it; tests use a fake. Paths are absolute.
+type IO interface {
+	ReadFile(path string) ([]byte, error)
+	// ReadDir lists a directory (any order).
+	ReadDir(path string) ([]DirEntry, error)
+	// Lstat returns the type of path without following a final symlink.
+	Lstat(path string) (FileType, error)
+	// PathExists reports whether path exists (following symlinks).
+	PathExists(path string) bool
+	// CopyPathToStore adds path (recursively, NAR, name = base name) to the
+	// store and returns the store path.
+	CopyPathToStore(path string) (string, error)
+	// AddTextToStore writes a text file to the store (builtins.toFile) and
+	// returns its store path; refs are the store paths it refers to.
+	AddTextToStore(name, content string, refs []string) (string, error)
+}
+
+// SearchPathEntry is one -I / NIX_PATH element: Prefix ("" for none) = Path.
+type SearchPathEntry struct {
+	Prefix string
+	Path   string
+}
+
+// Compat selects behaviour that differs between current Nix (the language
+// suite) and Nix 2.8 (the nixpkgs parity oracle). Use CompatCurrent or
+// CompatNix28.
+type Compat struct {
+	NixVersion       string
+	MemoiseErrors    bool // a thunk that threw re-raises its error (current) or re-runs (2.8)
+	CheckedIntArith  bool // integer overflow is an error (current) or wraps (2.8)
+	JSONShortestFlt  bool // toJSON floats: shortest round-trip (current) or %g (2.8)
+	JSONStrictUTF8   bool // toJSON: invalid UTF-8 is an error (current)
+	FromJSONUintErr  bool // fromJSON: uint64 above int64 max is an error (current)
+	ListCellRepeated bool // «repeated» keyed by list cell (current) or elements (2.8)
+	OldErrorTexts    bool // 2.8 "value is a string while an integer was expected"
+	InheritFromOnce  bool // inherit (e) evaluates e once per set (current)
+}
+
+// CompatCurrent returns the preset matching current Nix (the default).
+func CompatCurrent() Compat {
+	return Compat{
+		NixVersion:       "2.34.0",
+		MemoiseErrors:    true,
+		CheckedIntArith:  true,
+		JSONShortestFlt:  true,
+		JSONStrictUTF8:   true,
+		FromJSONUintErr:  true,
+		ListCellRepeated: true,
+		InheritFromOnce:  true,
+	}
+}
+
+// CompatNix28 returns the preset matching Nix 2.8.
+func CompatNix28() Compat {
+	return Compat{NixVersion: "2.8.0", OldErrorTexts: true}
+}
+
+// Options configure an Evaluator. Nothing in this package reads the process
+// environment: callers pass everything in.
+type Options struct {
+	IO            IO
+	Compat        Compat
+	SearchPath    []SearchPathEntry
+	MaxCallDepth  int                         // 0: 10000
+	Getenv        func(string) (string, bool) // builtins.getEnv; nil: always ""
+	Trace         io.Writer                   // trace/warning output (stderr); nil: discarded
+	ShowTrace     bool                        // add "while calling" frames (--show-trace)
+	Pure          bool                        // pure evaluation mode
+	StoreDir      string                      // "" : /nix/store
+	CurrentSystem string                      // "" : x86_64-linux
+	CurrentTime   int64                       // builtins.currentTime (impure)
+}
+
+// Env is a runtime environment: slots for one scope plus the parent.
+type Env struct {
+	up   *Env
+	vals []Value
+}
+
+type env1 struct {
+	Env
+	a [1]Value
+}
+
+type env2 struct {
+	Env
+	a [2]Value
+}
+
+func newEnv(up *Env, n int) *Env {
+	switch n {
+	case 1:
+		e := &env1{}
+		e.up = up
+		e.vals = e.a[:]
+		return &e.Env
+	case 2:
+		e := &env2{}
+		e.up = up
+		e.vals = e.a[:]
+		return &e.Env
+	}
+	return &Env{up: up, vals: make([]Value, n)}
+}
+
+// Thunk states.
+const (
+	thPending uint8 = iota
+	thRunning
+	thDone
+	thFailed
+)
+
+// Thunk is a lazy computation, updated in place once forced.
+type Thunk struct {
+	state uint8
+	env   *Env // nil for applications (code is *appCode)
+	code  expr
+	val   Value
+	err   *EvalError // memoised failure (current Nix)
+}
+
+type appCode struct {
+	f, a Value
+}
+
+func (ev *Evaluator) newThunk(env *Env, code expr) Value {
+	ev.stats.Thunks++
+	return thunkValue(&Thunk{env: env, code: code})
+}
+
+func (ev *Evaluator) newApp(f, a Value) Value {
+	ev.stats.Thunks++
+	return thunkValue(&Thunk{code: &appCode{f, a}})
+}
+
+// Closure is a lambda value: code plus its defining environment.
+type Closure struct {
+	env *Env
+	lam *eLambda
+}
+
+// PrimopFunc implements a builtin. args has exactly Arity elements (maybe
+// thunks); p is the call site.
+type PrimopFunc func(ev *Evaluator, p Pos, args []Value) (Value, error)
+
+// Primop is a builtin function.
+type Primop struct {
+	Name     string
+	Arity    int
+	Fn       PrimopFunc
+	NoTrace  bool // don't add "while calling the 'x' builtin"
+	ArgNames []string
+}
+
+// PrimopApp is a partial application of a primop.
+type PrimopApp struct {
+	op   *Primop
+	args []Value
+}
+
+func (a *PrimopApp) primop() *Primop { return a.op }
+
+// Stats are NIX_SHOW_STATS-style counters.
+type Stats struct {
+	Thunks, Calls, PrimopCalls, Envs, Lookups int64
+}
+
+// force evaluates v to weak head normal form.
+func (ev *Evaluator) force(v Value, p Pos) (Value, error) {
+	if !v.IsThunk() {
+		return v, nil
+	}
+	t := v.thunk()
+	if t.state == thDone {
+		return t.val, nil
+	}
+	return ev.forceThunk(t, p)
+}
+
+func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
+	switch t.state {
+	case thRunning:
+		return Value{}, &EvalError{Msg: "infinite recursion encountered", Pos: p, kind: errInfRec, thunk: t}
+	case thFailed:
+		return Value{}, t.err.clone()
+	}
+	t.state = thRunning
+	var v Value
+	var err error
+	if t.env == nil {
+		a := t.code.(*appCode)
+		v, err = ev.callFunction(a.f, []Value{a.a}, p)
+	} else {
+		v, err = ev.eval(t.code, t.env)
+	}
+	if err != nil {
+		e, ok := err.(*EvalError)
+		if !ok {
+			e = &EvalError{Msg: err.Error(), kind: errFile}
+			err = e
+		}
+		if e.kind == errInfRec && e.thunk == t && t.env != nil {
+			e.Frames = append(e.Frames, Frame{Msg: "entering the infinite recursion", Always: true})
+		}
+		if ev.opts.Compat.MemoiseErrors {
+			t.state = thFailed
+			t.err = e.clone()
+			t.env = nil
+			t.code = nil
+		} else {
+			t.state = thPending
+		}
+		return Value{}, err
+	}
+	t.val = v
+	t.state = thDone
+	t.env = nil
+	t.code = nil
+	return v, nil
+}
+
+// Force evaluates v to weak head normal form.
+func (ev *Evaluator) Force(v Value) (Value, error) { return ev.force(v, 0) }
+
+func (ev *Evaluator) stackOverflow(p Pos) error {
+	return &EvalError{Msg: "stack overflow; max-call-depth exceeded", Pos: p, kind: errStackOverflow}
+}
+
+// callFunction applies fn to args (CppNix EvalState::callFunction).
+func (ev *Evaluator) callFunction(fn Value, args []Value, p Pos) (Value, error) {
+	if ev.depth > ev.maxDepth {
+		return Value{}, ev.stackOverflow(p)
+	}
+	ev.depth++
+	v, err := ev.callFunction1(fn, args, p)
+	ev.depth--
+	return v, err
+}
+
+func (ev *Evaluator) callFunction1(fn Value, args []Value, p Pos) (Value, error) {
+	cur, err := ev.force(fn, p)
+	if err != nil {
+		return Value{}, err
+	}
+	for len(args) > 0 {
+		switch cur.Kind() {
+		case KLambda:
+			c := cur.closure()
+			cur, err = ev.callLambda(c, args[0], p)
+			if err != nil {
+				return Value{}, err
+			}
+			args = args[1:]
+		case KPrimop, KPrimopApp:
+			var op *Primop
+			var done []Value
+			if cur.Kind() == KPrimop {
+				op = cur.primop()
+			} else {
+				pa := cur.primopApp()
+				op, done = pa.op, pa.args
+			}
+			left := op.Arity - len(done)
+			if len(args) < left {
+				all := make([]Value, len(done)+len(args))
+				copy(all, done)
+				copy(all[len(done):], args)
+				return primopAppValue(&PrimopApp{op: op, args: all}), nil
+			}
+			var call []Value
+			if len(done) == 0 {
+				call = args[:left]
+			} else {
+				call = make([]Value, op.Arity)
+				copy(call, done)
+				copy(call[len(done):], args[:left])
+			}
+			ev.stats.PrimopCalls++
+			cur, err = op.Fn(ev, p, call)
+			if err != nil {
+				if !op.NoTrace {
+					addTracef(err, p, "while calling the '%s' builtin", op.Name)
+				}
+				return Value{}, err
+			}
+			args = args[left:]
+		case KAttrs:
+			f, ok := cur.AttrsV().Get(symFunctor)
+			if !ok {
+				return Value{}, ev.notAFunction(cur, p)
+			}
+			self := cur
+			cur, err = ev.callFunction(f.Val, []Value{self, args[0]}, Pos(f.Pos))
+			if err != nil {
+				return Value{}, addTrace(err, p, "while calling a functor (an attribute set with a '__functor' attribute)")
+			}
+			args = args[1:]
+		default:
+			return Value{}, ev.notAFunction(cur, p)
+		}
+	}
+	return cur, nil
+}
+
+func (ev *Evaluator) notAFunction(v Value, p Pos) error {
+	return ev.errorf(errType, p, "attempt to call something which is not a function but %s: %s", showType(v, true), ev.printValueErr(v))
+}
+
+func (ev *Evaluator) lambdaName(l *eLambda) string {
+	if l.hasName {
+		return "'" + ev.syms.name(l.name) + "'"
+	}
+	return "anonymous lambda"
+}
+
+func (ev *Evaluator) lambdaNameBare(l *eLambda) string {
+	if l.hasName {
+		return ev.syms.name(l.name)
+	}
+	return "anonymous lambda"
+}
+
+func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
+	l := c.lam
+	env := newEnv(c.env, l.nslots)
+	ev.stats.Envs++
+	ev.stats.Calls++
+	if l.formals == nil {
+		env.vals[0] = arg
+	} else {
+		av, err := ev.force(arg, l.pos)
+		if err == nil && av.Kind() != KAttrs {
+			err = ev.typeError("a set", av, 0).withTrace(l.pos, "while evaluating the value passed for the lambda argument")
+		}
+		if err != nil {
+			if p != 0 {
+				addTrace(err, p, "from call site")
+			}
+			return Value{}, err
+		}
+		attrs := av.AttrsV()
+		d := 0
+		if l.hasArg {
+			env.vals[0] = arg
+			d = 1
+		}
+		used := 0
+		for i := range l.formals {
+			f := &l.formals[i]
+			if a, ok := attrs.Get(f.name); ok {
+				env.vals[d+i] = a.Val
+				used++
+			} else if f.def == nil {
+				e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.syms.name(f.name))
+				return Value{}, e.withTrace(p, "from call site")
+			} else {
+				env.vals[d+i] = ev.maybeThunk(f.def, env)
+			}
+		}
+		if !l.ellipsis && used != attrs.Len() {
+			for _, a := range attrs.All() {
+				if !l.hasFormal(a.Name) {
+					names := make([]string, len(l.formals))
+					for i := range l.formals {
+						names[i] = ev.syms.name(l.formals[i].name)
+					}
+					e := ev.errorf(errType, l.pos, "function '%s' called with unexpected argument '%s'", ev.lambdaNameBare(l), ev.syms.name(a.Name))
+					e.Suggestions = bestMatches(names, ev.syms.name(a.Name))
+					return Value{}, e.withTrace(p, "from call site")
+				}
+			}
+		}
+	}
+	v, err := ev.eval(l.body, env)
+	if err != nil && ev.opts.ShowTrace {
+		addTrace(err, l.pos, "while calling "+ev.lambdaName(l))
+		if p != 0 {
+			addTrace(err, p, "from call site")
+		}
+	}
+	return v, err
+}

@@ -1,0 +1,40 @@
+package eval
+
+import (
+	"errors"
+
+	"cairn/internal/lang/ast"
+	"cairn/internal/lang/parser"
+	"cairn/internal/lang/scanner"
+)
+
+// parse parses src as file name with relative paths against baseDir.
+// Parse errors become *EvalError at the reported position.
+func (ev *Evaluator) parse(src []byte, name, baseDir string) (ast.Expr, error) {
+	file := ev.fset.AddFile(name, len(src))
+	file.SetSource(src)
+	home := ""
+	if ev.opts.Getenv != nil {
+		home, _ = ev.opts.Getenv("HOME")
+	}
+	e, err := parser.Parse(file, src, parser.Options{BaseDir: baseDir, HomeDir: home})
+	if err != nil {
+		var el scanner.ErrorList
+		if errors.As(err, &el) && len(el) > 0 {
+			pe := el[0]
+			ee := &EvalError{Msg: pe.Msg, kind: errGeneric, parse: true}
+			if pe.Pos.IsValid() && pe.Pos.Offset <= file.Size() {
+				ee.Pos = file.Pos(pe.Pos.Offset)
+			}
+			return nil, ee
+		}
+		return nil, &EvalError{Msg: err.Error(), parse: true}
+	}
+	return e, nil
+}
+
+// ParseString parses src (named name, e.g. "«stdin»" or a file path) into
+// the evaluator's file set.
+func (ev *Evaluator) ParseString(src []byte, name, baseDir string) (ast.Expr, error) {
+	return ev.parse(src, name, baseDir)
+}

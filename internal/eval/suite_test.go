@@ -1,0 +1,307 @@
+package eval
+
+import (
+	"bytes"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cairn/internal/compat/nar"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+)
+
+// osIO is a test IO over the real file system with a computing (not
+// writing) store.
+type osIO struct{}
+
+func (osIO) ReadFile(p string) ([]byte, error) { return os.ReadFile(p) }
+
+func (osIO) ReadDir(p string) ([]DirEntry, error) {
+	ents, err := os.ReadDir(p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]DirEntry, len(ents))
+	for i, e := range ents {
+		out[i] = DirEntry{Name: e.Name(), Type: modeType(e.Type())}
+	}
+	return out, nil
+}
+
+func modeType(m fs.FileMode) FileType {
+	switch {
+	case m.IsRegular():
+		return FileRegular
+	case m.IsDir():
+		return FileDirectory
+	case m&fs.ModeSymlink != 0:
+		return FileSymlink
+	}
+	return FileUnknown
+}
+
+func (osIO) Lstat(p string) (FileType, error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return 0, errors.New("getting status of '" + p + "': " + strings.TrimPrefix(pe.Err.Error(), ""))
+		}
+		return 0, err
+	}
+	return modeType(fi.Mode()), nil
+}
+
+func (osIO) PathExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func (osIO) CopyPathToStore(p string) (string, error) {
+	var buf bytes.Buffer
+	if err := nar.DumpPath(&buf, p); err != nil {
+		return "", err
+	}
+	h := nixhash.Sum(nixhash.SHA256, buf.Bytes())
+	sp, err := storepath.Dir("/nix/store").MakeFixedOutputPath(filepath.Base(p), storepath.Recursive, h, nil, false)
+	if err != nil {
+		return "", err
+	}
+	return "/nix/store/" + sp.String(), nil
+}
+
+func (osIO) AddTextToStore(name, content string, refs []string) (string, error) {
+	var rs []storepath.Path
+	for _, r := range refs {
+		p, err := storepath.Dir("/nix/store").Parse(r)
+		if err != nil {
+			return "", err
+		}
+		rs = append(rs, p)
+	}
+	sp, err := storepath.Dir("/nix/store").ComputeTextPath(name, []byte(content), rs)
+	if err != nil {
+		return "", err
+	}
+	return "/nix/store/" + sp.String(), nil
+}
+
+// suiteDir copies the language suite into a temp dir named "lang" (some
+// tests depend on the name) and returns the work dir.
+func suiteDir(t *testing.T) string {
+	src := "/work/shared/conformance/nix-lang"
+	if _, err := os.Stat(src); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("language suite missing at %s", src)
+		}
+		t.Skipf("SKIPPING: language suite not found at %s", src)
+	}
+	work := t.TempDir()
+	if out, err := exec.Command("cp", "-a", src, filepath.Join(work, "lang")).CombinedOutput(); err != nil {
+		t.Fatalf("copy suite: %v %s", err, out)
+	}
+	return work
+}
+
+type runResult struct {
+	stdout, stderr string
+	rc             int
+}
+
+func runInstantiate(work string, args []string) runResult {
+	var (
+		file                   string
+		strict, xml, showTrace bool
+		noLocation             bool
+		maxDepth               int
+		search                 []SearchPathEntry
+		autoArgs               = map[string]string{}
+		autoStr                = map[string]string{}
+	)
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; a {
+		case "--eval", "--impure", "--readonly-mode", "--no-show-trace":
+		case "--strict":
+			strict = true
+		case "--xml":
+			xml = true
+		case "--no-location":
+			noLocation = true
+		case "--show-trace":
+			showTrace = true
+		case "--max-call-depth":
+			i++
+			maxDepth, _ = strconv.Atoi(args[i])
+		case "-I":
+			i++
+			e := args[i]
+			if k, v, ok := strings.Cut(e, "="); ok {
+				search = append(search, SearchPathEntry{Prefix: k, Path: filepath.Join(work, v)})
+			} else {
+				search = append(search, SearchPathEntry{Path: filepath.Join(work, e)})
+			}
+		case "--arg":
+			autoArgs[args[i+1]] = args[i+2]
+			i += 2
+		case "--argstr":
+			autoStr[args[i+1]] = args[i+2]
+			i += 2
+		case "--extra-experimental-features", "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals", "-A":
+			i++
+		default:
+			file = a
+		}
+	}
+	_ = noLocation
+	for _, d := range []string{"lang/dir3", "lang/dir4"} {
+		search = append(search, SearchPathEntry{Path: filepath.Join(work, d)})
+	}
+	var stderr bytes.Buffer
+	env := map[string]string{"TEST_VAR": "foo", "HOME": "/fake-home", "NIX_STORE_DIR": "/nix/store"}
+	ev := New(Options{
+		IO:           osIO{},
+		SearchPath:   search,
+		MaxCallDepth: maxDepth,
+		Getenv:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Trace:        &stderr,
+		ShowTrace:    true,
+	})
+	var out bytes.Buffer
+	err := ev.Run(func() error {
+		v, err := ev.EvalMainFile(filepath.Join(work, file))
+		if err != nil {
+			return err
+		}
+		if len(autoArgs)+len(autoStr) > 0 {
+			args := map[string]Value{}
+			for k, s := range autoArgs {
+				x, err := ev.EvalString(s, "«string»", work)
+				if err != nil {
+					return err
+				}
+				args[k] = x
+			}
+			for k, s := range autoStr {
+				args[k] = String(s)
+			}
+			if v, err = ev.AutoCall(v, args); err != nil {
+				return err
+			}
+		}
+		if xml {
+			s, _, err := ev.ToXML(v, strict, false)
+			if err != nil {
+				return err
+			}
+			out.WriteString(s)
+			return nil
+		}
+		if strict {
+			if err := ev.ForceDeep(v); err != nil {
+				return err
+			}
+		}
+		if err := ev.PrintAmbiguous(&out, v); err != nil {
+			return err
+		}
+		out.WriteString("\n")
+		return nil
+	})
+	rc := 0
+	if err != nil {
+		stderr.WriteString(ev.FormatError(err, showTrace))
+		rc = 1
+	}
+	return runResult{out.String(), stderr.String(), rc}
+}
+
+func readFlags(p string) ([]string, bool) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	s := string(b)
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	return strings.Fields(s), true
+}
+
+func sameFile(expFile, got string) bool {
+	b, err := os.ReadFile(expFile)
+	if err != nil {
+		return got == ""
+	}
+	return string(b) == got
+}
+
+func TestLangSuite(t *testing.T) {
+	work := suiteDir(t)
+	lang := filepath.Join(work, "lang")
+	names, _ := filepath.Glob(filepath.Join(lang, "eval-*.nix"))
+	sort.Strings(names)
+	okPass, okTotal, failPass, failTotal := 0, 0, 0, 0
+	var failed []string
+	only := os.Getenv("EVAL_TEST")
+	for _, f := range names {
+		name := strings.TrimSuffix(filepath.Base(f), ".nix")
+		if only != "" && !strings.Contains(name, only) {
+			continue
+		}
+		base := filepath.Join(lang, name)
+		if strings.HasPrefix(name, "eval-okay-") {
+			if _, err := os.Stat(base + ".exp-disabled"); err == nil {
+				continue
+			}
+			okTotal++
+			var r runResult
+			xmlExp := base + ".exp.xml"
+			if _, err := os.Stat(xmlExp); err == nil {
+				r = runInstantiate(work, []string{"--eval", "--xml", "--no-location", "--strict", "lang/" + name + ".nix"})
+				if r.rc == 0 && sameFile(xmlExp, r.stdout) {
+					okPass++
+					continue
+				}
+			} else {
+				flags, _ := readFlags(base + ".flags")
+				r = runInstantiate(work, append(flags, "--eval", "--strict", "lang/"+name+".nix"))
+				r.stdout = strings.ReplaceAll(r.stdout, work, "/pwd")
+				r.stderr = strings.ReplaceAll(r.stderr, work, "/pwd")
+				if r.rc == 0 && sameFile(base+".exp", r.stdout) && sameFile(base+".err.exp", r.stderr) {
+					okPass++
+					continue
+				}
+			}
+			failed = append(failed, name)
+			if only != "" {
+				exp, _ := os.ReadFile(base + ".exp")
+				t.Logf("%s: rc=%d\n--- got stdout:\n%s\n--- want:\n%s\n--- stderr:\n%s", name, r.rc, r.stdout, exp, r.stderr)
+			}
+		} else if strings.HasPrefix(name, "eval-fail-") {
+			failTotal++
+			flags, ok := readFlags(base + ".flags")
+			if !ok {
+				flags = []string{"--eval", "--strict", "--show-trace"}
+			}
+			r := runInstantiate(work, append(flags, "lang/"+name+".nix"))
+			r.stderr = strings.ReplaceAll(r.stderr, work, "/pwd")
+			if r.rc == 1 && sameFile(base+".err.exp", r.stderr) {
+				failPass++
+				continue
+			}
+			failed = append(failed, name)
+			if only != "" {
+				exp, _ := os.ReadFile(base + ".err.exp")
+				t.Logf("%s: rc=%d\n--- got stderr:\n%s\n--- want:\n%s", name, r.rc, r.stderr, exp)
+			}
+		}
+	}
+	t.Logf("eval-okay: %d/%d pass; eval-fail: %d/%d exact", okPass, okTotal, failPass, failTotal)
+	if os.Getenv("EVAL_LIST") != "" {
+		t.Logf("failing: %s", strings.Join(failed, " "))
+	}
+}
