@@ -40,7 +40,7 @@ func parseStdin(src []byte) (ast.Expr, error) {
 // needsResolver lists parse-fail tests whose error comes from variable
 // resolution, which package resolve (not the parser) reports.
 var needsResolver = map[string]bool{
-	"parse-fail-undef-var":             true,
+	"parse-fail-undef-var":           true,
 	"parse-fail-regression-20060610": true,
 }
 
