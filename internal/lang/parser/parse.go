@@ -956,7 +956,8 @@ func (p *parser) parseString() ast.Expr {
 		t := &p.tok
 		switch t.Kind {
 		case token.STR:
-			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: p.sc.StringValue(t)}})
+			v := p.noNul(t, p.sc.StringValue(t))
+			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: v}})
 			p.next()
 		case token.DOLLAR_CURLY:
 			dat := p.pos(t.Start)
@@ -980,6 +981,15 @@ func (p *parser) parseString() ast.Expr {
 	}
 }
 
+// noNul rejects string literals containing NUL bytes, as CppNix's
+// forceNoNullByte does.
+func (p *parser) noNul(t *scanner.Tok, v string) string {
+	if strings.IndexByte(v, 0) >= 0 {
+		p.fail(t.Start, "input string '"+strings.ReplaceAll(v, "\x00", "␀")+"' cannot be represented as Nix string because it contains null bytes")
+	}
+	return v
+}
+
 type indPart struct {
 	at        token.Pos
 	expr      ast.Expr // nil for a string part
@@ -996,7 +1006,8 @@ func (p *parser) parseIndString() ast.Expr {
 		t := &p.tok
 		switch t.Kind {
 		case token.IND_STR:
-			p.ind = append(p.ind, indPart{at: p.pos(t.Start), str: p.sc.StringValue(t), hasIndent: t.HasIndent})
+			v := p.noNul(t, p.sc.StringValue(t))
+			p.ind = append(p.ind, indPart{at: p.pos(t.Start), str: v, hasIndent: t.HasIndent})
 			p.next()
 		case token.DOLLAR_CURLY:
 			dat := p.pos(t.Start)

@@ -118,9 +118,11 @@ func CodeLines(indent string, pos token.Position, src []byte) string {
 	if pos.Line <= 0 {
 		return ""
 	}
-	// Nix reads stdin and string sources as C strings.
-	if i := indexNUL(src); i >= 0 {
-		src = src[:i]
+	// Nix reads stdin and string sources («stdin», «string») as C strings.
+	if strings.HasPrefix(pos.Filename, "«") {
+		if i := indexNUL(src); i >= 0 {
+			src = src[:i]
+		}
 	}
 	lines := splitLines(src, pos.Line+1)
 	var b strings.Builder
