@@ -112,7 +112,7 @@ func (c *compiler) lookup(sc *scope, name string, p Pos) expr {
 		level++
 	}
 	if len(w.levels) == 0 {
-		c.fail(p, "undefined variable '%s'", name)
+		c.fail(p, "undefined variable '%s'", printIdentifier(name))
 		return &eConst{p: p}
 	}
 	return w

@@ -49,6 +49,9 @@ type IO interface {
 	// AddTextToStore writes a text file to the store (builtins.toFile) and
 	// returns its store path; refs are the store paths it refers to.
 	AddTextToStore(name, content string, refs []string) (string, error)
+	// AddDerivation computes (and unless read-only, writes) the .drv for
+	// req and returns its path and output paths.
+	AddDerivation(req *DerivationRequest) (*DerivationResult, error)
 }
 
 // SearchPathEntry is one -I / NIX_PATH element: Prefix ("" for none) = Path.
@@ -388,7 +391,7 @@ func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
 				env.vals[d+i] = a.Val
 				used++
 			} else if f.def == nil {
-				e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.syms.name(f.name))
+				e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.symStr(f.name))
 				return Value{}, e.withTrace(p, "from call site")
 			} else {
 				env.vals[d+i] = ev.maybeThunk(f.def, env)
@@ -401,7 +404,7 @@ func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
 					for i := range l.formals {
 						names[i] = ev.syms.name(l.formals[i].name)
 					}
-					e := ev.errorf(errType, l.pos, "function '%s' called with unexpected argument '%s'", ev.lambdaNameBare(l), ev.syms.name(a.Name))
+					e := ev.errorf(errType, l.pos, "function '%s' called with unexpected argument '%s'", ev.lambdaNameBare(l), ev.symStr(a.Name))
 					e.Suggestions = bestMatches(names, ev.syms.name(a.Name))
 					return Value{}, e.withTrace(p, "from call site")
 				}

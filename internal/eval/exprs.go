@@ -308,7 +308,7 @@ func (e *eWithVar) lookup(ev *Evaluator, env *Env) (Value, error) {
 			return at.Val, nil
 		}
 	}
-	return Value{}, ev.errorf(errUndefinedVar, e.p, "undefined variable '%s'", ev.syms.name(e.name))
+	return Value{}, ev.errorf(errUndefinedVar, e.p, "undefined variable '%s'", ev.symStr(e.name))
 }
 
 func (e *eWithVar) eval(ev *Evaluator, env *Env) (Value, error) {
@@ -347,14 +347,14 @@ func (ev *Evaluator) showAttrPath(env *Env, path []attrName) string {
 			b.WriteByte('.')
 		}
 		if path[i].dyn == nil {
-			b.WriteString(ev.syms.name(path[i].sym))
+			b.WriteString(ev.symStr(path[i].sym))
 			continue
 		}
 		s, err := ev.getName(&path[i], env)
 		if err != nil {
 			b.WriteString("\"${" + path[i].src + "}\"")
 		} else {
-			b.WriteString(ev.syms.name(s))
+			b.WriteString(ev.symStr(s))
 		}
 	}
 	return b.String()
@@ -408,7 +408,7 @@ func (e *eSelect) eval(ev *Evaluator, env *Env) (Value, error) {
 				for _, x := range as.All() {
 					names = append(names, ev.syms.name(x.Name))
 				}
-				ee := ev.errorf(errGeneric, e.p, "attribute '%s' missing", ev.syms.name(name))
+				ee := ev.errorf(errGeneric, e.p, "attribute '%s' missing", ev.symStr(name))
 				ee.Suggestions = bestMatches(names, ev.syms.name(name))
 				return fail(ee)
 			}
@@ -571,7 +571,7 @@ func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
 		sym := ev.syms.intern(s)
 		tmp := Attrs{a: out}
 		if prev, ok := tmp.Get(sym); ok {
-			return Value{}, ev.errorf(errGeneric, d.p, "dynamic attribute '%s' already defined at %s", s, ev.showPos(Pos(prev.Pos)))
+			return Value{}, ev.errorf(errGeneric, d.p, "dynamic attribute '%s' already defined at %s", printIdentifier(s), ev.showPos(Pos(prev.Pos)))
 		}
 		if l, ok := d.value.(*eLambda); ok {
 			l.name, l.hasName = sym, true

@@ -404,14 +404,17 @@ func primScopedImport(ev *Evaluator, p Pos, a []Value) (Value, error) {
 		return Value{}, err
 	}
 	ev.internNames(e)
-	ws := &scope{up: ev.baseScope, with: true}
+	ss := &scope{up: ev.baseScope, names: map[Sym]int{}}
+	env := newEnv(ev.baseEnv, sc.Len())
+	for i, at := range sc.All() {
+		ss.names[at.Name] = i
+		env.vals[i] = at.Val
+	}
 	c := &compiler{ev: ev}
-	x := c.expr(e, ws)
+	x := c.expr(e, ss)
 	if c.err != nil {
 		return Value{}, c.err
 	}
-	env := newEnv(ev.baseEnv, 1)
-	env.vals[0] = AttrsValue(sc)
 	v, err := ev.eval(x, env)
 	if err != nil {
 		return Value{}, addTracef(err, 0, "while evaluating the file '%s':", pth)

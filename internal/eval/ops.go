@@ -314,9 +314,9 @@ func (ev *Evaluator) assertEqCells(v1, v2 Value, cells bool, p Pos, ctx string) 
 		for i := range a1 {
 			if a1[i].Name != a2[i].Name {
 				if _, ok := s2.Get(a1[i].Name); !ok {
-					return ev.assertErr("attribute name '%s' is contained in '%s', but not in '%s'", ev.syms.name(a1[i].Name), ev.printValueErr(v1), ev.printValueErr(v2))
+					return ev.assertErr("attribute name '%s' is contained in '%s', but not in '%s'", ev.symStr(a1[i].Name), ev.printValueErr(v1), ev.printValueErr(v2))
 				}
-				return ev.assertErr("attribute name '%s' is missing in '%s', but is contained in '%s'", ev.syms.name(a2[i].Name), ev.printValueErr(v1), ev.printValueErr(v2))
+				return ev.assertErr("attribute name '%s' is missing in '%s', but is contained in '%s'", ev.symStr(a2[i].Name), ev.printValueErr(v1), ev.printValueErr(v2))
 			}
 			if err := ev.assertEqCells(a1[i].Val, a2[i].Val, true, p, ctx); err != nil {
 				if a2[i].Pos != 0 {
@@ -325,7 +325,7 @@ func (ev *Evaluator) assertEqCells(v1, v2 Value, cells bool, p Pos, ctx string) 
 				if a1[i].Pos != 0 {
 					addTrace(err, Pos(a1[i].Pos), "where left hand side is")
 				}
-				return addTracef(err, p, "while comparing attribute '%s'", ev.syms.name(a1[i].Name))
+				return addTracef(err, p, "while comparing attribute '%s'", ev.symStr(a1[i].Name))
 			}
 		}
 	case KLambda, KPrimop, KPrimopApp:

@@ -280,7 +280,7 @@ func (ev *Evaluator) printAmbiguous(b *strings.Builder, v Value, cell unsafe.Poi
 		}
 		b.WriteString("{ ")
 		for _, at := range ev.lexOrder(a) {
-			b.WriteString(ev.syms.name(at.Name))
+			b.WriteString(ev.symStr(at.Name))
 			b.WriteString(" = ")
 			slot, _ := a.Get(at.Name)
 			if err := ev.printAmbiguous(b, at.Val, unsafe.Pointer(&slot.Val), seen, depth+1); err != nil {
@@ -353,7 +353,7 @@ func (ev *Evaluator) forceDeep(v Value, p Pos, seen map[unsafe.Pointer]bool) err
 		seen[unsafe.Pointer(a)] = true
 		for _, at := range a.All() {
 			if err := ev.forceDeep(at.Val, Pos(at.Pos), seen); err != nil {
-				return addTracef(err, Pos(at.Pos), "while evaluating the attribute '%s'", ev.syms.name(at.Name))
+				return addTracef(err, Pos(at.Pos), "while evaluating the attribute '%s'", ev.symStr(at.Name))
 			}
 		}
 	case KList:
@@ -584,3 +584,31 @@ func (ev *Evaluator) toXML(w *xmlWriter, v Value, strict, location bool, cb *ctx
 }
 
 var _ = fmt.Sprint
+
+// printIdentifier is CppNix's printIdentifier (how symbols are streamed).
+func printIdentifier(s string) string {
+	if s == "" {
+		return `""`
+	}
+	if isReservedKeyword(s) {
+		return `"` + s + `"`
+	}
+	c := s[0]
+	if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') {
+		var b strings.Builder
+		quoteString(&b, s, -1)
+		return b.String()
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '\'' || c == '-') {
+			var b strings.Builder
+			quoteString(&b, s, -1)
+			return b.String()
+		}
+	}
+	return s
+}
+
+// symStr is a symbol as CppNix streams it.
+func (ev *Evaluator) symStr(s Sym) string { return printIdentifier(ev.syms.name(s)) }
