@@ -710,8 +710,11 @@ func (p *parser) parseOp(minPrec int) ast.Expr {
 		opAt := p.pos(opStart)
 		p.next()
 		if op == token.QUEST {
+			// '?' is %nonassoc in Bison, but its right side is an
+			// attrpath, so there is no conflict: `a ? b ? c` is
+			// `(a ? b) ? c`.
 			x = &ast.HasAttr{At: opAt, X: x, Path: p.parseAttrPath()}
-			nonassoc = precHas
+			nonassoc = 0
 			continue
 		}
 		rhsStart := p.tok.Start
