@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh: set up the machine (scripts/setup.sh), then `go vet ./...` and `go test ./...`.
-# Extra arguments go to `go test` (e.g. ./scripts/test.sh -run Lang ./internal/langsuite).
+# Arguments replace `./...` as go test's arguments (e.g. ./scripts/test.sh -run Lang ./internal/langsuite).
 # With CI=true, tests that need Nix or ../shared fail instead of skipping.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,12 +12,9 @@ cairn_goenv
 vet=0
 echo "== go vet ./..."
 go vet ./... || { vet=$?; echo "test.sh: go vet failed (exit $vet); running go test anyway" >&2; }
-echo "== go test ./..."
+(($# > 0)) || set -- ./...
+echo "== go test $*"
 rc=0
-if (($# > 0)); then
-	go test -timeout 45m "$@" || rc=$?
-else
-	go test -timeout 45m ./... || rc=$?
-fi
+go test -timeout 45m "$@" || rc=$?
 ((rc != 0)) || rc=$vet
 exit "$rc"
