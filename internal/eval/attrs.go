@@ -12,7 +12,8 @@ type Attr struct {
 // Attrs is an attribute set: bindings sorted by symbol id. Immutable once
 // built.
 type Attrs struct {
-	a []Attr
+	a   []Attr
+	pos Pos // position of the expression that built the set
 }
 
 var emptyAttrs = &Attrs{}

@@ -426,15 +426,15 @@ func primGenericClosure(ev *Evaluator, p Pos, a []Value) (Value, error) {
 		found := false
 		for lo < hi {
 			m := (lo + hi) / 2
-			lt, err := ev.lessThan(keys[m].key, key, 0, "")
+			lt, err := ev.lessThan(key, keys[m].key, 0, "")
 			if err != nil {
 				return Value{}, ev.closureCmpErr(err, e, key, keys[m].elem)
 			}
 			if lt {
-				lo = m + 1
+				hi = m
 				continue
 			}
-			gt, err := ev.lessThan(key, keys[m].key, 0, "")
+			gt, err := ev.lessThan(keys[m].key, key, 0, "")
 			if err != nil {
 				return Value{}, ev.closureCmpErr(err, e, key, keys[m].elem)
 			}
@@ -442,7 +442,7 @@ func primGenericClosure(ev *Evaluator, p Pos, a []Value) (Value, error) {
 				found = true
 				break
 			}
-			hi = m
+			lo = m + 1
 		}
 		if found {
 			continue
@@ -605,7 +605,7 @@ func listBuiltins() []Primop {
 				return ev.force(acc, 0)
 			}
 			for _, x := range l.ListV() {
-				acc, err = ev.callFunction(f, []Value{acc, x}, p)
+				acc, err = ev.callFunction(f, []Value{acc, x}, 0)
 				if err != nil {
 					return Value{}, err
 				}
@@ -713,7 +713,7 @@ func listBuiltins() []Primop {
 				if err != nil {
 					return Value{}, err
 				}
-				r, err = ev.forceList(r, 0, "while evaluating the return value of the function passed to builtins.concatMap")
+				r, err = ev.forceList(r, determinePos(r, determinePos(f, 0)), "while evaluating the return value of the function passed to builtins.concatMap")
 				if err != nil {
 					return Value{}, err
 				}
@@ -940,9 +940,12 @@ func attrBuiltins() []Primop {
 			if err != nil {
 				return Value{}, err
 			}
-			out := make([]Attr, 0, l.ListLen())
-			seen := map[Sym]bool{}
-			for _, x := range l.ListV() {
+			type item struct {
+				sym Sym
+				set *Attrs
+			}
+			items := make([]item, l.ListLen())
+			for i, x := range l.ListV() {
 				s, err := ev.forceAttrs(x, 0, "while evaluating an element of the list passed to builtins.listToAttrs")
 				if err != nil {
 					return Value{}, err
@@ -951,22 +954,25 @@ func attrBuiltins() []Primop {
 				if !ok {
 					return Value{}, ev.errorf(errType, 0, "attribute 'name' missing").withTrace(0, "in a {name=...; value=...;} pair")
 				}
-				n, err := ev.forceStringNoCtx(na.Val, 0, "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs")
+				n, err := ev.forceStringNoCtx(na.Val, Pos(na.Pos), "while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs")
 				if err != nil {
 					return Value{}, err
 				}
-				sym := ev.syms.intern(n)
-				if seen[sym] {
+				items[i] = item{ev.syms.intern(n), s}
+			}
+			slices.SortStableFunc(items, func(x, y item) int { return int(x.sym) - int(y.sym) })
+			out := make([]Attr, 0, len(items))
+			for i, it := range items {
+				if i > 0 && items[i-1].sym == it.sym {
 					continue
 				}
-				va, ok := s.Get(symValue)
+				va, ok := it.set.Get(symValue)
 				if !ok {
 					return Value{}, ev.errorf(errType, 0, "attribute 'value' missing").withTrace(0, "in a {name=...; value=...;} pair")
 				}
-				seen[sym] = true
-				out = append(out, Attr{Name: sym, Pos: va.Pos, Val: va.Val})
+				out = append(out, Attr{Name: it.sym, Pos: va.Pos, Val: va.Val})
 			}
-			return AttrsValue(newAttrs(out)), nil
+			return AttrsValue(&Attrs{a: out}), nil
 		}},
 		{Name: "__intersectAttrs", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
 			l, err := ev.forceAttrs(a[0], 0, argCtx(1, "intersectAttrs"))
@@ -1014,12 +1020,15 @@ func attrBuiltins() []Primop {
 			}
 			out := make([]Attr, s.Len())
 			for i, at := range s.All() {
-				out[i] = Attr{Name: at.Name, Pos: at.Pos, Val: ev.newApp(ev.newApp(a[0], ev.syms.vals[at.Name]), at.Val)}
+				out[i] = Attr{Name: at.Name, Val: ev.newApp(ev.newApp(a[0], ev.syms.vals[at.Name]), at.Val)}
 			}
 			return AttrsValue(&Attrs{a: out}), nil
 		}},
 		{Name: "__zipAttrsWith", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			f := a[0]
+			f, err := ev.forceFunction(a[0], 0, argCtx(1, "zipAttrsWith"))
+			if err != nil {
+				return Value{}, err
+			}
 			l, err := ev.forceList(a[1], 0, argCtx(2, "zipAttrsWith"))
 			if err != nil {
 				return Value{}, err

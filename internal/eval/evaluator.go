@@ -277,6 +277,9 @@ func (ev *Evaluator) readFile(p string) ([]byte, error) {
 	if ev.opts.IO == nil {
 		return nil, ev.errorf(errFile, 0, "cannot read '%s': no file system access", p)
 	}
+	if err := ev.checkExists(p); err != nil {
+		return nil, err
+	}
 	b, err := ev.opts.IO.ReadFile(p)
 	if err != nil {
 		return nil, ev.ioError(err, p)
@@ -378,4 +381,15 @@ func (ev *Evaluator) AutoCall(v Value, args map[string]Value) (Value, error) {
 		}
 	}
 	return ev.callFunction(v, []Value{AttrsValue(newAttrs(attrs))}, 0)
+}
+
+// checkExists reports Nix's "path '…' does not exist" error.
+func (ev *Evaluator) checkExists(p string) error {
+	if ev.opts.IO == nil {
+		return ev.errorf(errFile, 0, "path '%s' does not exist", p)
+	}
+	if _, err := ev.opts.IO.Lstat(p); err != nil {
+		return ev.errorf(errFile, 0, "path '%s' does not exist", p)
+	}
+	return nil
 }

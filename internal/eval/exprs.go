@@ -408,7 +408,7 @@ func (e *eSelect) eval(ev *Evaluator, env *Env) (Value, error) {
 				for _, x := range as.All() {
 					names = append(names, ev.syms.name(x.Name))
 				}
-				ee := ev.errorf(errGeneric, e.p, "attribute '%s' missing", ev.symStr(name))
+				ee := ev.errorf(errGeneric, 0, "attribute '%s' missing", ev.symStr(name))
 				ee.Suggestions = bestMatches(names, ev.syms.name(name))
 				return fail(ee)
 			}
@@ -589,7 +589,7 @@ func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
 	if len(out) == 0 {
 		return AttrsValue(emptyAttrs), nil
 	}
-	return AttrsValue(&Attrs{a: out}), nil
+	return AttrsValue(&Attrs{a: out, pos: e.p}), nil
 }
 
 func (e *eList) eval(ev *Evaluator, env *Env) (Value, error) {

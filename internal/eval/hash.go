@@ -11,7 +11,7 @@ func (ev *Evaluator) hashAlgo(v Value, ctx string) (nixhash.Algo, error) {
 	}
 	a, err := nixhash.ParseAlgo(s)
 	if err != nil {
-		return 0, ev.ferr("unknown hash algorithm '%s'", s)
+		return 0, ev.ferr("unknown hash algorithm '%s', expect 'blake3', 'md5', 'sha1', 'sha256', or 'sha512'\nTry 'nix-instantiate --help' for more information.", s)
 	}
 	return a, nil
 }

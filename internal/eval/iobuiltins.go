@@ -13,14 +13,23 @@ import (
 
 // coerceToPath is CppNix's EvalState::coerceToPath.
 func (ev *Evaluator) coerceToPath(p Pos, v Value, cb *ctxBuilder, ctx string) (string, error) {
-	s, err := ev.coerceToString(p, v, cb, ctx, coerceOpts{canonPath: true})
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(s, "/") {
-		return "", ev.ferr("string '%s' doesn't represent an absolute path", s).withTrace(p, ctx)
-	}
-	return canonPath(s), nil
+	var out string
+	err := ev.peel(p, v, false, func(peeled Value, _ bool) error {
+		if peeled.Kind() == KPath {
+			out = peeled.Str()
+			return nil
+		}
+		s, err := ev.coerceToString(p, peeled, cb, ctx, coerceOpts{canonPath: true})
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(s, "/") {
+			return ev.ferr("string '%s' doesn't represent an absolute path", s).withTrace(p, ctx)
+		}
+		out = canonPath(s)
+		return nil
+	})
+	return out, err
 }
 
 func (ev *Evaluator) realisePath(v Value) (string, error) {
@@ -115,8 +124,8 @@ func ioBuiltins() []Primop {
 			if err != nil {
 				return Value{}, err
 			}
-			if ev.opts.IO == nil {
-				return Value{}, ev.ferr("cannot stat '%s'", pth)
+			if err := ev.checkExists(pth); err != nil {
+				return Value{}, err
 			}
 			t, err := ev.opts.IO.Lstat(pth)
 			if err != nil {
@@ -129,8 +138,8 @@ func ioBuiltins() []Primop {
 			if err != nil {
 				return Value{}, err
 			}
-			if ev.opts.IO == nil {
-				return Value{}, ev.ferr("cannot read directory '%s'", pth)
+			if err := ev.checkExists(pth); err != nil {
+				return Value{}, err
 			}
 			ents, err := ev.opts.IO.ReadDir(pth)
 			if err != nil {
@@ -169,7 +178,7 @@ func ioBuiltins() []Primop {
 			var cb ctxBuilder
 			var b strings.Builder
 			if err := ev.toJSON(&b, a[0], true, &cb, 0); err != nil {
-				return Value{}, addTrace(err, 0, "while evaluating the argument passed to builtins.toJSON")
+				return Value{}, err
 			}
 			return StringCtx(b.String(), cb.c), nil
 		}},
@@ -424,14 +433,38 @@ func primScopedImport(ev *Evaluator, p Pos, a []Value) (Value, error) {
 
 // toJSON is CppNix's printValueAsJSON.
 func (ev *Evaluator) toJSON(b *strings.Builder, v Value, strict bool, cb *ctxBuilder, p Pos) error {
+	var utf8Err error
+	err := ev.toJSON1(b, v, strict, cb, p, true, &utf8Err)
+	if err != nil {
+		return err
+	}
+	return utf8Err
+}
+
+func (ev *Evaluator) toJSON1(b *strings.Builder, v Value, strict bool, cb *ctxBuilder, p Pos, copyToStore bool, uerr *error) error {
 	if ev.depth > ev.maxDepth {
 		return ev.stackOverflow(p)
 	}
 	ev.depth++
 	defer func() { ev.depth-- }()
-	v, err := ev.force(v, p)
-	if err != nil {
-		return err
+	if strict {
+		var err error
+		if v, err = ev.force(v, p); err != nil {
+			return err
+		}
+	}
+	str := func(s string) {
+		if *uerr == nil && ev.opts.Compat.JSONStrictUTF8 && !utf8.ValidString(s) {
+			for i := 0; i < len(s); {
+				r, n := utf8.DecodeRuneInString(s[i:])
+				if r == utf8.RuneError && n <= 1 {
+					*uerr = ev.ferr("JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index %d: 0x%02X", i, s[i])
+					break
+				}
+				i += n
+			}
+		}
+		ev.jsonString(b, s)
 	}
 	switch v.Kind() {
 	case KInt:
@@ -446,16 +479,18 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v Value, strict bool, cb *ctxBui
 		b.WriteString("null")
 	case KString:
 		cb.add(v.Ctx())
-		if err := ev.jsonString(b, v.Str()); err != nil {
-			return err
-		}
+		str(v.Str())
 	case KPath:
-		sp, err := ev.copyPathToStore(v.Str())
-		if err != nil {
-			return err
+		if copyToStore {
+			sp, err := ev.copyPathToStore(v.Str())
+			if err != nil {
+				return err
+			}
+			cb.add(NewContext(sp))
+			str(sp)
+		} else {
+			str(v.Str())
 		}
-		cb.add(NewContext(sp))
-		ev.jsonString(b, sp)
 	case KFloat:
 		b.WriteString(ev.jsonFloat(v.FloatV()))
 	case KList:
@@ -464,45 +499,37 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v Value, strict bool, cb *ctxBui
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			if err := ev.toJSON(b, x, strict, cb, p); err != nil {
-				return addTracef(err, 0, "while evaluating list element at index %d", i)
+			if err := ev.toJSON1(b, x, strict, cb, p, copyToStore, uerr); err != nil {
+				return addTracef(err, p, "while evaluating list element at index %d", i)
 			}
 		}
 		b.WriteByte(']')
 	case KAttrs:
-		a := v.AttrsV()
-		if _, ok := a.Get(symToString); ok {
-			s, err := ev.coerceToString(p, v, cb, "", coerceOpts{copy: true})
-			if err != nil {
-				return err
+		return ev.peel(p, v, true, func(peeled Value, came bool) error {
+			if peeled.Kind() != KAttrs {
+				return ev.toJSON1(b, peeled, strict, cb, p, copyToStore && !came, uerr)
 			}
-			return ev.jsonString(b, s)
-		}
-		if op, ok := a.Get(symOutPath); ok {
-			return ev.toJSON(b, op.Val, strict, cb, Pos(op.Pos))
-		}
-		b.WriteByte('{')
-		for i, at := range ev.lexOrder(a) {
-			if i > 0 {
-				b.WriteByte(',')
+			b.WriteByte('{')
+			for i, at := range ev.lexOrder(peeled.AttrsV()) {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				str(ev.syms.name(at.Name))
+				b.WriteByte(':')
+				if err := ev.toJSON1(b, at.Val, strict, cb, Pos(at.Pos), copyToStore, uerr); err != nil {
+					return addTracef(err, Pos(at.Pos), "while evaluating attribute '%s'", ev.symStr(at.Name))
+				}
 			}
-			ev.jsonString(b, ev.syms.name(at.Name))
-			b.WriteByte(':')
-			if err := ev.toJSON(b, at.Val, strict, cb, Pos(at.Pos)); err != nil {
-				return addTracef(err, Pos(at.Pos), "while evaluating attribute '%s'", ev.syms.name(at.Name))
-			}
-		}
-		b.WriteByte('}')
+			b.WriteByte('}')
+			return nil
+		})
 	default:
-		return ev.errorf(errType, p, "cannot convert %s to JSON", showType(v, true))
+		return ev.errorf(errType, determinePos(v, p), "cannot convert %s to JSON", showType(v, true))
 	}
 	return nil
 }
 
 func (ev *Evaluator) jsonString(b *strings.Builder, s string) error {
-	if ev.opts.Compat.JSONStrictUTF8 && !utf8.ValidString(s) {
-		return ev.ferr("JSON string contains invalid UTF-8: %s", strconv.Quote(s))
-	}
 	const hex = "0123456789abcdef"
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {

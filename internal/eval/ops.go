@@ -461,40 +461,73 @@ func (ev *Evaluator) coerceToString1(p Pos, v Value, cb *ctxBuilder, ctx string,
 }
 
 func (ev *Evaluator) peelToString(p Pos, v Value, cb *ctxBuilder, ctx string, o coerceOpts) (string, error) {
+	var out string
+	err := ev.peel(p, v, false, func(peeled Value, _ bool) error {
+		if peeled.Kind() == KAttrs {
+			return ev.errorf(errType, 0, "cannot coerce %s to a string: %s", showType(peeled, true), ev.printValueErr(peeled)).withTrace(p, ctx)
+		}
+		o.canonPath = true
+		s, err := ev.coerceToString(p, peeled, cb, ctx, o)
+		out = s
+		return err
+	})
+	return out, err
+}
+
+// peel is CppNix's peelToStringOutPath: it follows __toString and
+// outPath and hands the result to cb.
+func (ev *Evaluator) peel(p Pos, v Value, check bool, cb func(peeled Value, cameThroughToString bool) error) error {
+	return ev.peel1(p, v, check, false, cb)
+}
+
+func (ev *Evaluator) peel1(p Pos, v Value, check, came bool, cb func(Value, bool) error) error {
+	v, err := ev.force(v, p)
+	if err != nil {
+		return err
+	}
+	if v.Kind() != KAttrs {
+		if check && came && v.Kind() != KString && v.Kind() != KPath {
+			return ev.errorf(errType, p, "`__toString` should return a string, but got %s: %s", showType(v, true), ev.printValueErr(v))
+		}
+		return cb(v, came)
+	}
 	a := v.AttrsV()
 	if ts, ok := a.Get(symToString); ok {
 		r, err := ev.callFunction(ts.Val, []Value{v}, Pos(ts.Pos))
 		if err != nil {
-			return "", addTrace(err, Pos(ts.Pos), "while calling the `__toString` attribute")
+			return addTrace(err, Pos(ts.Pos), "while calling the `__toString` attribute")
 		}
-		s, err := ev.peelInner(p, r, cb, ctx, o)
+		if ev.depth > ev.maxDepth {
+			return addTrace(ev.stackOverflow(p), Pos(ts.Pos), "while using the result of the `__toString` attribute")
+		}
+		ev.depth++
+		err = ev.peel1(Pos(ts.Pos), r, check, true, cb)
+		ev.depth--
 		if err != nil {
-			return "", addTrace(err, Pos(ts.Pos), "while using the result of the `__toString` attribute")
+			return addTrace(err, Pos(ts.Pos), "while using the result of the `__toString` attribute")
 		}
-		return s, nil
+		return nil
 	}
 	if op, ok := a.Get(symOutPath); ok {
 		r, err := ev.force(op.Val, Pos(op.Pos))
 		if err != nil {
-			return "", addTrace(err, Pos(op.Pos), "while evaluating the `outPath` attribute")
+			return addTrace(err, Pos(op.Pos), "while evaluating the `outPath` attribute")
 		}
-		s, err := ev.peelInner(p, r, cb, ctx, o)
+		if ev.depth > ev.maxDepth {
+			return addTrace(ev.stackOverflow(p), Pos(op.Pos), "while using the `outPath` attribute")
+		}
+		ev.depth++
+		err = ev.peel1(Pos(op.Pos), r, check, came, cb)
+		ev.depth--
 		if err != nil {
-			return "", addTrace(err, Pos(op.Pos), "while using the `outPath` attribute")
+			return addTrace(err, Pos(op.Pos), "while using the `outPath` attribute")
 		}
-		return s, nil
+		return nil
 	}
-	return "", ev.errorf(errType, 0, "cannot coerce %s to a string: %s", showType(v, true), ev.printValueErr(v)).withTrace(p, ctx)
-}
-
-func (ev *Evaluator) peelInner(p Pos, r Value, cb *ctxBuilder, ctx string, o coerceOpts) (string, error) {
-	if ev.depth > ev.maxDepth {
-		return "", ev.stackOverflow(p)
+	if check && came {
+		return ev.errorf(errType, p, "`__toString` must return a string, but got %s: %s", showType(v, true), ev.printValueErr(v))
 	}
-	ev.depth++
-	defer func() { ev.depth-- }()
-	o.canonPath = true
-	return ev.coerceToString1(p, r, cb, ctx, o)
+	return cb(v, came)
 }
 
 func (ev *Evaluator) copyPathToStore(path string) (string, error) {
@@ -506,6 +539,9 @@ func (ev *Evaluator) copyPathToStore(path string) (string, error) {
 	}
 	if ev.opts.IO == nil {
 		return "", ev.errorf(errGeneric, 0, "cannot copy '%s' to the store: no store available", path)
+	}
+	if err := ev.checkExists(path); err != nil {
+		return "", err
 	}
 	sp, err := ev.opts.IO.CopyPathToStore(path)
 	if err != nil {
@@ -633,3 +669,30 @@ func canonPath(p string) string {
 }
 
 var _ = fmt.Sprintf
+
+// determinePos is CppNix's Value::determinePos.
+func determinePos(v Value, def Pos) Pos {
+	if v.IsThunk() {
+		t := v.thunk()
+		switch t.state {
+		case thDone:
+			v = t.val
+		case thPending, thRunning:
+			if t.env == nil {
+				if a, ok := t.code.(*appCode); ok {
+					return determinePos(a.f, def)
+				}
+			}
+			return def
+		default:
+			return def
+		}
+	}
+	switch v.Kind() {
+	case KAttrs:
+		return v.AttrsV().pos
+	case KLambda:
+		return v.closure().lam.pos
+	}
+	return def
+}

@@ -327,7 +327,8 @@ func (ev *Evaluator) ForceDeep(v Value) error {
 	return ev.forceDeep(v, 0, seen)
 }
 
-func (ev *Evaluator) forceDeep(v Value, p Pos, seen map[unsafe.Pointer]bool) error {
+func (ev *Evaluator) forceDeep(v Value, _ Pos, seen map[unsafe.Pointer]bool) error {
+	p := determinePos(v, 0)
 	if ev.depth > ev.maxDepth {
 		return ev.stackOverflow(p)
 	}

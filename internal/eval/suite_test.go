@@ -114,17 +114,20 @@ type runResult struct {
 
 func runInstantiate(work string, args []string) runResult {
 	var (
-		file                   string
-		strict, xml, showTrace bool
-		noLocation             bool
-		maxDepth               int
-		search                 []SearchPathEntry
-		autoArgs               = map[string]string{}
-		autoStr                = map[string]string{}
+		file        string
+		strict, xml bool
+		showTrace   = true
+		noLocation  bool
+		maxDepth    int
+		search      []SearchPathEntry
+		autoArgs    = map[string]string{}
+		autoStr     = map[string]string{}
 	)
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
-		case "--eval", "--impure", "--readonly-mode", "--no-show-trace":
+		case "--no-show-trace":
+			showTrace = false
+		case "--eval", "--impure", "--readonly-mode":
 		case "--strict":
 			strict = true
 		case "--xml":
@@ -168,7 +171,7 @@ func runInstantiate(work string, args []string) runResult {
 		MaxCallDepth: maxDepth,
 		Getenv:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Trace:        &stderr,
-		ShowTrace:    true,
+		ShowTrace:    showTrace,
 	})
 	var out bytes.Buffer
 	err := ev.Run(func() error {

@@ -20,8 +20,10 @@ func FuzzRegex(f *testing.F) {
 			}
 			return
 		}
-		if re.zeroWidthCycle {
-			return // never memoised; and as slow as libstdc++ (exponential)
+		if re.zeroWidthCycle || len(re.nfa) > 64 {
+			// Never memoised, or too big for the plain search, which is
+			// exponential like libstdc++'s.
+			return
 		}
 		plain := *re
 		plain.noMemo = true
