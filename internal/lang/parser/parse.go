@@ -27,7 +27,12 @@ type parser struct {
 	ahead  [2]scanner.Tok // tokens after tok
 	nahead int
 
-	names    map[string]string
+	vars     slab[ast.Var]
+	strs     slab[ast.String]
+	defs     slab[ast.AttrDef]
+	calls    slab[ast.Call]
+	sels     slab[ast.Select]
+	apath    []ast.AttrName // scratch for attribute paths of bindings
 	allAttrs []*ast.Attrs
 	index    map[*ast.Attrs]map[string]int
 	cursed   map[*ast.Call]int // `e or` calls: end offset of the `or`
@@ -47,7 +52,6 @@ func (p *parser) init(file *token.File, src []byte, opts Options) {
 	if p.maxDepth <= 0 {
 		p.maxDepth = DefaultMaxDepth
 	}
-	p.names = make(map[string]string)
 	p.sc.Init(file, src, func(pos token.Pos, msg string) {
 		p.errors.Add(p.file.Position(pos), msg)
 		panic(bailout{})
@@ -136,13 +140,34 @@ func (p *parser) expect(k token.Token) {
 	p.next()
 }
 
-func (p *parser) ident(b []byte) string {
-	if s, ok := p.names[string(b)]; ok {
-		return s
+// ident returns the text of t. Identifier strings share memory with the
+// source, like all string values that need no unescaping.
+func (p *parser) ident(t *scanner.Tok) string { return p.sc.TextString(t) }
+
+// slab hands out pointers into chunks, so that small AST nodes do not
+// cost one allocation each.
+type slab[T any] struct{ buf []T }
+
+func (s *slab[T]) new() *T {
+	if len(s.buf) == cap(s.buf) {
+		// Grow chunk sizes geometrically so that small files waste
+		// little and large files allocate rarely.
+		s.buf = make([]T, 0, min(max(4, 2*cap(s.buf)), 256))
 	}
-	s := string(b)
-	p.names[s] = s
-	return s
+	s.buf = s.buf[:len(s.buf)+1]
+	return &s.buf[len(s.buf)-1]
+}
+
+func (p *parser) newVar(at token.Pos, name string) *ast.Var {
+	v := p.vars.new()
+	v.At, v.Name = at, name
+	return v
+}
+
+func (p *parser) newString(at token.Pos, val string) *ast.String {
+	v := p.strs.new()
+	v.At, v.Value = at, val
+	return v
 }
 
 func (p *parser) enter() {
@@ -170,14 +195,14 @@ func (p *parser) parseExpr() ast.Expr {
 		switch p.peek(1).Kind {
 		case token.COLON:
 			at := p.pos(t.Start)
-			name := p.ident(p.sc.Text(t))
+			name := p.ident(t)
 			p.next()
 			p.next()
 			body := p.parseExpr()
 			return &ast.Lambda{At: at, Arg: name, Body: body}
 		case token.AT:
 			start := t.Start
-			name := p.ident(p.sc.Text(t))
+			name := p.ident(t)
 			p.next()
 			p.next()
 			if p.tok.Kind != token.LBRACE {
@@ -260,7 +285,7 @@ func (p *parser) parseFormalsLambda(start int, arg string) ast.Expr {
 			if p.tok.Kind != token.ID {
 				p.syntaxError(token.ID)
 			}
-			arg = p.ident(p.sc.Text(&p.tok))
+			arg = p.ident(&p.tok)
 			p.next()
 			if p.tok.Kind != token.COLON {
 				p.syntaxError(token.COLON)
@@ -291,7 +316,7 @@ func (p *parser) parseFormalSet() *ast.Formals {
 			p.expect(token.RBRACE)
 			return f
 		case token.ID:
-			fm := ast.Formal{At: p.pos(p.tok.Start), Name: p.ident(p.sc.Text(&p.tok))}
+			fm := ast.Formal{At: p.pos(p.tok.Start), Name: p.ident(&p.tok)}
 			p.next()
 			if p.tok.Kind == token.QUEST {
 				p.next()
@@ -373,7 +398,8 @@ func (p *parser) parseBinds(attrs *ast.Attrs, ctx bindsCtx) {
 		switch t.Kind {
 		case token.ID, token.OR_KW, token.QUOTE, token.DOLLAR_CURLY:
 			start := t.Start
-			apath := p.parseAttrPath()
+			base := len(p.apath)
+			p.apath = p.appendAttrPath(p.apath)
 			if p.tok.Kind != token.ASSIGN {
 				p.syntaxError(token.DOT, token.ASSIGN)
 			}
@@ -383,7 +409,9 @@ func (p *parser) parseBinds(attrs *ast.Attrs, ctx bindsCtx) {
 				p.syntaxError(token.SEMI)
 			}
 			p.next()
-			p.addAttr(attrs, apath, p.pos(start), v)
+			p.addAttr(attrs, p.apath[base:], p.pos(start), v)
+			clear(p.apath[base:])
+			p.apath = p.apath[:base]
 		case token.INHERIT:
 			p.parseInherit(attrs)
 		case token.RBRACE:
@@ -432,7 +460,7 @@ func (p *parser) parseInherit(attrs *ast.Attrs) {
 		start := t.Start
 		switch t.Kind {
 		case token.ID, token.OR_KW:
-			name = p.ident(p.sc.Text(t))
+			name = p.ident(t)
 			p.next()
 		case token.QUOTE, token.DOLLAR_CURLY:
 			an := p.parseStringAttr()
@@ -452,10 +480,11 @@ func (p *parser) parseInherit(attrs *ast.Attrs) {
 			p.dupAttr(ast.AppendIdentifier(nil, name), at, prev.NamePos)
 			continue
 		}
-		def := &ast.AttrDef{Name: name, NamePos: at}
+		def := p.defs.new()
+		def.Name, def.NamePos = name, at
 		if from == nil {
 			def.Kind = ast.Inherited
-			def.Value = &ast.Var{At: at, Name: name}
+			def.Value = p.newVar(at, name)
 		} else {
 			def.Kind = ast.InheritedFrom
 			def.Value = &ast.Select{At: at, X: from, Path: []ast.AttrName{{Name: name}}}
@@ -526,7 +555,9 @@ func (p *parser) addAttr(attrs *ast.Attrs, apath []ast.AttrName, at token.Pos, e
 				}
 			} else {
 				nested = p.newAttrs(token.NoPos)
-				p.insert(attrs, &ast.AttrDef{Name: n.Name, NamePos: at, Value: nested})
+				def := p.defs.new()
+				def.Name, def.NamePos, def.Value = n.Name, at, nested
+				p.insert(attrs, def)
 			}
 		} else {
 			nested = p.newAttrs(token.NoPos)
@@ -539,7 +570,9 @@ func (p *parser) addAttr(attrs *ast.Attrs, apath []ast.AttrName, at token.Pos, e
 		attrs.Dynamic = append(attrs.Dynamic, ast.DynamicAttr{At: at, NameExpr: last.Expr, Value: e})
 		return
 	}
-	p.addAttrDef(attrs, apath, &ast.AttrDef{Name: last.Name, NamePos: at, Value: e})
+	def := p.defs.new()
+	def.Name, def.NamePos, def.Value = last.Name, at, e
+	p.addAttrDef(attrs, apath, def)
 }
 
 // addAttrDef adds def to attrs; apath (ending in def's name) is used in
@@ -599,9 +632,21 @@ func setName(e ast.Expr, name string) {
 
 // parseAttrPath parses attrpath: attr ('.' attr)*.
 func (p *parser) parseAttrPath() []ast.AttrName {
-	var apath []ast.AttrName
+	base := len(p.apath)
+	p.apath = p.appendAttrPath(p.apath)
+	apath := slices.Clone(p.apath[base:])
+	clear(p.apath[base:])
+	p.apath = p.apath[:base]
+	return apath
+}
+
+func (p *parser) appendAttrPath(apath []ast.AttrName) []ast.AttrName {
 	for {
-		apath = append(apath, p.parseAttrName())
+		// parseAttrName may parse expressions that use p.apath
+		// themselves (${...}); append after it returns.
+		n := p.parseAttrName()
+		apath = append(p.apath[:len(apath)], n)
+		p.apath = apath
 		if p.tok.Kind != token.DOT {
 			return apath
 		}
@@ -613,7 +658,7 @@ func (p *parser) parseAttrName() ast.AttrName {
 	t := &p.tok
 	switch t.Kind {
 	case token.ID, token.OR_KW:
-		name := p.ident(p.sc.Text(t))
+		name := p.ident(t)
 		p.next()
 		return ast.AttrName{Name: name}
 	case token.QUOTE, token.DOLLAR_CURLY:
@@ -797,7 +842,8 @@ func (p *parser) parseApp() ast.Expr {
 	}
 	call, ok := x.(*ast.Call)
 	if !ok {
-		call = &ast.Call{At: p.pos(start), Fn: x}
+		call = p.calls.new()
+		call.At, call.Fn = p.pos(start), x
 	}
 	for startsSelect(p.tok.Kind) {
 		arg := p.parseSelect()
@@ -845,7 +891,8 @@ func (p *parser) parseSelect() ast.Expr {
 	switch p.tok.Kind {
 	case token.DOT:
 		p.next()
-		sel := &ast.Select{At: p.pos(start), X: x, Path: p.parseAttrPath()}
+		sel := p.sels.new()
+		sel.At, sel.X, sel.Path = p.pos(start), x, p.parseAttrPath()
 		if p.tok.Kind == token.OR_KW {
 			p.next()
 			sel.Default = p.parseSelect()
@@ -872,14 +919,12 @@ func (p *parser) parseSimple() ast.Expr {
 	at := p.pos(t.Start)
 	switch t.Kind {
 	case token.ID:
-		text := p.sc.Text(t)
-		if string(text) == "__curPos" {
-			p.next()
+		name := p.ident(t)
+		p.next()
+		if name == "__curPos" {
 			return &ast.CurPos{At: at}
 		}
-		name := p.ident(text)
-		p.next()
-		return &ast.Var{At: at, Name: name}
+		return p.newVar(at, name)
 	case token.INT:
 		v := t.Int
 		p.next()
@@ -953,6 +998,18 @@ func (p *parser) parseSimple() ast.Expr {
 func (p *parser) parseString() ast.Expr {
 	at := p.pos(p.tok.Start)
 	p.next() // '"'
+	switch t := &p.tok; t.Kind {
+	case token.QUOTE:
+		p.next()
+		return p.newString(at, "")
+	case token.STR:
+		if p.peek(1).Kind == token.QUOTE {
+			e := p.newString(p.pos(t.Start), p.noNul(t, p.sc.StringValue(t)))
+			p.next()
+			p.next()
+			return e
+		}
+	}
 	var parts []ast.StrPart
 	interpolated := false
 	for {
@@ -960,7 +1017,7 @@ func (p *parser) parseString() ast.Expr {
 		switch t.Kind {
 		case token.STR:
 			v := p.noNul(t, p.sc.StringValue(t))
-			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: v}})
+			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: p.newString(p.pos(t.Start), v)})
 			p.next()
 		case token.DOLLAR_CURLY:
 			dat := p.pos(t.Start)

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"cairn/internal/lang/token"
 )
@@ -97,17 +98,32 @@ func (s *Scanner) pos(off int) token.Pos {
 // Text returns the raw source text of t.
 func (s *Scanner) Text(t *Tok) []byte { return s.src[t.Start:t.End] }
 
-// StringValue returns the decoded value of a STR or IND_STR token.
+// StringValue returns the decoded value of a STR or IND_STR token. The
+// result may share memory with the source (see TextString).
 func (s *Scanner) StringValue(t *Tok) string {
 	switch t.esc {
 	case strEscaped:
-		return unescape(s.src[t.Start:t.End])
+		b := s.src[t.Start:t.End]
+		if bytes.IndexByte(b, '\\') < 0 && bytes.IndexByte(b, '\r') < 0 {
+			return s.TextString(t)
+		}
+		return unescape(b)
 	case strIndEsc:
 		return unescape(s.src[t.Start+2 : t.End])
 	case strConstant:
 		return t.constVal
 	}
-	return string(s.src[t.Start:t.End])
+	return s.TextString(t)
+}
+
+// TextString returns the raw text of t as a string that shares memory
+// with the source passed to Init, which therefore must not be modified
+// while the string is in use.
+func (s *Scanner) TextString(t *Tok) string {
+	if t.End <= t.Start {
+		return ""
+	}
+	return unsafe.String(&s.src[t.Start], t.End-t.Start)
 }
 
 // AppendStringValue appends the decoded value of a STR or IND_STR token

@@ -95,9 +95,26 @@ func (f *File) Offset(p Pos) int {
 	return off
 }
 
-// SetSource records src as the file's text and computes the line table
-// with Nix's line-break rules. src is retained, not copied.
+// SetSource records src as the file's text; the line table is computed
+// from it, with Nix's line-break rules, when first needed. src is
+// retained, not copied, and must not be modified afterwards.
 func (f *File) SetSource(src []byte) {
+	f.mu.Lock()
+	f.src = src
+	f.lines = nil
+	f.mu.Unlock()
+}
+
+// lineTable returns the line-start offsets, computing them from the
+// source if needed. f.mu must be held.
+func (f *File) lineTable() []int {
+	if f.lines == nil && f.src != nil {
+		f.lines = computeLines(f.src)
+	}
+	return f.lines
+}
+
+func computeLines(src []byte) []int {
 	lines := make([]int, 1, 16+len(src)/32)
 	lines[0] = 0
 	for i := 0; i < len(src); i++ {
@@ -111,10 +128,7 @@ func (f *File) SetSource(src []byte) {
 			lines = append(lines, i+1)
 		}
 	}
-	f.mu.Lock()
-	f.lines = lines
-	f.src = src
-	f.mu.Unlock()
+	return lines
 }
 
 // Source returns the text recorded by SetSource, or nil.
@@ -128,7 +142,7 @@ func (f *File) Source() []byte {
 func (f *File) LineCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.lines)
+	return len(f.lineTable())
 }
 
 // Position resolves p, which must belong to f.
@@ -138,7 +152,7 @@ func (f *File) Position(p Pos) Position {
 	}
 	off := f.Offset(p)
 	f.mu.Lock()
-	lines := f.lines
+	lines := f.lineTable()
 	f.mu.Unlock()
 	pos := Position{Filename: f.name, Offset: off}
 	if len(lines) == 0 {
@@ -155,7 +169,7 @@ func (f *File) Position(p Pos) Position {
 // break, and false if the line does not exist or no source is recorded.
 func (f *File) Line(line int) ([]byte, bool) {
 	f.mu.Lock()
-	lines, src := f.lines, f.src
+	lines, src := f.lineTable(), f.src
 	f.mu.Unlock()
 	if src == nil || line < 1 || line > len(lines) {
 		return nil, false
