@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -416,4 +417,28 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("round trip differs:\n in %q\nout %q", consumed, out.Bytes())
 		}
 	})
+}
+
+func TestDumpPathFilter(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"a", "b/c", "b/d", "e"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(p), 0o644)
+	}
+	var out bytes.Buffer
+	err := DumpPathFilter(&out, root, func(p string, fi fs.FileInfo) (bool, error) {
+		return filepath.Base(p) != "c" && filepath.Base(p) != "e", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := list(t, out.Bytes())
+	if want := "/ d; /a f1=a; /b d; /b/d f3=b/d"; err != nil || got != want {
+		t.Errorf("filtered listing %q, %v; want %q", got, err, want)
+	}
+	stop := errors.New("stop")
+	err = DumpPathFilter(io.Discard, root, func(string, fs.FileInfo) (bool, error) { return false, stop })
+	if err != stop {
+		t.Errorf("filter error not returned as is: %v", err)
+	}
 }

@@ -3,6 +3,7 @@ package nar
 import (
 	"bytes"
 	"fmt"
+	"io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
 )
 
 // needNix returns the path of a Nix 2.8 tool, skipping the test loudly if
@@ -187,5 +189,45 @@ func TestNix28Strictness(t *testing.T) {
 				t.Errorf("Nix 2.8 accepted it, contrary to the design note")
 			}
 		})
+	}
+}
+
+// TestFilterMatchesNix checks DumpPathFilter against builtins.path with a
+// filter: the store path Nix computes must equal the source path of our
+// filtered NAR's hash.
+func TestFilterMatchesNix(t *testing.T) {
+	nixInst := needNix(t, "nix-instantiate")
+	root := filepath.Join(t.TempDir(), "src")
+	randomTree(t, rand.New(rand.NewSource(3)), root, 0)
+	for _, p := range []string{"keep", "drop-a", "sub/keep", "sub/drop-b", "sub/deeper/x"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(p), 0o644)
+	}
+	// Drop entries whose base name contains "a" and files named x.
+	expr := `builtins.path { path = ` + root + `; name = "filtered"; filter = p: t: builtins.match ".*/[^/]*a[^/]*" p == null && !(t == "regular" && baseNameOf p == "x"); }`
+	cmd := exec.Command(nixInst, "--eval", "-E", expr)
+	cmd.Env = nixEnv(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nix-instantiate: %v", err)
+	}
+	var seen []string
+	h := nixhash.NewHasher(nixhash.SHA256)
+	err = DumpPathFilter(h, root, func(p string, fi fs.FileInfo) (bool, error) {
+		if !strings.HasPrefix(p, root+"/") {
+			t.Errorf("filter got %q, not below %q", p, root)
+		}
+		seen = append(seen, p)
+		return !strings.Contains(filepath.Base(p), "a") && !(fi.Mode().IsRegular() && filepath.Base(p) == "x"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := storepath.DefaultDir.MakeFixedOutputPath("filtered", storepath.Recursive, h.Sum(), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.Trim(strings.TrimSpace(string(out)), `"`); storepath.DefaultDir.Print(sp) != want {
+		t.Errorf("filtered path %s, Nix %s (filter saw %d entries)", storepath.DefaultDir.Print(sp), want, len(seen))
 	}
 }
