@@ -29,7 +29,8 @@ type dirPos struct {
 }
 
 // NewReader returns a Reader reading a NAR from r. It reads exactly the
-// bytes of the archive; wrap an unbuffered r in a bufio.Reader for speed.
+// bytes of the archive from r, in many small reads: give it a
+// bufio.Reader for speed (which then holds whatever follows the archive).
 func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
 
 // Next advances to the next node and returns its header. It returns
@@ -54,6 +55,10 @@ func (nr *Reader) next() (*Header, error) {
 		nr.started = true
 		start := nr.off
 		magic, err := nr.readString(len(Magic))
+		var fe *FormatError
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF && !errors.As(err, &fe) {
+			return nil, fmt.Errorf("read nar: %w", err)
+		}
 		if err != nil || magic != Magic {
 			return nil, &FormatError{Offset: start, Msg: "input doesn't look like a Nix archive", Err: err}
 		}
