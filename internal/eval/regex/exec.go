@@ -74,24 +74,51 @@ type matcher struct {
 	useMemo bool
 }
 
+// newMatcher returns a matcher for s, reusing buffers of an earlier one.
+// Release it with done.
 func newMatcher(re *Regexp, s string) *matcher {
-	m := &matcher{
-		re:      re,
-		s:       s,
-		end:     len(s),
-		curCaps: make([]int, 3*(re.ngroups+1)),
-		results: make([]int, 3*(re.ngroups+1)),
+	m, _ := re.pool.Get().(*matcher)
+	if m == nil {
+		m = &matcher{
+			curCaps: make([]int, 3*(re.ngroups+1)),
+			results: make([]int, 3*(re.ngroups+1)),
+		}
+		if re.zeroWidthCycle {
+			m.rep = make([]repCount, len(re.nfa)) // restored after every search
+		}
 	}
+	m.re, m.s, m.end = re, s, len(s)
+	m.useMemo = false
 	if !re.zeroWidthCycle && !re.noMemo && re.nbranch > 0 {
 		if size := re.nbranch * (len(s) + 1); size <= maxMemo {
-			m.memo = make([]uint32, size)
+			if cap(m.memo) < size {
+				m.memo = make([]uint32, size)
+				m.gen = 0
+			}
+			m.memo = m.memo[:size]
 			m.useMemo = true
 		}
 	}
-	if re.zeroWidthCycle {
-		m.rep = make([]repCount, len(re.nfa))
+	if m.gen > 1<<30 { // generations are about to wrap: start afresh
+		clear(m.memo[:cap(m.memo)])
+		m.gen = 0
+	}
+	if m.stack == nil {
+		m.stack = make([]frame, 0, min(4*len(s)+16, 4096))
 	}
 	return m
+}
+
+// done returns m's buffers for reuse.
+func (m *matcher) done() {
+	m.s = ""
+	if cap(m.memo) > 1<<22 {
+		m.memo, m.gen = nil, 0
+	}
+	if cap(m.stack) > 1<<18 {
+		m.stack = nil
+	}
+	m.re.pool.Put(m)
 }
 
 // maxMemo bounds the memo table (entries of 4 bytes).

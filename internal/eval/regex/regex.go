@@ -38,6 +38,7 @@ type Regexp struct {
 	zeroWidthCycle bool // the NFA can loop without consuming input
 	literal        bool // pattern is a non-empty string of ordinary bytes
 	noMemo         bool // tests: run the plain libstdc++ search
+	pool           *sync.Pool
 }
 
 // Group is the span of a capture group in the subject, in bytes.
@@ -74,7 +75,7 @@ func Compile(pattern string) (*Regexp, error) {
 	if cerr != nil {
 		return nil, &Error{Pattern: pattern, Space: cerr.space, Reason: cerr.reason}
 	}
-	re := &Regexp{pattern: pattern, nfa: nfa, ngroups: ngroups}
+	re := &Regexp{pattern: pattern, nfa: nfa, ngroups: ngroups, pool: new(sync.Pool)}
 	for i := range re.nfa {
 		if re.nfa[i].hasAlt() {
 			re.nfa[i].memo = int32(re.nbranch)
@@ -99,6 +100,7 @@ func (re *Regexp) Match(s string) (groups []Group, ok bool) {
 		return []Group{}, s == re.pattern
 	}
 	m := newMatcher(re, s)
+	defer m.done()
 	if !m.matchAll() {
 		return nil, false
 	}
@@ -139,6 +141,7 @@ func (re *Regexp) Split(s string) []Piece {
 		}
 	} else {
 		m := newMatcher(re, s)
+		defer m.done()
 		record := func() (start, end int) {
 			g := m.group(0)
 			groups := make([]Group, re.ngroups)

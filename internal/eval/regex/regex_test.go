@@ -476,7 +476,8 @@ func oracleFormat(re *Regexp, mode, s string) string {
 }
 
 func randomPattern(r *rand.Rand) string {
-	atoms := []string{"a", "b", "a", "b", ".", "[ab]", "[^a]", "()", "[[:alpha:]]", `\.`, "-", "[a-]", "^", "$"}
+	atoms := []string{"a", "b", "a", "b", ".", "[ab]", "[^a]", "()", "[[:alpha:]]", `\.`, "-", "[a-]", "^", "$",
+		"1", "[[:digit:]]+", "[^[:space:]]", "[0-9a]", "\xc3", "[\x80-\xff]", " "}
 	quants := []string{"*", "+", "?", "{0,2}", "{1}", "{2,}", "{0}", "{1,3}"}
 	var b strings.Builder
 	depth := 0
@@ -533,8 +534,8 @@ func TestAgainstLibstdcxx(t *testing.T) {
 		cases = append(cases, tcase{"m", tt.re, ""})
 	}
 	r := rand.New(rand.NewPCG(7, 11))
-	subjects := "ab.-"
-	for i := 0; i < 4000; i++ {
+	subjects := "ab.-ab1 \xc3"
+	for i := 0; i < 3000; i++ {
 		re := randomPattern(r)
 		for j := 0; j < 3; j++ {
 			var s strings.Builder
