@@ -15,9 +15,9 @@ const stateLimit = 100000
 type opcode uint8
 
 const (
-	opDummy opcode = iota
-	opAlt          // try alt (left branch) then next (right branch)
-	opRepeat       // greedy: alt is the loop body, next leaves the loop
+	opDummy  opcode = iota
+	opAlt           // try alt (left branch) then next (right branch)
+	opRepeat        // greedy: alt is the loop body, next leaves the loop
 	opSubBegin
 	opSubEnd
 	opLineBegin
@@ -30,9 +30,9 @@ type state struct {
 	op    opcode
 	next  int32
 	alt   int32
-	sub   int32     // group index for opSubBegin/opSubEnd
-	class *byteSet  // for opMatch
-	memo  int32     // index into the memo table for opAlt/opRepeat, else -1
+	sub   int32    // group index for opSubBegin/opSubEnd
+	class *byteSet // for opMatch
+	memo  int32    // index into the memo table for opAlt/opRepeat, else -1
 }
 
 func (s *state) hasAlt() bool { return s.op == opAlt || s.op == opRepeat }

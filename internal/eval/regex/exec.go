@@ -29,13 +29,13 @@ const (
 type frameKind uint8
 
 const (
-	fVisit       frameKind = iota // visit node at pos
-	fRepeatNext                   // after a repeat body: restore rep count, maybe take next
-	fAltRight                     // after the left branch of an alternation
-	fAltDone                      // after the right branch
-	fRestoreCap                   // undo a capture update
-	fRestorePos                   // undo consuming a byte
-	fMemo                         // record the outcome of a branching state
+	fVisit      frameKind = iota // visit node at pos
+	fRepeatNext                  // after a repeat body: restore rep count, maybe take next
+	fAltRight                    // after the left branch of an alternation
+	fAltDone                     // after the right branch
+	fRestoreCap                  // undo a capture update
+	fRestorePos                  // undo consuming a byte
+	fMemo                        // record the outcome of a branching state
 )
 
 type frame struct {
