@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cairn/internal/compat/nixhash"
 )
 
 // tok builds a NAR from strings; a tok value of type rawBytes is copied
@@ -154,6 +156,14 @@ func TestGoldenTree(t *testing.T) {
 	out, err := roundTrip(data)
 	if err != nil || !bytes.Equal(out, data) {
 		t.Errorf("round trip differs: %v", err)
+	}
+	// nix-hash --type sha256 --base32 of the tree.
+	wantHash, err := os.ReadFile("testdata/tree.sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := nixhash.Sum(nixhash.SHA256, data).Encode(nixhash.Nix32, false); got != strings.TrimSpace(string(wantHash)) {
+		t.Errorf("sha256 of tree.nar %s, nix-hash %s", got, wantHash)
 	}
 
 	// The listing, byte for byte as nix copy wrote it.
