@@ -886,6 +886,8 @@ func (p *parser) warnCursedOr(e ast.Expr) {
 
 // parseSelect parses expr_select.
 func (p *parser) parseSelect() ast.Expr {
+	p.enter()
+	defer func() { p.depth-- }()
 	start := p.tok.Start
 	x := p.parseSimple()
 	switch p.tok.Kind {

@@ -38,7 +38,8 @@ const DefaultMaxDepth = 10000
 // ParseFile parses src, the content of filename, adding the file to fset.
 // It returns the expression and, on failure, a scanner.ErrorList whose
 // first element is the error Nix reports. After an error the returned
-// expression may be partial or nil.
+// expression may be partial or nil. src is retained by the File and
+// shared by strings in the AST, so it must not be modified afterwards.
 func ParseFile(fset *token.FileSet, filename string, src []byte, opts Options) (ast.Expr, error) {
 	file := fset.AddFile(filename, len(src))
 	file.SetSource(src)
@@ -50,7 +51,6 @@ func ParseFile(fset *token.FileSet, filename string, src []byte, opts Options) (
 // line numbers.
 func Parse(file *token.File, src []byte, opts Options) (expr ast.Expr, err error) {
 	var p parser
-	p.init(file, src, opts)
 	defer func() {
 		if r := recover(); r != nil {
 			if _, ok := r.(bailout); !ok {
@@ -62,6 +62,7 @@ func Parse(file *token.File, src []byte, opts Options) (expr ast.Expr, err error
 			err = p.errors
 		}
 	}()
+	p.init(file, src, opts)
 	expr = p.parseTop()
 	return expr, nil
 }

@@ -65,6 +65,11 @@ type Scanner struct {
 	last   int // start of the previous token
 	failed bool
 
+	// Offsets before which no path (noPath) or URI (noURI) can start:
+	// a run of path or scheme characters not followed by what would
+	// make it one. They keep lexing linear on inputs like "-----".
+	noPath, noURI int
+
 	// ErrorCount counts lexical errors reported.
 	ErrorCount int
 }
@@ -254,10 +259,16 @@ func (s *Scanner) tok(start, end int, k token.Token) token.Token {
 // pathLen returns the length of the longest match of
 // {PATH_CHAR}*(\/{PATH_CHAR}+)+\/? at i, or 0.
 func (s *Scanner) pathLen(i int) int {
+	if i < s.noPath {
+		return 0
+	}
 	src := s.src
 	j := i
 	for j < len(src) && isPathChar[src[j]] {
 		j++
+	}
+	if j >= len(src) || src[j] != '/' || j+1 < len(src) && src[j+1] != '$' && !isPathChar[src[j+1]] {
+		s.noPath = j
 	}
 	segs := 0
 	for j+1 < len(src) && src[j] == '/' && isPathChar[src[j+1]] {
@@ -279,6 +290,9 @@ func (s *Scanner) pathLen(i int) int {
 // pathSegDollarLen returns the length of {PATH_SEG} when followed by
 // "${" (the rule {PATH_SEG}\$\{), else 0.
 func (s *Scanner) pathSegDollarLen(i int) int {
+	if i < s.noPath {
+		return 0
+	}
 	src := s.src
 	j := i
 	for j < len(src) && isPathChar[src[j]] {
@@ -296,11 +310,15 @@ func (s *Scanner) uriLen(i int) int {
 	if i >= len(src) || !isLetter[src[i]] {
 		return 0
 	}
+	if i < s.noURI {
+		return 0
+	}
 	j := i + 1
 	for j < len(src) && isSchemeCh[src[j]] {
 		j++
 	}
 	if j >= len(src) || src[j] != ':' {
+		s.noURI = j
 		return 0
 	}
 	j++
