@@ -262,6 +262,12 @@ func (ev *Evaluator) roundFn(a Value, f func(float64) float64, name string) (Val
 }
 
 func arith(what string, op byte) PrimopFunc {
+	ctx1 := "while evaluating the first argument of the " + what
+	ctx2 := "while evaluating the second argument of the " + what
+	ctx1f := ctx1
+	if op == '*' {
+		ctx1f = "while evaluating the first of the multiplication"
+	}
 	return func(ev *Evaluator, p Pos, a []Value) (Value, error) {
 		x, err := ev.force(a[0], 0)
 		if err != nil {
@@ -272,15 +278,11 @@ func arith(what string, op byte) PrimopFunc {
 			return Value{}, err
 		}
 		if x.Kind() == KFloat || y.Kind() == KFloat {
-			first := "while evaluating the first argument of the " + what
-			if op == '*' {
-				first = "while evaluating the first of the multiplication"
-			}
-			f1, err := ev.forceFloat(x, 0, first)
+			f1, err := ev.forceFloat(x, 0, ctx1f)
 			if err != nil {
 				return Value{}, err
 			}
-			f2, err := ev.forceFloat(y, 0, "while evaluating the second argument of the "+what)
+			f2, err := ev.forceFloat(y, 0, ctx2)
 			if err != nil {
 				return Value{}, err
 			}
@@ -292,11 +294,28 @@ func arith(what string, op byte) PrimopFunc {
 			}
 			return Float(f1 * f2), nil
 		}
-		i1, err := ev.forceInt(x, 0, "while evaluating the first argument of the "+what)
+		if x.Kind() == KInt && y.Kind() == KInt {
+			i1, i2 := x.IntV(), y.IntV()
+			switch op {
+			case '+':
+				if r, ok := ev.addInt(i1, i2); ok {
+					return Int(r), nil
+				}
+			case '-':
+				if r, ok := ev.subInt(i1, i2); ok {
+					return Int(r), nil
+				}
+			default:
+				if r, ok := ev.mulInt(i1, i2); ok {
+					return Int(r), nil
+				}
+			}
+		}
+		i1, err := ev.forceInt(x, 0, ctx1)
 		if err != nil {
 			return Value{}, err
 		}
-		i2, err := ev.forceInt(y, 0, "while evaluating the second argument of the "+what)
+		i2, err := ev.forceInt(y, 0, ctx2)
 		if err != nil {
 			return Value{}, err
 		}
@@ -808,35 +827,38 @@ func primSort(ev *Evaluator, p Pos, a []Value) (Value, error) {
 
 // mergeSort is a stable merge sort that tolerates invalid comparators.
 func mergeSort(a []Value, less func(x, y Value) bool) []Value {
-	if len(a) <= 1 {
-		return a
-	}
-	// insertion sort for small runs
+	buf := make([]Value, len(a))
+	mergeSortRec(a, buf, less)
+	return a
+}
+
+func mergeSortRec(a, buf []Value, less func(x, y Value) bool) {
 	if len(a) <= 12 {
 		for i := 1; i < len(a); i++ {
 			for j := i; j > 0 && less(a[j], a[j-1]); j-- {
 				a[j], a[j-1] = a[j-1], a[j]
 			}
 		}
-		return a
+		return
 	}
 	m := len(a) / 2
-	l := mergeSort(append([]Value(nil), a[:m]...), less)
-	r := mergeSort(append([]Value(nil), a[m:]...), less)
-	out := a[:0]
-	i, j := 0, 0
+	mergeSortRec(a[:m], buf[:m], less)
+	mergeSortRec(a[m:], buf[m:], less)
+	copy(buf, a)
+	l, r := buf[:m], buf[m:len(a)]
+	i, j, k := 0, 0, 0
 	for i < len(l) && j < len(r) {
 		if less(r[j], l[i]) {
-			out = append(out, r[j])
+			a[k] = r[j]
 			j++
 		} else {
-			out = append(out, l[i])
+			a[k] = l[i]
 			i++
 		}
+		k++
 	}
-	out = append(out, l[i:]...)
-	out = append(out, r[j:]...)
-	return out
+	k += copy(a[k:], l[i:])
+	copy(a[k:], r[j:])
 }
 
 // ---- attrs

@@ -307,16 +307,16 @@ func (ev *Evaluator) callFunction1(fn Value, args []Value, p Pos) (Value, error)
 				copy(all[len(done):], args)
 				return primopAppValue(&PrimopApp{op: op, args: all}), nil
 			}
-			var call []Value
-			if len(done) == 0 {
-				call = args[:left]
-			} else {
-				call = make([]Value, op.Arity)
-				copy(call, done)
-				copy(call[len(done):], args[:left])
-			}
+			// Arguments go on ev.stk so that callers' argument slices
+			// do not escape through op.Fn.
+			base := len(ev.stk)
+			ev.stk = append(ev.stk, done...)
+			ev.stk = append(ev.stk, args[:left]...)
+			call := ev.stk[base : base+op.Arity : base+op.Arity]
 			ev.stats.PrimopCalls++
 			cur, err = op.Fn(ev, p, call)
+			clear(ev.stk[base:])
+			ev.stk = ev.stk[:base]
 			if err != nil {
 				if !op.NoTrace {
 					addTracef(err, p, "while calling the '%s' builtin", op.Name)

@@ -21,6 +21,7 @@ type Evaluator struct {
 	maxDepth int
 	depth    int
 	stats    Stats
+	stk      []Value // primop argument stack
 
 	baseEnv   *Env
 	baseScope *scope

@@ -324,3 +324,66 @@ func postprocess(t *testing.T, base, got string) string {
 	b, _ := os.ReadFile(tmp + ".err")
 	return string(b)
 }
+
+// TestExpr evaluates $EVAL_EXPR (for debugging): go test -run TestExpr.
+func TestExpr(t *testing.T) {
+	src := os.Getenv("EVAL_EXPR")
+	if src == "" {
+		t.Skip("EVAL_EXPR not set")
+	}
+	var stderr bytes.Buffer
+	ev := New(Options{IO: osIO{}, Trace: &stderr, ShowTrace: true})
+	var out bytes.Buffer
+	err := ev.Run(func() error {
+		dir, _ := os.Getwd()
+		v, err := ev.EvalString(src, "«string»", dir)
+		if err != nil {
+			return err
+		}
+		if err := ev.ForceDeep(v); err != nil {
+			return err
+		}
+		return ev.PrintAmbiguous(&out, v)
+	})
+	if err != nil {
+		stderr.WriteString(ev.FormatError(err, true))
+	}
+	t.Logf("stdout: %s\nstderr: %s", out.String(), stderr.String())
+}
+
+// TestLibBench evaluates bench/lib-bench.nix with $EVAL_BENCH_ATTR (or
+// all of it) against /work/nixpkgs; set EVAL_BENCH=1 to run.
+func TestLibBench(t *testing.T) {
+	if os.Getenv("EVAL_BENCH") == "" {
+		t.Skip("EVAL_BENCH not set")
+	}
+	file, _ := filepath.Abs("../../bench/lib-bench.nix")
+	var stderr bytes.Buffer
+	ev := New(Options{IO: osIO{}, Trace: &stderr, Compat: CompatNix28(), MaxCallDepth: 1000000})
+	var out bytes.Buffer
+	err := ev.Run(func() error {
+		v, err := ev.EvalMainFile(file)
+		if err != nil {
+			return err
+		}
+		if v, err = ev.AutoCall(v, map[string]Value{"nixpkgs": String("/work/nixpkgs")}); err != nil {
+			return err
+		}
+		if a := os.Getenv("EVAL_BENCH_ATTR"); a != "" {
+			s, err := ev.forceAttrs(v, 0, "")
+			if err != nil {
+				return err
+			}
+			at, _ := s.Get(ev.syms.intern(a))
+			v = at.Val
+		}
+		if err := ev.ForceDeep(v); err != nil {
+			return err
+		}
+		return ev.PrintAmbiguous(&out, v)
+	})
+	if err != nil {
+		stderr.WriteString(ev.FormatError(err, true))
+	}
+	t.Logf("stdout: %s\nstderr: %s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
+}
