@@ -109,7 +109,12 @@ func TestLang(t *testing.T) {
 		}
 	})
 	if len(results) != len(cases) {
-		t.Fatalf("only %d of %d tests ran", len(results), len(cases))
+		// -run selected some cases (or a case's harness failed, reported above).
+		if *update {
+			t.Fatalf("-update needs the whole suite, but %d of %d tests ran: drop -run", len(results), len(cases))
+		}
+		t.Logf("%d of %d tests ran: no summary", len(results), len(cases))
+		return
 	}
 
 	if err := writeResults(filepath.Join(work, "results.tsv"), cases, results); err != nil {
