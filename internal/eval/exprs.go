@@ -754,7 +754,24 @@ func (e *eConcatLists) eval(ev *Evaluator, env *Env) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	return ev.concatLists([]Value{v1, v2}, e.p, "while evaluating one of the elements to concatenate")
+	const ctx = "while evaluating one of the elements to concatenate"
+	l1, err := ev.forceList(v1, e.p, ctx)
+	if err != nil {
+		return Value{}, err
+	}
+	l2, err := ev.forceList(v2, e.p, ctx)
+	if err != nil {
+		return Value{}, err
+	}
+	switch {
+	case l1.ListLen() == 0:
+		return l2, nil
+	case l2.ListLen() == 0:
+		return l1, nil
+	case l1.ListLen()+l2.ListLen() > 16:
+		return catValue(l1, l2), nil
+	}
+	return ev.concatLists([]Value{l1, l2}, e.p, ctx)
 }
 
 func (ev *Evaluator) concatLists(lists []Value, p Pos, ctx string) (Value, error) {

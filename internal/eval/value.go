@@ -50,7 +50,46 @@ const (
 	kindShift = 56
 	lenMask   = 1<<48 - 1
 	ctxFlag   = 1 << 48
+	ropeFlag  = 1 << 49 // list: p is a *listCat
 )
+
+// listCat is a lazily flattened `l ++ r` (both non-empty lists), so
+// that right-nested `[x] ++ rest` chains cost O(n) instead of O(n²).
+type listCat struct {
+	l, r Value
+	flat []Value
+}
+
+func catValue(l, r Value) Value {
+	n := l.ListLen() + r.ListLen()
+	return Value{p: unsafe.Pointer(&listCat{l: l, r: r}), x: uint64(KList)<<kindShift | ropeFlag | uint64(n)}
+}
+
+// flatten materialises a rope iteratively (ropes can be deep).
+func (c *listCat) flatten(n int) []Value {
+	if c.flat != nil {
+		return c.flat
+	}
+	out := make([]Value, 0, n)
+	stack := []Value{c.r, c.l}
+	for len(stack) > 0 {
+		v := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if v.x&ropeFlag != 0 {
+			cc := (*listCat)(v.p)
+			if cc.flat != nil {
+				out = append(out, cc.flat...)
+				continue
+			}
+			stack = append(stack, cc.r, cc.l)
+			continue
+		}
+		out = append(out, v.ListV()...)
+	}
+	c.flat = out
+	c.l, c.r = Value{}, Value{}
+	return out
+}
 
 type ctxString struct {
 	s   string
@@ -175,6 +214,9 @@ func (v Value) ListV() []Value {
 	n := int(v.x & lenMask)
 	if n == 0 {
 		return nil
+	}
+	if v.x&ropeFlag != 0 {
+		return (*listCat)(v.p).flatten(n)
 	}
 	return unsafe.Slice((*Value)(v.p), n)
 }
