@@ -34,12 +34,17 @@ func (s *Store) lockPath(ctx context.Context, p storepath.Path) (*pathLock, erro
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
 		}
+		// The previous holder may have unlinked the file (and written
+		// "d" into it) while we waited: then our lock is on a dead inode
+		// and we retry on a fresh file. Nix checks only the size; we
+		// check that the name still refers to our inode, which also
+		// copes with a non-empty lock file left at the name.
 		fi, err := f.Stat()
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
 		}
-		if fi.Size() == 0 {
+		if cur, err := os.Stat(name); err == nil && os.SameFile(fi, cur) {
 			return &pathLock{f: f}, nil
 		}
 		f.Close()
