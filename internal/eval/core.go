@@ -227,6 +227,12 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 	t.state = thRunning
 	var v Value
 	var err error
+	if ev.forceDepth > maxSafeDepth {
+		t.state = thPending
+		return Value{}, ev.stackOverflow(p)
+	}
+	ev.forceDepth++
+	defer func() { ev.forceDepth-- }()
 	if t.env == nil {
 		a := t.code.(*appCode)
 		v, err = ev.callFunction(a.f, []Value{a.a}, p)
@@ -234,29 +240,34 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 		v, err = ev.eval(t.code, t.env)
 	}
 	if err != nil {
-		e, ok := err.(*EvalError)
-		if !ok {
-			e = &EvalError{Msg: err.Error(), kind: errFile}
-			err = e
-		}
-		if e.kind == errInfRec && e.thunk == t && t.env != nil {
-			e.Frames = append(e.Frames, Frame{Msg: "entering the infinite recursion", Always: true})
-		}
-		if ev.opts.Compat.MemoiseErrors {
-			t.state = thFailed
-			t.err = e.clone()
-			t.env = nil
-			t.code = nil
-		} else {
-			t.state = thPending
-		}
-		return Value{}, err
+		return Value{}, ev.thunkFailed(t, err)
 	}
 	t.val = v
 	t.state = thDone
 	t.env = nil
 	t.code = nil
 	return v, nil
+}
+
+//go:noinline
+func (ev *Evaluator) thunkFailed(t *Thunk, err error) error {
+	e, ok := err.(*EvalError)
+	if !ok {
+		e = &EvalError{Msg: err.Error(), kind: errFile}
+		err = e
+	}
+	if e.kind == errInfRec && e.thunk == t && t.env != nil {
+		e.Frames = append(e.Frames, Frame{Msg: "entering the infinite recursion", Always: true})
+	}
+	if ev.opts.Compat.MemoiseErrors {
+		t.state = thFailed
+		t.err = e.clone()
+		t.env = nil
+		t.code = nil
+	} else {
+		t.state = thPending
+	}
+	return err
 }
 
 // Force evaluates v to weak head normal form.
@@ -266,80 +277,80 @@ func (ev *Evaluator) stackOverflow(p Pos) error {
 	return &EvalError{Msg: "stack overflow; max-call-depth exceeded", Pos: p, kind: errStackOverflow}
 }
 
-// callFunction applies fn to args (CppNix EvalState::callFunction).
+// callFunction applies fn to args (CppNix EvalState::callFunction). The
+// common paths keep small stack frames: deep Nix recursion is deep Go
+// recursion.
 func (ev *Evaluator) callFunction(fn Value, args []Value, p Pos) (Value, error) {
 	if ev.depth > ev.maxDepth {
 		return Value{}, ev.stackOverflow(p)
 	}
 	ev.depth++
-	v, err := ev.callFunction1(fn, args, p)
+	cur, err := ev.force(fn, p)
+	for err == nil && len(args) > 0 {
+		if cur.Kind() == KLambda {
+			cur, err = ev.callLambda(cur.closure(), args[0], p)
+			args = args[1:]
+			continue
+		}
+		var n int
+		cur, n, err = ev.callOther(cur, args, p)
+		args = args[n:]
+	}
 	ev.depth--
-	return v, err
+	return cur, err
 }
 
-func (ev *Evaluator) callFunction1(fn Value, args []Value, p Pos) (Value, error) {
-	cur, err := ev.force(fn, p)
-	if err != nil {
-		return Value{}, err
-	}
-	for len(args) > 0 {
-		switch cur.Kind() {
-		case KLambda:
-			c := cur.closure()
-			cur, err = ev.callLambda(c, args[0], p)
-			if err != nil {
-				return Value{}, err
-			}
-			args = args[1:]
-		case KPrimop, KPrimopApp:
-			var op *Primop
-			var done []Value
-			if cur.Kind() == KPrimop {
-				op = cur.primop()
-			} else {
-				pa := cur.primopApp()
-				op, done = pa.op, pa.args
-			}
-			left := op.Arity - len(done)
-			if len(args) < left {
-				all := make([]Value, len(done)+len(args))
-				copy(all, done)
-				copy(all[len(done):], args)
-				return primopAppValue(&PrimopApp{op: op, args: all}), nil
-			}
-			// Arguments go on ev.stk so that callers' argument slices
-			// do not escape through op.Fn.
-			base := len(ev.stk)
-			ev.stk = append(ev.stk, done...)
-			ev.stk = append(ev.stk, args[:left]...)
-			call := ev.stk[base : base+op.Arity : base+op.Arity]
-			ev.stats.PrimopCalls++
-			cur, err = op.Fn(ev, p, call)
-			clear(ev.stk[base:])
-			ev.stk = ev.stk[:base]
-			if err != nil {
-				if !op.NoTrace {
-					addTracef(err, p, "while calling the '%s' builtin", op.Name)
-				}
-				return Value{}, err
-			}
-			args = args[left:]
-		case KAttrs:
-			f, ok := cur.AttrsV().Get(symFunctor)
-			if !ok {
-				return Value{}, ev.notAFunction(cur, p)
-			}
-			self := cur
-			cur, err = ev.callFunction(f.Val, []Value{self, args[0]}, Pos(f.Pos))
-			if err != nil {
-				return Value{}, addTrace(err, p, "while calling a functor (an attribute set with a '__functor' attribute)")
-			}
-			args = args[1:]
-		default:
-			return Value{}, ev.notAFunction(cur, p)
+// callOther applies a primop, partial primop application or functor to
+// a prefix of args and reports how many it consumed.
+//
+//go:noinline
+func (ev *Evaluator) callOther(cur Value, args []Value, p Pos) (Value, int, error) {
+	switch cur.Kind() {
+	case KPrimop, KPrimopApp:
+		var op *Primop
+		var done []Value
+		if cur.Kind() == KPrimop {
+			op = cur.primop()
+		} else {
+			pa := cur.primopApp()
+			op, done = pa.op, pa.args
 		}
+		left := op.Arity - len(done)
+		if len(args) < left {
+			all := make([]Value, len(done)+len(args))
+			copy(all, done)
+			copy(all[len(done):], args)
+			return primopAppValue(&PrimopApp{op: op, args: all}), len(args), nil
+		}
+		// Arguments go on ev.stk so that callers' argument slices
+		// do not escape through op.Fn.
+		base := len(ev.stk)
+		ev.stk = append(ev.stk, done...)
+		ev.stk = append(ev.stk, args[:left]...)
+		call := ev.stk[base : base+op.Arity : base+op.Arity]
+		ev.stats.PrimopCalls++
+		v, err := op.Fn(ev, p, call)
+		clear(ev.stk[base:])
+		ev.stk = ev.stk[:base]
+		if err != nil {
+			if !op.NoTrace {
+				addTracef(err, p, "while calling the '%s' builtin", op.Name)
+			}
+			return Value{}, 0, err
+		}
+		return v, left, nil
+	case KAttrs:
+		f, ok := cur.AttrsV().Get(symFunctor)
+		if !ok {
+			return Value{}, 0, ev.notAFunction(cur, p)
+		}
+		v, err := ev.callFunction(f.Val, []Value{cur, args[0]}, Pos(f.Pos))
+		if err != nil {
+			return Value{}, 0, addTrace(err, p, "while calling a functor (an attribute set with a '__functor' attribute)")
+		}
+		return v, 1, nil
 	}
-	return cur, nil
+	return Value{}, 0, ev.notAFunction(cur, p)
 }
 
 func (ev *Evaluator) notAFunction(v Value, p Pos) error {
@@ -367,56 +378,69 @@ func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
 	ev.stats.Calls++
 	if l.formals == nil {
 		env.vals[0] = arg
-	} else {
-		av, err := ev.force(arg, l.pos)
-		if err == nil && av.Kind() != KAttrs {
-			err = ev.typeError("a set", av, 0).withTrace(l.pos, "while evaluating the value passed for the lambda argument")
-		}
-		if err != nil {
-			if p != 0 {
-				addTrace(err, p, "from call site")
-			}
-			return Value{}, err
-		}
-		attrs := av.AttrsV()
-		d := 0
-		if l.hasArg {
-			env.vals[0] = arg
-			d = 1
-		}
-		used := 0
-		for i := range l.formals {
-			f := &l.formals[i]
-			if a, ok := attrs.Get(f.name); ok {
-				env.vals[d+i] = a.Val
-				used++
-			} else if f.def == nil {
-				e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.symStr(f.name))
-				return Value{}, e.withTrace(p, "from call site")
-			} else {
-				env.vals[d+i] = ev.maybeThunk(f.def, env)
-			}
-		}
-		if !l.ellipsis && used != attrs.Len() {
-			for _, a := range attrs.All() {
-				if !l.hasFormal(a.Name) {
-					names := make([]string, len(l.formals))
-					for i := range l.formals {
-						names[i] = ev.syms.name(l.formals[i].name)
-					}
-					e := ev.errorf(errType, l.pos, "function '%s' called with unexpected argument '%s'", ev.lambdaNameBare(l), ev.symStr(a.Name))
-					e.Suggestions = bestMatches(names, ev.syms.name(a.Name))
-					return Value{}, e.withTrace(p, "from call site")
-				}
-			}
-		}
+	} else if err := ev.bindFormals(l, env, arg, p); err != nil {
+		return Value{}, err
 	}
 	v, err := ev.eval(l.body, env)
 	if err != nil && ev.opts.ShowTrace {
-		addTrace(err, l.pos, "while calling "+ev.lambdaName(l))
+		ev.lambdaTrace(err, l, p)
+	}
+	return v, err
+}
+
+//go:noinline
+func (ev *Evaluator) lambdaTrace(err error, l *eLambda, p Pos) {
+	addTrace(err, l.pos, "while calling "+ev.lambdaName(l))
+	if p != 0 {
+		addTrace(err, p, "from call site")
+	}
+}
+
+// bindFormals fills env from an attribute-set argument.
+//
+//go:noinline
+func (ev *Evaluator) bindFormals(l *eLambda, env *Env, arg Value, p Pos) error {
+	av, err := ev.force(arg, l.pos)
+	if err == nil && av.Kind() != KAttrs {
+		err = ev.typeError("a set", av, 0).withTrace(l.pos, "while evaluating the value passed for the lambda argument")
+	}
+	if err != nil {
 		if p != 0 {
 			addTrace(err, p, "from call site")
 		}
+		return err
 	}
-	return v, err
+	attrs := av.AttrsV()
+	d := 0
+	if l.hasArg {
+		env.vals[0] = arg
+		d = 1
+	}
+	used := 0
+	for i := range l.formals {
+		f := &l.formals[i]
+		if a, ok := attrs.Get(f.name); ok {
+			env.vals[d+i] = a.Val
+			used++
+		} else if f.def == nil {
+			e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.symStr(f.name))
+			return e.withTrace(p, "from call site")
+		} else {
+			env.vals[d+i] = ev.maybeThunk(f.def, env)
+		}
+	}
+	if !l.ellipsis && used != attrs.Len() {
+		for _, a := range attrs.All() {
+			if !l.hasFormal(a.Name) {
+				names := make([]string, len(l.formals))
+				for i := range l.formals {
+					names[i] = ev.syms.name(l.formals[i].name)
+				}
+				e := ev.errorf(errType, l.pos, "function '%s' called with unexpected argument '%s'", ev.lambdaNameBare(l), ev.symStr(a.Name))
+				e.Suggestions = bestMatches(names, ev.syms.name(a.Name))
+				return e.withTrace(p, "from call site")
+			}
+		}
+	}
+	return nil
 }

@@ -15,13 +15,14 @@ import (
 // Evaluator evaluates Nix expressions. It is not safe for concurrent use;
 // run all calls from one goroutine (see Run).
 type Evaluator struct {
-	opts     Options
-	syms     *symtab
-	fset     *token.FileSet
-	maxDepth int
-	depth    int
-	stats    Stats
-	stk      []Value // primop argument stack
+	opts       Options
+	syms       *symtab
+	fset       *token.FileSet
+	maxDepth   int
+	depth      int
+	forceDepth int
+	stats      Stats
+	stk        []Value // primop argument stack
 
 	baseEnv   *Env
 	baseScope *scope
@@ -54,7 +55,7 @@ func New(opts Options) *Evaluator {
 		opts:        opts,
 		syms:        newSymtab(),
 		fset:        token.NewFileSet(),
-		maxDepth:    opts.MaxCallDepth,
+		maxDepth:    min(opts.MaxCallDepth, maxSafeDepth),
 		fileCache:   map[string]Value{},
 		storeCopies: map[string]string{},
 		regexCache:  map[string]any{},
@@ -72,18 +73,19 @@ func (ev *Evaluator) Stats() Stats { return ev.stats }
 // Options returns the options ev was created with (defaults filled in).
 func (ev *Evaluator) Options() Options { return ev.opts }
 
+// maxSafeDepth caps call and thunk nesting so that a Go stack of at most
+// 1 GiB (the runtime's hard ceiling is 2 GB) always suffices: the
+// evaluator's frames stay under ~900 bytes per Nix call level.
+const maxSafeDepth = 1_100_000
+
 // Run calls fn on a goroutine whose stack may grow large enough for
 // MaxCallDepth nested calls, so the depth limit always trips before the Go
 // runtime's stack limit. All evaluation entry points should run inside it.
 func (ev *Evaluator) Run(fn func() error) error {
-	need := ev.maxDepth * 4096
-	const floor = 1 << 30
-	if need > floor {
-		if need > 1<<34 {
-			need = 1 << 34
-		}
-		prev := debug.SetMaxStack(need)
-		if prev > need {
+	if ev.maxDepth > 100_000 {
+		// The default limit is 1 GB on 64-bit systems; make sure nobody
+		// lowered it.
+		if prev := debug.SetMaxStack(1 << 30); prev > 1<<30 {
 			debug.SetMaxStack(prev)
 		}
 	}

@@ -268,10 +268,13 @@ func (ev *Evaluator) eval(e expr, env *Env) (Value, error) {
 func (ev *Evaluator) evalCtx(e expr, env *Env, ctx string) (Value, error) {
 	v, err := ev.eval(e, env)
 	if err != nil {
-		return v, addTrace(err, e.position(), ctx)
+		return v, traceAt(err, e, ctx)
 	}
 	return v, nil
 }
+
+//go:noinline
+func traceAt(err error, e expr, ctx string) error { return addTrace(err, e.position(), ctx) }
 
 func (ev *Evaluator) evalBool(e expr, env *Env, ctx string) (bool, error) {
 	v, err := ev.eval(e, env)

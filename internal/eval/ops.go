@@ -552,62 +552,79 @@ func (ev *Evaluator) copyPathToStore(path string) (string, error) {
 }
 
 func (e *eConcatStrings) eval(ev *Evaluator, env *Env) (Value, error) {
-	var cb ctxBuilder
-	var n int64
-	var nf float64
-	first := !e.forceString
-	firstKind := KString
-	var parts []string
-	var buf [8]string
-	parts = buf[:0]
-	size := 0
-	for i, part := range e.parts {
+	if e.forceString {
+		return e.evalString(ev, env, nil, KString)
+	}
+	// `a + b`: the first operand decides the type.
+	first, err := ev.evalCtx(e.parts[0].e, env, "in an operand of '+'")
+	if err != nil {
+		return Value{}, err
+	}
+	switch first.Kind() {
+	case KInt, KFloat:
+		return e.evalNum(ev, env, first)
+	}
+	return e.evalString(ev, env, &first, first.Kind())
+}
+
+//go:noinline
+func (e *eConcatStrings) evalNum(ev *Evaluator, env *Env, first Value) (Value, error) {
+	isFloat := first.Kind() == KFloat
+	n, nf := first.IntV(), first.FloatV()
+	for _, part := range e.parts[1:] {
 		v, err := ev.evalCtx(part.e, env, "in an operand of '+'")
 		if err != nil {
 			return Value{}, err
 		}
-		if first {
-			firstKind = v.Kind()
-		}
-		switch firstKind {
-		case KInt:
-			switch v.Kind() {
-			case KInt:
-				r, ok := ev.addInt(n, v.IntV())
-				if !ok {
-					return Value{}, ev.errorf(errGeneric, part.p, "integer overflow in adding %d + %d", n, v.IntV())
-				}
-				n = r
-			case KFloat:
-				firstKind = KFloat
-				nf = float64(n) + v.FloatV()
-			default:
-				return Value{}, ev.errorf(errGeneric, part.p, "cannot add %s to an integer", showType(v, true))
+		switch {
+		case !isFloat && v.Kind() == KInt:
+			r, ok := ev.addInt(n, v.IntV())
+			if !ok {
+				return Value{}, ev.errorf(errGeneric, part.p, "integer overflow in adding %d + %d", n, v.IntV())
 			}
-		case KFloat:
-			switch v.Kind() {
-			case KInt:
-				nf += float64(v.IntV())
-			case KFloat:
-				nf += v.FloatV()
-			default:
-				return Value{}, ev.errorf(errGeneric, part.p, "cannot add %s to a float", showType(v, true))
-			}
+			n = r
+		case !isFloat && v.Kind() == KFloat:
+			isFloat = true
+			nf = float64(n) + v.FloatV()
+		case isFloat && v.Kind() == KInt:
+			nf += float64(v.IntV())
+		case isFloat && v.Kind() == KFloat:
+			nf += v.FloatV()
+		case isFloat:
+			return Value{}, ev.errorf(errGeneric, part.p, "cannot add %s to a float", showType(v, true))
 		default:
-			s, err := ev.coerceToString(part.p, v, &cb, "while evaluating a path segment", coerceOpts{copy: firstKind == KString, canonPath: i != 0})
+			return Value{}, ev.errorf(errGeneric, part.p, "cannot add %s to an integer", showType(v, true))
+		}
+	}
+	if isFloat {
+		return Float(nf), nil
+	}
+	return Int(n), nil
+}
+
+//go:noinline
+func (e *eConcatStrings) evalString(ev *Evaluator, env *Env, first *Value, firstKind Kind) (Value, error) {
+	var cb ctxBuilder
+	var buf [8]string
+	parts := buf[:0]
+	size := 0
+	for i, part := range e.parts {
+		var v Value
+		if i == 0 && first != nil {
+			v = *first
+		} else {
+			var err error
+			v, err = ev.evalCtx(part.e, env, "in an operand of '+'")
 			if err != nil {
 				return Value{}, err
 			}
-			size += len(s)
-			parts = append(parts, s)
 		}
-		first = false
-	}
-	switch firstKind {
-	case KInt:
-		return Int(n), nil
-	case KFloat:
-		return Float(nf), nil
+		s, err := ev.coerceToString(part.p, v, &cb, "while evaluating a path segment", coerceOpts{copy: firstKind == KString, canonPath: i != 0})
+		if err != nil {
+			return Value{}, err
+		}
+		size += len(s)
+		parts = append(parts, s)
 	}
 	var b strings.Builder
 	b.Grow(size)

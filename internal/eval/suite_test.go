@@ -387,3 +387,35 @@ func TestLibBench(t *testing.T) {
 	}
 	t.Logf("stdout: %s\nstderr: %s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
 }
+
+func TestDeepRecursion(t *testing.T) {
+	src := `let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 1000000`
+	run := func(depth int) (string, error) {
+		ev := New(Options{MaxCallDepth: depth})
+		var out bytes.Buffer
+		err := ev.Run(func() error {
+			v, err := ev.EvalString(src, "«string»", "/")
+			if err != nil {
+				return err
+			}
+			return ev.PrintAmbiguous(&out, v)
+		})
+		if err != nil {
+			return "", errors.New(ev.FormatError(err, false))
+		}
+		return out.String(), nil
+	}
+	if _, err := run(0); err == nil || !strings.Contains(err.Error(), "stack overflow; max-call-depth exceeded") {
+		t.Fatalf("default depth: want stack overflow, got %v", err)
+	}
+	if testing.Short() {
+		return
+	}
+	got, err := run(2000000)
+	if err != nil {
+		t.Fatalf("raised depth: %v", err)
+	}
+	if got != "1000000" {
+		t.Fatalf("raised depth: got %q", got)
+	}
+}
