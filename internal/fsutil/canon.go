@@ -238,3 +238,14 @@ func removeAll(path string, freed *uint64) error {
 	}
 	return nil
 }
+
+// CanonicaliseTimestampAndPermissions gives the single inode at path
+// (not what is below it) mode 0444/0555 and mtime 1, as Canonicalise
+// does; it is used to make a directory read-only again after editing it.
+func CanonicaliseTimestampAndPermissions(path string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return &fs.PathError{Op: "canonicalise", Path: path, Err: err}
+	}
+	return canonModeTime(path, &st)
+}

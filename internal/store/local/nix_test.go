@@ -371,3 +371,144 @@ func TestCairnReadsNixStore(t *testing.T) {
 		t.Errorf("nix verify after our gc: %v\n%s", err, out)
 	}
 }
+
+// Derivations: Nix's .drv files registered by cairn get the same paths
+// and DerivationOutputs rows as in Nix's own database, and a tampered
+// output path is refused.
+func TestDerivationsLikeNix(t *testing.T) {
+	needNix(t)
+	nixRoot, ourRoot := shortRoot(t), shortRoot(t)
+	ctx := context.Background()
+	expr := `let
+	  a = derivation { name = "a"; system = "x86_64-linux"; builder = "/bin/sh"; args = ["-c" "echo a > $out"]; outputs = ["out" "dev"]; };
+	  f = derivation { name = "f"; system = "x86_64-linux"; builder = "/bin/sh"; outputHashMode = "flat"; outputHashAlgo = "sha256"; outputHash = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"; };
+	in derivation { name = "c"; system = "x86_64-linux"; builder = "/bin/sh"; src = builtins.toFile "s" "s"; deps = [ a.dev f ]; }`
+	top := strings.TrimSpace(nix(t, nixRoot, "nix-instantiate", "-E", expr))
+	nixStore, err := Open(ctx, Options{Root: nixRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nixStore.Close()
+	all, _ := nixStore.QueryValidPaths(ctx)
+	ours, err := Open(ctx, Options{Root: ourRoot})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Close()
+	// Copy bottom-up: text paths, each with its references.
+	infos := map[storepath.Path]*store.PathInfo{}
+	for _, p := range all {
+		infos[p] = must(nixStore.QueryPathInfo(ctx, p))
+	}
+	order, err := store.TopoSort(all, func(p storepath.Path) []storepath.Path { return infos[p].References })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		p := order[i]
+		data, err := os.ReadFile(nixStore.RealPath(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ours.AddText(ctx, p.Name(), data, infos[p].References)
+		if err != nil {
+			t.Fatalf("add %s: %v", p, err)
+		}
+		if got.Path != p {
+			t.Errorf("added %s as %s", p, got.Path)
+		}
+	}
+	for _, p := range all {
+		if !p.IsDerivation() {
+			continue
+		}
+		want, err := nixStore.QueryDerivationOutputs(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ours.QueryDerivationOutputs(ctx, p)
+		if err != nil || !jsonEq(got, want) || len(got) == 0 {
+			t.Errorf("%s outputs: ours %v (%v), nix %v", p, got, err, want)
+		}
+		for _, o := range got {
+			d1, _ := ours.QueryValidDerivers(ctx, o)
+			d2, _ := nixStore.QueryValidDerivers(ctx, o)
+			if !jsonEq(d1, d2) {
+				t.Errorf("derivers of %s: ours %v, nix %v", o, d1, d2)
+			}
+		}
+	}
+	if !strings.HasSuffix(top, "-c.drv") {
+		t.Errorf("nix-instantiate printed %q", top)
+	}
+	// A derivation whose output path does not follow from it is refused.
+	topPath := must(nixStore.ParsePath(top))
+	data, _ := os.ReadFile(nixStore.RealPath(topPath))
+	outs := must(nixStore.QueryDerivationOutputs(ctx, topPath))
+	wrong := must(storepath.DefaultDir.MakeOutputPath("out", nixhash.Sum(nixhash.SHA256, []byte("x")), "c"))
+	tampered := bytes.ReplaceAll(data, []byte(outs["out"].HashPart()), []byte(wrong.HashPart()))
+	third, err := Open(ctx, Options{Root: shortRoot(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	for i := len(order) - 1; i >= 0; i-- {
+		p := order[i]
+		if p == topPath {
+			continue
+		}
+		d, _ := os.ReadFile(nixStore.RealPath(p))
+		if _, err := third.AddText(ctx, p.Name(), d, infos[p].References); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := third.AddText(ctx, topPath.Name(), tampered, infos[topPath].References); err == nil {
+		t.Error("derivation with a wrong output path registered")
+	}
+}
+
+// Optimising is compatible both ways: Nix verifies a store we optimised,
+// and we verify one Nix optimised.
+func TestOptimiseWithNix(t *testing.T) {
+	needNix(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, filepath.Join(src, "one"), map[string]string{"same": "shared", "l": "->same"})
+	writeTree(t, filepath.Join(src, "two"), map[string]string{"d/same": "shared", "l": "->same"})
+	for _, who := range []string{"cairn", "nix"} {
+		root := shortRoot(t)
+		s, err := Open(ctx, Options{Root: root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"one", "two"} {
+			if _, err := s.AddPath(ctx, filepath.Join(src, n), AddOptions{Name: n, Method: storepath.Recursive}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if who == "cairn" {
+			if _, err := s.Optimise(ctx); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			nix(t, root, "nix-store", "--optimise")
+		}
+		links, _ := os.ReadDir(filepath.Join(root, "nix/store/.links"))
+		if len(links) != 2 {
+			t.Errorf("%s: %d links, want 2", who, len(links))
+		}
+		if out, err := nixErr(root, "nix-store", "--verify", "--check-contents"); err != nil || strings.Contains(out, "modified") {
+			t.Errorf("%s optimised: nix verify: %v\n%s", who, err, out)
+		}
+		if v, err := s.Verify(ctx, VerifyOptions{CheckContents: true}); err != nil || !v.OK() {
+			t.Errorf("%s optimised: our verify: %+v %v", who, v, err)
+		}
+		// A second pass by the other side finds nothing to do.
+		if who == "nix" {
+			if st, err := s.Optimise(ctx); err != nil || st.FilesLinked != 0 {
+				t.Errorf("our pass after nix: %+v %v", st, err)
+			}
+		}
+		s.Close()
+	}
+}

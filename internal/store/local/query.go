@@ -160,3 +160,5 @@ func (s *Store) QueryValidDerivers(ctx context.Context, p storepath.Path) ([]sto
 	}
 	return s.parsePaths(paths)
 }
+
+func errNotValid(s *Store, p storepath.Path) error { return &store.NotValidError{Path: s.print(p)} }
