@@ -97,7 +97,9 @@ const (
 	// Inherited is `inherit name;`: Value is a *Var at the name.
 	Inherited
 	// InheritedFrom is `inherit (e) name;`: Value is a *Select of the
-	// name from an *InheritFrom whose Index points into Attrs.InheritFrom.
+	// name from an *InheritFrom whose Index points into Attrs.InheritFrom
+	// (see InheritFromIndex). All names of one clause share the same
+	// *InheritFrom, as in Nix.
 	InheritedFrom
 )
 
@@ -107,6 +109,20 @@ type AttrDef struct {
 	NamePos token.Pos // position recorded for the attribute (unsafeGetAttrPos)
 	Value   Expr
 	Kind    AttrKind
+}
+
+// InheritFromIndex returns the index into the enclosing Attrs'
+// InheritFrom of an InheritedFrom attribute's source, or -1.
+func (d *AttrDef) InheritFromIndex() int {
+	if d.Kind != InheritedFrom {
+		return -1
+	}
+	if s, ok := d.Value.(*Select); ok {
+		if f, ok := s.X.(*InheritFrom); ok {
+			return f.Index
+		}
+	}
+	return -1
 }
 
 // DynamicAttr is `${NameExpr} = Value;` or `"a${b}" = Value;`.

@@ -158,7 +158,7 @@ func (p *printer) bindings(a *Attrs) {
 		groups := make([][]string, len(a.InheritFrom))
 		for _, d := range a.Attrs {
 			if d.Kind == InheritedFrom {
-				if i := inheritIndex(d.Value); i >= 0 && i < len(groups) {
+				if i := d.InheritFromIndex(); i >= 0 && i < len(groups) {
 					groups[i] = append(groups[i], d.Name)
 				}
 			}
@@ -192,16 +192,6 @@ func (p *printer) bindings(a *Attrs) {
 		p.expr(d.Value)
 		p.str("; ")
 	}
-}
-
-// inheritIndex returns the InheritFrom index of an InheritedFrom value.
-func inheritIndex(e Expr) int {
-	if s, ok := e.(*Select); ok {
-		if f, ok := s.X.(*InheritFrom); ok {
-			return f.Index
-		}
-	}
-	return -1
 }
 
 func (p *printer) expr(e Expr) {

@@ -1249,6 +1249,11 @@ func (p *parser) parsePath() ast.Expr {
 // slash (which only occurs before an interpolation).
 func (p *parser) resolvePath(lit string, home bool) string {
 	if home {
+		if p.opts.Pure {
+			// Nix throws a plain Error here, without a position.
+			p.errors.Add(token.Position{}, "the path '"+lit+"' can not be resolved in pure mode")
+			panic(bailout{})
+		}
 		return p.opts.HomeDir + lit[1:]
 	}
 	var s string

@@ -22,6 +22,9 @@ type Options struct {
 	BaseDir string
 	// HomeDir is $HOME, used for `~/` path literals.
 	HomeDir string
+	// Pure rejects `~/` path literals, as Nix does in pure evaluation
+	// mode ("the path '~/x' can not be resolved in pure mode").
+	Pure bool
 	// MaxDepth limits expression nesting; 0 means DefaultMaxDepth. Nix's
 	// LR parser has no such limit, but a Go stack must be bounded.
 	MaxDepth int

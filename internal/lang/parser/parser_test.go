@@ -228,6 +228,16 @@ func TestDeepNesting(t *testing.T) {
 	}
 }
 
+func TestPure(t *testing.T) {
+	opts := stdinOpts
+	opts.Pure = true
+	_, err := parser.ParseFile(token.NewFileSet(), "f.nix", []byte("~/a"), opts)
+	el, _ := err.(scanner.ErrorList)
+	if len(el) != 1 || el[0].Pos.IsValid() || el[0].Format(nil) != "error: the path '~/a' can not be resolved in pure mode\n" {
+		t.Errorf("got %v", err)
+	}
+}
+
 func TestWarnCursedOr(t *testing.T) {
 	var warnings []string
 	opts := stdinOpts
