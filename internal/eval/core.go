@@ -155,8 +155,15 @@ type Thunk struct {
 	state uint8
 	env   *Env // nil for applications (code is *appCode)
 	code  expr
-	val   Value
-	err   *EvalError // memoised failure (current Nix)
+	val   Value // result; for a failed thunk, code is a *failedCode
+}
+
+// failedCode holds the memoised error of a failed thunk (current Nix).
+type failedCode struct{ err *EvalError }
+
+func (f *failedCode) position() Pos { return 0 }
+func (f *failedCode) eval(ev *Evaluator, env *Env) (Value, error) {
+	return Value{}, f.err.clone()
 }
 
 type appCode struct {
@@ -222,7 +229,7 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 	case thRunning:
 		return Value{}, &EvalError{Msg: "infinite recursion encountered", Pos: p, kind: errInfRec, thunk: t}
 	case thFailed:
-		return Value{}, t.err.clone()
+		return Value{}, t.code.(*failedCode).err.clone()
 	}
 	t.state = thRunning
 	var v Value
@@ -261,9 +268,8 @@ func (ev *Evaluator) thunkFailed(t *Thunk, err error) error {
 	}
 	if ev.opts.Compat.MemoiseErrors {
 		t.state = thFailed
-		t.err = e.clone()
 		t.env = nil
-		t.code = nil
+		t.code = &failedCode{e.clone()}
 	} else {
 		t.state = thPending
 	}
