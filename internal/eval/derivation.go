@@ -125,7 +125,10 @@ func (ev *Evaluator) derivationValue() Value {
 }
 
 func extraBuiltins() []Primop {
-	return append(hashBuiltins(), Primop{Name: "derivationStrict", Arity: 1, Fn: primDerivationStrict})
+	return append(hashBuiltins(),
+		Primop{Name: "derivationStrict", Arity: 1, Fn: primDerivationStrict},
+		Primop{Name: "__fromJSON", Arity: 1, Fn: primFromJSON},
+	)
 }
 
 func checkDrvName(name string) error {

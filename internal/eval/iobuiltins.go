@@ -2,6 +2,8 @@ package eval
 
 import (
 	"path"
+
+	"cairn/internal/eval/json"
 	"slices"
 	"strconv"
 	"strings"
@@ -574,6 +576,9 @@ func (ev *Evaluator) jsonString(b *strings.Builder, s string) error {
 func (ev *Evaluator) jsonFloat(f float64) string {
 	if !ev.opts.Compat.JSONShortestFlt {
 		return formatFloat(f)
+	}
+	if ev.opts.Compat.JSONShortestFlt {
+		return string(json.AppendFloat(nil, f))
 	}
 	if f == float64(int64(f)) && f < 1e16 && f > -1e16 {
 		return strconv.FormatFloat(f, 'f', 1, 64)
