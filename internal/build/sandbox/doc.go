@@ -1,0 +1,37 @@
+// Package sandbox runs a program in a Linux sandbox the way Nix's
+// builder does (src/libstore/build/local-derivation-goal.cc in Nix 2.8):
+// new user, mount, PID, IPC and UTS namespaces, and a network namespace
+// with only a loopback interface unless the caller keeps the host
+// network; a root directory that contains only what the caller put or
+// bind-mounted there, plus a private /proc, a minimal /dev (null, zero,
+// full, random, urandom, tty, a private devpts with ptmx, a tmpfs
+// /dev/shm, and the fd/stdin/stdout/stderr symlinks) and a /tmp
+// directory; hostname "localhost" and domain name "(none)"; a seccomp
+// filter that refuses setuid/setgid bits and extended attributes; and
+// an unprivileged uid/gid inside (1000/100, Nix's nixbld) mapped to a
+// chosen host uid/gid.
+//
+// # Re-exec
+//
+// Go cannot run code between fork and exec, so the sandbox init is the
+// running binary itself: Start spawns /proc/self/exe with argv[0] set to
+// InitArg0, in fresh namespaces (os/exec's SysProcAttr clone flags and id
+// maps; the init keeps CAP_SYS_ADMIN and friends inside its user
+// namespace as ambient capabilities). The init reads its Spec from fd 3,
+// does the mounts, pivot_root, hostname, loopback and seccomp set-up,
+// drops its capabilities and execs the program, which becomes PID 1 of
+// the sandbox: when it exits, every process left in the sandbox is
+// killed and the mounts disappear with the namespace. Set-up errors come
+// back to Start over fd 4.
+//
+// Every program that uses this package must therefore call
+//
+//	sandbox.MaybeRunInit(os.Args)
+//
+// first thing in main (and in TestMain of tests that start sandboxes).
+// It returns at once unless the process is a sandbox init, in which case
+// it never returns.
+//
+// This is the only package of cairn that makes raw system calls. It
+// builds on Linux only.
+package sandbox

@@ -1,0 +1,55 @@
+//go:build !linux
+
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+)
+
+// On systems other than Linux there is no sandbox; Start and Check fail
+// with ErrUnavailable so that callers can fall back to unsandboxed builds.
+
+const InitArg0 = "cairn-sandbox-init"
+
+var ErrUnavailable = errors.New("sandbox unavailable")
+
+type Mount struct {
+	Source, Target     string
+	ReadOnly, Optional bool
+}
+
+type Spec struct {
+	Root                 string
+	Mounts               []Mount
+	Network              bool
+	Hostname, Domainname string
+	Path                 string
+	Args, Env            []string
+	Dir                  string
+	UID, GID             int
+	HostUID, HostGID     int
+	Stdout, Stderr       *os.File
+	NoSeccomp            bool
+	AllowNewPrivileges   bool
+	Linux32              bool
+	DevShmSize           string
+}
+
+type Process struct{}
+
+func (p *Process) Pid() int      { return 0 }
+func (p *Process) Kill() error   { return nil }
+func (p *Process) Wait() error   { return nil }
+func MaybeRunInit(args []string) {}
+
+func Start(ctx context.Context, spec *Spec) (*Process, error) {
+	return nil, fmt.Errorf("start sandbox: not supported on %s: %w", runtime.GOOS, ErrUnavailable)
+}
+
+func Check(ctx context.Context, tmpDir string) error {
+	return fmt.Errorf("check sandbox: not supported on %s: %w", runtime.GOOS, ErrUnavailable)
+}

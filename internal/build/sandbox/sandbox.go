@@ -1,0 +1,353 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitArg0 is the argv[0] under which Start re-executes the running
+// binary as the sandbox init.
+const InitArg0 = "cairn-sandbox-init"
+
+// Nix's ids for the build user inside the sandbox (nixbld).
+const (
+	DefaultUID = 1000
+	DefaultGID = 100
+)
+
+// ErrUnavailable is matched by errors saying that this host cannot create
+// the sandbox (user namespaces disabled, seccomp refused, ...). Such
+// errors say how to fix the host.
+var ErrUnavailable = errors.New("sandbox unavailable")
+
+// A Mount is a bind mount of a host file or directory into the sandbox.
+type Mount struct {
+	Source   string // absolute host path
+	Target   string // absolute path inside the sandbox
+	ReadOnly bool
+	// Optional mounts are skipped when Source does not exist (Nix's
+	// "target=source?" sandbox-paths).
+	Optional bool
+}
+
+// Spec describes one sandboxed process.
+type Spec struct {
+	// Root is the host directory that becomes "/". It must exist; Start
+	// creates the mount points for Mounts and the /proc, /dev and /tmp
+	// skeleton inside it. The caller removes it afterwards (the mounts
+	// only ever exist inside the sandbox's own mount namespace).
+	Root   string
+	Mounts []Mount
+	// Network keeps the host's network namespace (fixed-output
+	// derivations); otherwise the sandbox has only "lo".
+	Network bool
+	// Hostname and Domainname default to "localhost" and "(none)".
+	Hostname, Domainname string
+
+	Path string   // program, resolved inside the sandbox
+	Args []string // argv, including argv[0]
+	Env  []string // the complete environment
+	Dir  string   // working directory inside the sandbox
+
+	// UID and GID are the ids inside the sandbox (default 1000/100);
+	// HostUID and HostGID the host ids they map to (-1: the caller's
+	// effective ids). Files the program creates belong to the host ids.
+	UID, GID         int
+	HostUID, HostGID int
+
+	// Stdout and Stderr receive the program's output (nil: /dev/null);
+	// stdin is always /dev/null.
+	Stdout, Stderr *os.File
+
+	// NoSeccomp disables the seccomp filter (it is on by default).
+	NoSeccomp bool
+	// AllowNewPrivileges leaves NO_NEW_PRIVS unset (Nix's
+	// allow-new-privileges).
+	AllowNewPrivileges bool
+	// Linux32 runs the program with the PER_LINUX32 personality (i686
+	// builds on x86_64).
+	Linux32 bool
+	// DevShmSize is the size= option of the /dev/shm tmpfs ("" = "50%").
+	DevShmSize string
+}
+
+// initSpec is what the init reads from fd 3.
+type initSpec struct {
+	Root       string
+	Mounts     []Mount
+	Network    bool
+	Hostname   string
+	Domainname string
+	Path       string
+	Args       []string
+	Env        []string
+	Dir        string
+	Seccomp    bool
+	NoNewPrivs bool
+	Linux32    bool
+	ShmSize    string
+	Probe      bool // exit 0 after the set-up instead of exec
+}
+
+// devices are bind-mounted from the host into /dev.
+var devices = []string{"full", "null", "random", "tty", "urandom", "zero"}
+
+// A Process is a running sandbox.
+type Process struct {
+	cmd *exec.Cmd
+}
+
+// Pid returns the host pid of the sandbox's PID 1.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Kill kills every process in the sandbox (its PID 1 is killed, and the
+// kernel kills the rest of the PID namespace).
+func (p *Process) Kill() error { return p.cmd.Process.Kill() }
+
+// Wait waits for the program to exit. A non-zero exit or a signal is an
+// *exec.ExitError.
+func (p *Process) Wait() error { return p.cmd.Wait() }
+
+// Start starts spec.Path in a new sandbox. The sandbox is up (mounts
+// done, program exec'd) when Start returns without error.
+func Start(ctx context.Context, spec *Spec) (*Process, error) {
+	return start(ctx, spec, false)
+}
+
+func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
+	if !filepath.IsAbs(spec.Root) {
+		return nil, fmt.Errorf("start sandbox: root %q is not absolute", spec.Root)
+	}
+	s := initSpec{
+		Root: spec.Root, Mounts: spec.Mounts, Network: spec.Network,
+		Hostname: spec.Hostname, Domainname: spec.Domainname,
+		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
+		Seccomp: !spec.NoSeccomp, NoNewPrivs: !spec.AllowNewPrivileges, Linux32: spec.Linux32,
+		ShmSize: spec.DevShmSize, Probe: probe,
+	}
+	if s.Hostname == "" {
+		s.Hostname = "localhost"
+	}
+	if s.Domainname == "" {
+		s.Domainname = "(none)"
+	}
+	if s.Dir == "" {
+		s.Dir = "/"
+	}
+	if s.ShmSize == "" {
+		s.ShmSize = "50%"
+	}
+	uid, gid := spec.UID, spec.GID
+	if uid == 0 && gid == 0 {
+		uid, gid = DefaultUID, DefaultGID
+	}
+	hostUID, hostGID := spec.HostUID, spec.HostGID
+	if hostUID < 0 {
+		hostUID = os.Geteuid()
+	}
+	if hostGID < 0 {
+		hostGID = os.Getegid()
+	}
+	if err := prepareRoot(&s, hostGID); err != nil {
+		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	defer specR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return nil, fmt.Errorf("start sandbox: %w", err)
+	}
+	defer errR.Close()
+
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if !spec.Network {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{InitArg0},
+		Env:        []string{},
+		Stdout:     spec.Stdout,
+		Stderr:     spec.Stderr,
+		ExtraFiles: []*os.File{specR, errW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 flags,
+			UidMappings:                []syscall.SysProcIDMap{{ContainerID: uid, HostID: hostUID, Size: 1}},
+			GidMappings:                []syscall.SysProcIDMap{{ContainerID: gid, HostID: hostGID, Size: 1}},
+			GidMappingsEnableSetgroups: false,
+			AmbientCaps: []uintptr{
+				unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_ADMIN,
+				unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_CHOWN,
+			},
+			Setsid: true,
+		},
+	}
+	if spec.Stdout == nil {
+		cmd.Stdout = nil
+	}
+	if spec.Stderr == nil {
+		cmd.Stderr = nil
+	}
+	if err := cmd.Start(); err != nil {
+		specW.Close()
+		errW.Close()
+		return nil, unavailable(err)
+	}
+	errW.Close()
+	enc := json.NewEncoder(specW)
+	werr := enc.Encode(&s)
+	specW.Close()
+	// The init closes fd 4 by exec'ing (close-on-exec) or writes why it
+	// could not.
+	msg, _ := io.ReadAll(errR)
+	if len(msg) > 0 || werr != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if len(msg) == 0 {
+			return nil, fmt.Errorf("start sandbox: send spec: %w", werr)
+		}
+		return nil, setupError(string(bytes.TrimSpace(msg)))
+	}
+	return &Process{cmd: cmd}, nil
+}
+
+// setupError turns an init failure into an error; failures that mean the
+// host does not allow the sandbox match ErrUnavailable.
+func setupError(msg string) error {
+	if strings.HasPrefix(msg, "unavailable: ") {
+		return fmt.Errorf("set up sandbox: %s: %w\n%s", strings.TrimPrefix(msg, "unavailable: "), ErrUnavailable, fixHint)
+	}
+	return fmt.Errorf("set up sandbox: %s", msg)
+}
+
+const fixHint = `hint: cairn builds in Linux namespaces (user, mount, PID, IPC, UTS, network).
+To allow them:
+  - Debian/older kernels:  sysctl -w kernel.unprivileged_userns_clone=1
+  - all kernels:           sysctl -w user.max_user_namespaces=15000
+  - Ubuntu 23.10+:         sysctl -w kernel.apparmor_restrict_unprivileged_userns=0
+  - in a container:        run it with --privileged or a seccomp profile that allows clone/unshare/mount
+or build without the sandbox (sandbox = false), which is not isolated.`
+
+func unavailable(err error) error {
+	switch {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSPC),
+		errors.Is(err, unix.EUSERS), errors.Is(err, unix.EACCES):
+		return fmt.Errorf("start sandbox: create namespaces: %w: %w\n%s", err, ErrUnavailable, fixHint)
+	}
+	return fmt.Errorf("start sandbox: %w", err)
+}
+
+// prepareRoot creates, as the caller, the skeleton and the mount points
+// the init needs inside s.Root, resolving optional mounts.
+func prepareRoot(s *initSpec, hostGID int) error {
+	root := s.Root
+	if os.Geteuid() == 0 {
+		// The init runs as the build user; it must be able to look up
+		// paths under the root (Nix: root:nixbld 0750).
+		if err := os.Chown(root, 0, hostGID); err != nil {
+			return err
+		}
+		if err := os.Chmod(root, 0o750); err != nil {
+			return err
+		}
+	}
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"proc", 0o555}, {"dev", 0o755}, {"dev/pts", 0o755}, {"dev/shm", 0o755}, {"tmp", 0o1777}} {
+		p := filepath.Join(root, d.name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chmod(p, d.mode); err != nil {
+			return err
+		}
+	}
+	for _, dev := range devices {
+		if err := touch(filepath.Join(root, "dev", dev)); err != nil {
+			return err
+		}
+	}
+	for name, target := range map[string]string{
+		"dev/fd": "/proc/self/fd", "dev/stdin": "/proc/self/fd/0", "dev/stdout": "/proc/self/fd/1",
+		"dev/stderr": "/proc/self/fd/2", "dev/ptmx": "pts/ptmx",
+	} {
+		p := filepath.Join(root, name)
+		os.Remove(p)
+		if err := os.Symlink(target, p); err != nil {
+			return err
+		}
+	}
+	var mounts []Mount
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
+			return fmt.Errorf("mount %s on %s: paths must be absolute", m.Source, m.Target)
+		}
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			if m.Optional && errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		t := filepath.Join(root, m.Target)
+		if fi.IsDir() {
+			err = os.MkdirAll(t, 0o755)
+		} else {
+			if err = os.MkdirAll(filepath.Dir(t), 0o755); err == nil {
+				err = touch(t)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		mounts = append(mounts, m)
+	}
+	s.Mounts = mounts
+	return nil
+}
+
+func touch(p string) error {
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Check reports whether this host can create sandboxes, by setting one
+// up in a temporary directory (without running a program in it). An
+// error matching ErrUnavailable says how to fix the host.
+func Check(ctx context.Context, tmpDir string) error {
+	root, err := os.MkdirTemp(tmpDir, "cairn-sandbox-check-")
+	if err != nil {
+		return fmt.Errorf("check sandbox: %w", err)
+	}
+	defer os.RemoveAll(root)
+	p, err := start(ctx, &Spec{Root: root, HostUID: -1, HostGID: -1}, true)
+	if err != nil {
+		return err
+	}
+	if err := p.Wait(); err != nil {
+		return fmt.Errorf("check sandbox: probe: %w", err)
+	}
+	return nil
+}

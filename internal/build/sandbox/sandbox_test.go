@@ -1,0 +1,202 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestMain(m *testing.M) {
+	MaybeRunInit(os.Args)
+	os.Exit(m.Run())
+}
+
+const busybox = "/bin/busybox"
+
+// need skips the test when the sandbox cannot run here, loudly; with
+// CI=true an unavailable sandbox on a host that has busybox is a failure.
+func need(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(busybox); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing (apt-get install -y busybox-static)", busybox)
+		}
+		t.Skipf("SKIPPING: %s is missing (apt-get install -y busybox-static)", busybox)
+	}
+	if err := Check(context.Background(), t.TempDir()); err != nil {
+		if errors.Is(err, ErrUnavailable) && os.Getenv("CI") != "true" {
+			t.Skipf("SKIPPING: this host cannot create sandboxes: %v", err)
+		}
+		t.Fatalf("sandbox check: %v", err)
+	}
+}
+
+// run runs script with busybox sh in a fresh sandbox and returns its
+// output and exit error.
+func run(t *testing.T, spec Spec, script string) (string, error) {
+	t.Helper()
+	spec.Root = t.TempDir()
+	spec.Mounts = append(spec.Mounts, Mount{Source: busybox, Target: "/bin/busybox", ReadOnly: true})
+	spec.Path = "/bin/busybox"
+	spec.Args = []string{"sh", "-c", script}
+	if spec.Env == nil {
+		spec.Env = []string{"PATH=/path-not-set"}
+	}
+	spec.HostUID, spec.HostGID = -1, -1
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.Stdout, spec.Stderr = w, w
+	p, err := Start(context.Background(), &spec)
+	w.Close()
+	if err != nil {
+		r.Close()
+		t.Fatalf("start: %v", err)
+	}
+	out, _ := io.ReadAll(r)
+	r.Close()
+	return string(out), p.Wait()
+}
+
+func TestIsolation(t *testing.T) {
+	need(t)
+	out, err := run(t, Spec{Dir: "/tmp"}, `
+b=/bin/busybox
+echo "id=$($b id -u):$($b id -g)"
+echo "host=$($b hostname) dom=$($b cat /proc/sys/kernel/domainname)"
+echo "pwd=$($b pwd)"
+echo "pid=$$"
+echo "root=$($b ls / | $b tr '\n' ' ')"
+echo "dev=$($b ls /dev | $b tr '\n' ' ')"
+echo "net=$($b cat /proc/net/dev | $b tail -n +3 | $b cut -d: -f1 | $b tr -d ' ' | $b tr '\n' ' ')"
+echo "uidmap=$($b cat /proc/self/uid_map | $b tr -s ' ')"
+$b ls /etc >/dev/null 2>&1 && echo "etc visible" || echo "no etc"
+echo x > /tmp/f; $b chmod 4755 /tmp/f 2>&1 || echo "chmod suid refused"
+$b chmod 755 /tmp/f && echo "chmod ok"
+echo hi > /dev/null && echo devnull ok
+$b head -c 4 /dev/zero | $b wc -c
+$b wget -T 2 -q -O- http://1.1.1.1/ >/dev/null 2>&1 && echo "network!" || echo "no network"
+echo "caps=$($b grep CapEff /proc/self/status)"
+`)
+	if err != nil {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	t.Logf("\n%s", out)
+	for _, want := range []string{
+		"id=1000:100", "host=localhost dom=(none)", "pwd=/tmp", "pid=1",
+		"root=bin dev proc tmp ",
+		"dev=fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
+		"net=lo ", "uidmap= 1000 ", "no etc", "chmod suid refused", "chmod ok", "devnull ok",
+		"4\n", "no network", "caps=CapEff:\t0000000000000000",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+func TestNetworkShared(t *testing.T) {
+	need(t)
+	out, err := run(t, Spec{Network: true}, `/bin/busybox cat /proc/net/dev | /bin/busybox wc -l`)
+	if err != nil {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	// The host has at least lo plus, usually, one more interface; the
+	// private namespace has exactly lo (3 lines).
+	host, _ := os.ReadFile("/proc/net/dev")
+	if want := bytes.Count(host, []byte("\n")); strings.TrimSpace(out) != strings.TrimSpace(strings.Repeat("", 0)+itoa(want)) {
+		t.Errorf("lines of /proc/net/dev = %q, want %d (the host's)", out, want)
+	}
+}
+
+func itoa(n int) string {
+	var b []byte
+	for n >= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(append([]byte{byte('0' + n)}, b...))
+}
+
+func TestExitStatusAndMissingProgram(t *testing.T) {
+	need(t)
+	_, err := run(t, Spec{}, "exit 3")
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit 3 gave %v", err)
+	}
+	spec := Spec{Root: t.TempDir(), Path: "/nope", Args: []string{"nope"}, HostUID: -1, HostGID: -1}
+	_, err = Start(context.Background(), &spec)
+	if err == nil || !strings.Contains(err.Error(), "executing '/nope'") {
+		t.Fatalf("missing program: %v", err)
+	}
+}
+
+func TestReadOnlyAndOptionalMounts(t *testing.T) {
+	need(t)
+	dir := t.TempDir()
+	os.WriteFile(dir+"/f", []byte("data"), 0o644)
+	out, err := run(t, Spec{Mounts: []Mount{
+		{Source: dir, Target: "/in", ReadOnly: true},
+		{Source: "/does/not/exist", Target: "/opt", Optional: true},
+	}}, `/bin/busybox cat /in/f; echo; (echo x > /in/g) 2>/dev/null && echo writable || echo readonly; [ -e /opt ] && echo opt || echo noopt`)
+	if err != nil {
+		t.Fatalf("exit: %v\n%s", err, out)
+	}
+	if out != "data\nreadonly\nnoopt\n" {
+		t.Errorf("got %q", out)
+	}
+	spec := Spec{Root: t.TempDir(), Path: "/x", Mounts: []Mount{{Source: "/does/not/exist", Target: "/opt"}}, HostUID: -1, HostGID: -1}
+	if _, err := Start(context.Background(), &spec); err == nil {
+		t.Fatal("missing non-optional mount source accepted")
+	}
+}
+
+func TestFilterShape(t *testing.T) {
+	ts, err := tables()
+	if err != nil {
+		t.Skip(err)
+	}
+	prog := filter(ts)
+	// Every jump must land inside the program.
+	for pc, ins := range prog {
+		if ins.Code&0x07 != 0x05 { // BPF_JMP
+			continue
+		}
+		if ins.Code&0xf0 == 0x00 { // BPF_JA
+			if pc+1+int(ins.K) >= len(prog) {
+				t.Errorf("pc %d: ja out of range", pc)
+			}
+			continue
+		}
+		if pc+1+int(ins.Jt) >= len(prog) || pc+1+int(ins.Jf) >= len(prog) {
+			t.Errorf("pc %d: jump out of range", pc)
+		}
+	}
+	if last := prog[len(prog)-1]; last.K != retAllow {
+		t.Errorf("program does not end by allowing")
+	}
+}
+
+func TestUnavailableHint(t *testing.T) {
+	for _, err := range []error{unavailable(&os.SyscallError{Syscall: "clone", Err: syscallEPERM}), setupError("unavailable: mount /proc: operation not permitted")} {
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "kernel.unprivileged_userns_clone=1") {
+			t.Errorf("%v: not an ErrUnavailable with a hint", err)
+		}
+	}
+	if err := setupError("executing '/x': no such file"); errors.Is(err, ErrUnavailable) {
+		t.Errorf("%v matches ErrUnavailable", err)
+	}
+}
+
+const syscallEPERM = unix.EPERM
