@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -284,7 +285,10 @@ func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs 
 		return nil, fmt.Errorf("add text %s: %w", name, err)
 	}
 	return s.addKnown(ctx, p, ca, refs, false, func(dst string) error {
-		return fsutil.WriteFile(dst, contents, 0o444)
+		// Straight into the scratch entry: a temporary file under a
+		// name that is not a store path would be fair game for a
+		// concurrent collector.
+		return writeFlat(dst, bytes.NewReader(contents))
 	})
 }
 

@@ -280,3 +280,67 @@ func TestDeleteReferencedRefused(t *testing.T) {
 		t.Errorf("c still valid: %v", err)
 	}
 }
+
+// A collector running over and over while another Store adds paths never
+// deletes a path the writer has added (its temporary roots protect it,
+// delivered over the socket while the collector holds gc.lock), and the
+// store stays consistent.
+func TestGCConcurrentWithWriter(t *testing.T) {
+	_, root := openTest(t)
+	ctx := context.Background()
+	w, err := Open(ctx, Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	g, err := Open(ctx, Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	done := make(chan struct{})
+	var added []storepath.Path
+	var werr error
+	go func() {
+		defer close(done)
+		var prev []storepath.Path
+		for i := 0; i < 60; i++ {
+			contents := strings.Repeat("x", i)
+			for _, p := range prev {
+				contents += " " + w.print(p)
+			}
+			info, err := w.AddText(ctx, "p"+strings.Repeat("i", i%5), []byte(contents), prev)
+			if err != nil {
+				werr = err
+				return
+			}
+			added = append(added, info.Path)
+			prev = []storepath.Path{info.Path}
+		}
+	}()
+	rounds := 0
+	for {
+		select {
+		case <-done:
+		default:
+			if _, err := g.CollectGarbage(ctx, GCOptions{Roots: noProc}); err != nil {
+				t.Fatal(err)
+			}
+			rounds++
+			continue
+		}
+		break
+	}
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	for _, p := range added {
+		if ok, _ := g.IsValid(ctx, p); !ok {
+			t.Errorf("collector deleted %s while its writer lived", p)
+		}
+	}
+	if v, err := g.Verify(ctx, VerifyOptions{CheckContents: true}); err != nil || !v.OK() {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+	t.Logf("%d collections ran during %d adds", rounds, len(added))
+}

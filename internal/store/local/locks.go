@@ -84,8 +84,8 @@ func flockCtx(ctx context.Context, f *os.File, t fsutil.LockType) error {
 
 // AddTempRoot protects p from the garbage collector for the lifetime of
 // this Store (until Close), with Nix's protocol: p is appended to the
-// locked file temproots/<pid>-<n>; if a collector is running (gc.lock is
-// held exclusively) it is told about p over gc-socket/socket first, and
+// locked file temproots/<pid>[-<n>]; if a collector is running (gc.lock
+// is held exclusively) it is also told about p over gc-socket/socket, and
 // the call waits for its acknowledgement.
 func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 	s.mu.Lock()
@@ -99,6 +99,14 @@ func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 			return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
 		}
 		s.gcLock = f
+	}
+	// Record the root in our file first, then make sure a running
+	// collector knows. Nix does it the other way round, which leaves a
+	// window: a collector that acknowledged the root over its socket can
+	// finish and the next one can read our file before the root is in
+	// it. Written first, every collector that starts later sees it.
+	if _, err := s.tempRoots.Write([]byte(s.print(p) + "\x00")); err != nil {
+		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
 	}
 	for {
 		err := fsutil.Flock(s.gcLock, fsutil.Shared, false)
@@ -117,11 +125,7 @@ func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 		// The collector went away; try the lock again.
 		time.Sleep(5 * time.Millisecond)
 	}
-	defer fsutil.Funlock(s.gcLock)
-	if _, err := s.tempRoots.Write([]byte(s.print(p) + "\x00")); err != nil {
-		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
-	}
-	return nil
+	return fsutil.Funlock(s.gcLock)
 }
 
 func (s *Store) sendRootToGC(ctx context.Context, p storepath.Path) error {

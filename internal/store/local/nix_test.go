@@ -512,3 +512,64 @@ func TestOptimiseWithNix(t *testing.T) {
 		s.Close()
 	}
 }
+
+// Nix 2.8's collector, run in a loop, never deletes what a live cairn
+// writer added: our temporary roots reach it through the roots file and
+// the gc socket.
+func TestNixGCConcurrentWithWriter(t *testing.T) {
+	needNix(t)
+	root := shortRoot(t)
+	ctx := context.Background()
+	w, err := Open(ctx, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	done := make(chan struct{})
+	var added []storepath.Path
+	var werr error
+	go func() {
+		defer close(done)
+		var prev []storepath.Path
+		for i := 0; i < 200; i++ {
+			dir := filepath.Join(t.TempDir(), "src")
+			contents := strings.Repeat("y", i)
+			for _, p := range prev {
+				contents += " " + w.print(p)
+			}
+			writeTree(t, dir, map[string]string{"f": contents, "g/h": "h"})
+			info, err := w.AddPath(ctx, dir, AddOptions{Name: "n", Method: storepath.Recursive, References: prev})
+			if err != nil {
+				werr = err
+				return
+			}
+			added = append(added, info.Path)
+			prev = []storepath.Path{info.Path}
+		}
+	}()
+	rounds := 0
+loop:
+	for {
+		select {
+		case <-done:
+			break loop
+		default:
+		}
+		if out, err := nixErr(root, "nix-store", "--gc"); err != nil {
+			t.Fatalf("nix-store --gc: %v\n%s", err, out)
+		}
+		rounds++
+	}
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	for _, p := range added {
+		if ok, _ := w.IsValid(ctx, p); !ok {
+			t.Errorf("nix deleted %s while its writer lived", p)
+		}
+	}
+	if out, err := nixErr(root, "nix-store", "--verify", "--check-contents"); err != nil || strings.Contains(out, "modified") {
+		t.Errorf("nix verify: %v\n%s", err, out)
+	}
+	t.Logf("%d nix collections ran during %d adds", rounds, len(added))
+}

@@ -2,12 +2,11 @@ package local
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"cairn/internal/compat/nixbase32"
 	"cairn/internal/compat/storepath"
@@ -31,7 +30,7 @@ func (s *Store) Optimise(ctx context.Context) (*OptimiseStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.newOptimiser()
+	o, err := s.newOptimiser(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +56,7 @@ func (s *Store) Optimise(ctx context.Context) (*OptimiseStats, error) {
 // OptimisePath is Optimise for the one valid path p (Nix's
 // auto-optimise-store after adding a path).
 func (s *Store) OptimisePath(ctx context.Context, p storepath.Path) (*OptimiseStats, error) {
-	o, err := s.newOptimiser()
+	o, err := s.newOptimiser(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -69,13 +68,19 @@ func (s *Store) OptimisePath(ctx context.Context, p storepath.Path) (*OptimiseSt
 
 type optimiser struct {
 	s      *Store
+	tmp    *tempEntry // temporary links are named <tmp>-link-<n>
+	n      int
 	links  string
 	inodes map[uint64]bool // inodes already in .links
 	stats  OptimiseStats
 }
 
-func (s *Store) newOptimiser() (*optimiser, error) {
-	o := &optimiser{s: s, links: filepath.Join(s.realStore, ".links"), inodes: map[uint64]bool{}}
+func (s *Store) newOptimiser(ctx context.Context) (*optimiser, error) {
+	tmp, err := s.newTempEntry(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("optimise: %w", err)
+	}
+	o := &optimiser{s: s, tmp: tmp, links: filepath.Join(s.realStore, ".links"), inodes: map[uint64]bool{}}
 	if err := os.MkdirAll(o.links, 0o755); err != nil {
 		return nil, fmt.Errorf("optimise: %w", err)
 	}
@@ -180,9 +185,10 @@ func (o *optimiser) path(path string) error {
 		}
 		defer fsutil.CanonicaliseTimestampAndPermissions(dir)
 	}
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(o.s.realStore, ".tmp-link-"+hex.EncodeToString(rnd[:]))
+	// The temporary link's name shares the hash part of our scratch
+	// entry, so a concurrent collector leaves it alone.
+	o.n++
+	tmp := o.tmp.real + "-link-" + strconv.Itoa(o.n)
 	if err := unix.Link(link, tmp); err != nil {
 		if err == unix.EMLINK {
 			return nil
