@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -235,7 +236,12 @@ func coreBuiltins() []Primop {
 }
 
 func (ev *Evaluator) warn(msg string) {
-	fmt.Fprintf(ev.opts.Trace, "evaluation warning: %s\n", indentMsg(msg, "                    "))
+	io.WriteString(ev.opts.Trace, formatInfo(ev.fset, "evaluation warning: ", &EvalError{Msg: msg}, true, strings.HasPrefix(msg, "\n")))
+}
+
+// warnAt prints a "warning:" with a position and trace frames.
+func (ev *Evaluator) warnAt(msg string, p Pos, frames ...Frame) {
+	io.WriteString(ev.opts.Trace, formatInfo(ev.fset, "warning: ", &EvalError{Msg: msg, Pos: p, Frames: frames}, true, false))
 }
 
 func indentMsg(s, ind string) string {

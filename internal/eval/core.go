@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"io"
 )
 
@@ -49,10 +50,30 @@ type IO interface {
 	// AddTextToStore writes a text file to the store (builtins.toFile) and
 	// returns its store path; refs are the store paths it refers to.
 	AddTextToStore(name, content string, refs []string) (string, error)
+	// AddPathToStore adds a file system tree to the store (builtins.path,
+	// filterSource) and returns its store path; see PathRequest.
+	AddPathToStore(req *PathRequest) (string, error)
 	// AddDerivation computes (and unless read-only, writes) the .drv for
 	// req and returns its path and output paths.
 	AddDerivation(req *DerivationRequest) (*DerivationResult, error)
 }
+
+// PathRequest describes builtins.path / builtins.filterSource.
+type PathRequest struct {
+	Path      string // absolute source path
+	Name      string // store path name
+	Recursive bool   // NAR (true) or flat file hash
+	// Filter, if non-nil, is called for every entry below Path with its
+	// absolute path and type; a rejected directory is pruned.
+	Filter func(path string, t FileType) (bool, error)
+	// ExpectedSHA256 is the expected hash (any Nix encoding) or "". The
+	// IO returns ErrStorePathMismatch if the result differs.
+	ExpectedSHA256 string
+}
+
+// ErrStorePathMismatch is returned by IO.AddPathToStore when the added
+// path does not have the expected hash.
+var ErrStorePathMismatch = errors.New("store path mismatch")
 
 // SearchPathEntry is one -I / NIX_PATH element: Prefix ("" for none) = Path.
 type SearchPathEntry struct {

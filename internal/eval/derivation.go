@@ -277,6 +277,10 @@ func (ev *Evaluator) derivationStrict(name string, attrs *Attrs) (Value, error) 
 				}
 				jsonParts = append(jsonParts, jsonQuote(key)+":"+b.String())
 				switch at.Name {
+				case symAllowedReferences, symAllowedRequisites, symDisallowedReferences, symDisallowedRequisites, symMaxSize, symMaxClosureSize:
+					ev.warnAt(fmt.Sprintf("'structuredAttrs' disables the effect of the derivation attribute '%s'; use 'outputChecks.<output>.%s' instead", key, key), Pos(at.Pos), Frame{Msg: fmt.Sprintf("while evaluating derivation '%s'", name)})
+				}
+				switch at.Name {
 				case symBuilder:
 					v, err := ev.forceString(at.Val, 0, "")
 					if err != nil {
@@ -330,7 +334,7 @@ func (ev *Evaluator) derivationStrict(name string, attrs *Attrs) (Value, error) 
 				return err
 			}
 			if at.Name == symJSON {
-				ev.warn("setting structured attributes via '__json' is deprecated, and may be disallowed in future versions of Nix. Set '__structuredAttrs = true' instead.")
+				ev.warnAt("setting structured attributes via '__json' is deprecated, and may be disallowed in future versions of Nix. Set '__structuredAttrs = true' instead.", Pos(at.Pos), Frame{Msg: fmt.Sprintf("while evaluating derivation '%s'", name)})
 				req.StructuredAttrs = s
 				return nil
 			}

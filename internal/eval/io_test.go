@@ -1,8 +1,13 @@
 package eval
 
 import (
+	"bytes"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
+
+	"cairn/internal/compat/nar"
 
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/nixhash"
@@ -117,4 +122,41 @@ func (m *drvMemory) add(req *DerivationRequest) (*DerivationResult, error) {
 		res.Outputs[o] = out.Path
 	}
 	return res, nil
+}
+
+func (osIO) AddPathToStore(req *PathRequest) (string, error) {
+	var buf bytes.Buffer
+	var keep nar.Filter
+	if req.Filter != nil {
+		keep = func(p string, fi fs.FileInfo) (bool, error) { return req.Filter(p, modeType(fi.Mode())) }
+	}
+	var h nixhash.Hash
+	method := storepath.Recursive
+	if req.Recursive {
+		if err := nar.DumpPathFilter(&buf, req.Path, keep); err != nil {
+			return "", err
+		}
+		h = nixhash.Sum(nixhash.SHA256, buf.Bytes())
+	} else {
+		b, err := os.ReadFile(req.Path)
+		if err != nil {
+			return "", err
+		}
+		h = nixhash.Sum(nixhash.SHA256, b)
+		method = storepath.Flat
+	}
+	sp, err := storepath.Dir("/nix/store").MakeFixedOutputPath(req.Name, method, h, nil, false)
+	if err != nil {
+		return "", err
+	}
+	if req.ExpectedSHA256 != "" {
+		want, err := nixhash.ParseAny(req.ExpectedSHA256, nixhash.SHA256)
+		if err != nil {
+			return "", err
+		}
+		if !want.Equal(h) {
+			return "", ErrStorePathMismatch
+		}
+	}
+	return "/nix/store/" + sp.String(), nil
 }

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"path"
 
 	"cairn/internal/eval/json"
@@ -45,6 +46,9 @@ func ioBuiltins() []Primop {
 			path, err := ev.realisePath(a[0])
 			if err != nil {
 				return Value{}, err
+			}
+			if v, ok, err := ev.evalCorepkg(path); ok {
+				return v, err
 			}
 			return ev.evalFile(path, 0)
 		}},
@@ -162,6 +166,8 @@ func ioBuiltins() []Primop {
 			return StringCtx(s, cb.c), nil
 		}},
 		{Name: "__findFile", Arity: 2, Fn: primFindFile},
+		{Name: "__filterSource", Arity: 2, Fn: primFilterSource},
+		{Name: "__path", Arity: 1, Fn: primPath},
 		{Name: "placeholder", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
 			s, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.placeholder")
 			if err != nil {
@@ -393,6 +399,12 @@ func primFindFile(ev *Evaluator, p Pos, a []Value) (Value, error) {
 			return Path(cand), nil
 		}
 	}
+	if strings.HasPrefix(want, "nix/") {
+		return Path(corepkgsPrefix + want[4:]), nil
+	}
+	if ev.opts.Pure {
+		return Value{}, ev.errorf(errThrow, 0, "cannot look up '<%s>' in pure evaluation mode (use '--impure' to override)", want)
+	}
 	return Value{}, ev.errorf(errThrow, 0, "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)", want)
 }
 
@@ -594,4 +606,90 @@ func (ev *Evaluator) jsonFloat(f float64) string {
 		return s
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
+}
+
+func (ev *Evaluator) addPath(name, path string, filter Value, hasFilter, recursive bool, sha string) (Value, error) {
+	req := &PathRequest{Path: path, Name: name, Recursive: recursive, ExpectedSHA256: sha}
+	if hasFilter {
+		req.Filter = func(p string, t FileType) (bool, error) {
+			r, err := ev.callFunction(filter, []Value{String(p), String(t.String())}, 0)
+			if err != nil {
+				return false, err
+			}
+			return ev.forceBool(r, 0, "while evaluating the return value of the path filter function")
+		}
+	}
+	if ev.opts.IO == nil {
+		return Value{}, ev.ferr("cannot add '%s' to the store: no store available", path)
+	}
+	sp, err := ev.opts.IO.AddPathToStore(req)
+	if err != nil {
+		var ee *EvalError
+		switch {
+		case errors.As(err, &ee):
+			err = ee
+		case errors.Is(err, ErrStorePathMismatch):
+			err = ev.ferr("store path mismatch in (possibly filtered) path added from '%s'", path)
+		default:
+			err = ev.ioError(err, path)
+		}
+		return Value{}, addTracef(err, 0, "while adding path '%s'", path)
+	}
+	return StringCtx(sp, NewContext(sp)), nil
+}
+
+func primFilterSource(ev *Evaluator, p Pos, a []Value) (Value, error) {
+	var cb ctxBuilder
+	pth, err := ev.coerceToPath(0, a[1], &cb, "while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'")
+	if err != nil {
+		return Value{}, err
+	}
+	f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.filterSource")
+	if err != nil {
+		return Value{}, err
+	}
+	return ev.addPath(path.Base(pth), pth, f, true, true, "")
+}
+
+func primPath(ev *Evaluator, p Pos, a []Value) (Value, error) {
+	s, err := ev.forceAttrs(a[0], 0, "while evaluating the argument passed to 'builtins.path'")
+	if err != nil {
+		return Value{}, err
+	}
+	var (
+		pth, name, sha string
+		hasPath        bool
+		filter         Value
+		hasFilter      bool
+		recursive      = true
+	)
+	var cb ctxBuilder
+	for _, at := range s.All() {
+		switch n := ev.syms.name(at.Name); n {
+		case "path":
+			pth, err = ev.coerceToPath(Pos(at.Pos), at.Val, &cb, "while evaluating the 'path' attribute passed to 'builtins.path'")
+			hasPath = true
+		case "name":
+			name, err = ev.forceStringNoCtx(at.Val, Pos(at.Pos), "while evaluating the `name` attribute passed to builtins.path")
+		case "filter":
+			filter, err = ev.forceFunction(at.Val, Pos(at.Pos), "while evaluating the `filter` parameter passed to builtins.path")
+			hasFilter = true
+		case "recursive":
+			recursive, err = ev.forceBool(at.Val, Pos(at.Pos), "while evaluating the `recursive` attribute passed to builtins.path")
+		case "sha256":
+			sha, err = ev.forceStringNoCtx(at.Val, Pos(at.Pos), "while evaluating the `sha256` attribute passed to builtins.path")
+		default:
+			return Value{}, ev.errorf(errGeneric, Pos(at.Pos), "unsupported argument '%s' to 'builtins.path'", ev.symStr(at.Name))
+		}
+		if err != nil {
+			return Value{}, err
+		}
+	}
+	if !hasPath {
+		return Value{}, ev.ferr("missing required 'path' attribute in the first argument to 'builtins.path'")
+	}
+	if name == "" {
+		name = path.Base(pth)
+	}
+	return ev.addPath(name, pth, filter, hasFilter, recursive, sha)
 }

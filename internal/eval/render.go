@@ -23,6 +23,12 @@ func FormatError(fset *token.FileSet, err error, showTrace bool) string {
 	if !errors.As(err, &ee) {
 		return indentBlock("error: ", err.Error()) + "\n"
 	}
+	return formatInfo(fset, "error: ", ee, showTrace, false)
+}
+
+// formatInfo is CppNix's showErrorInfo for any level prefix ("error: ",
+// "warning: ", "evaluation warning: ").
+func formatInfo(fset *token.FileSet, prefix string, ee *EvalError, showTrace, noIndent bool) string {
 	var oss strings.Builder
 	count := 0
 	posMaybe := func(indent string, p Pos) bool {
@@ -92,14 +98,18 @@ func FormatError(fset *token.FileSet, err error, showTrace bool) string {
 		if truncate {
 			oss.WriteString("\n(stack trace truncated; use '--show-trace' to show the full, detailed trace)\n")
 		}
-		oss.WriteString("\nerror: ")
+		oss.WriteString("\n" + prefix)
 	}
 	oss.WriteString(ee.Msg + "\n")
 	posMaybe("", ee.Pos)
 	if s := spell.Format(ee.Suggestions); s != "" {
 		oss.WriteString(s + "\n")
 	}
-	return indentBlock("error: ", strings.TrimRight(oss.String(), "\n")) + "\n"
+	body := strings.TrimRight(oss.String(), " \t\n\r")
+	if noIndent {
+		return strings.TrimSuffix(prefix, " ") + body + "\n"
+	}
+	return indentBlock(prefix, body) + "\n"
 }
 
 // indentBlock is CppNix's indent(prefix, spaces, chomp(s)).
