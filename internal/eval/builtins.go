@@ -479,7 +479,7 @@ func primGenericClosure(ev *Evaluator, p Pos, a []Value) (Value, error) {
 			nv, err = ev.forceList(nv, 0, "while evaluating the return value of the `operator` passed to builtins.genericClosure")
 		}
 		if err != nil {
-			return Value{}, addTracef(err, 0, "while calling the `operator` passed to builtins.genericClosure on element %s", ev.printValueErr(e))
+			return Value{}, addTracef(err, 0, "while calling operator on genericClosure element %s", ev.printValueErr(e))
 		}
 		for _, x := range nv.ListV() {
 			if _, err := ev.force(x, 0); err != nil {
@@ -1192,6 +1192,29 @@ func stringBuiltins() []Primop {
 			return StringCtx(s, NewContext(out...)), nil
 		}},
 		{Name: "__getContext", Arity: 1, Fn: primGetContext},
+		{Name: "__addDrvOutputDependencies", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
+			var cb ctxBuilder
+			s, err := ev.coerceToString(0, a[0], &cb, "while evaluating the argument passed to builtins.addDrvOutputDependencies", coerceOpts{})
+			if err != nil {
+				return Value{}, err
+			}
+			if cb.c.Len() != 1 {
+				return Value{}, ev.ferr("context of string '%s' must have exactly one element, but has %d", s, cb.c.Len())
+			}
+			c := cb.c.Elems()[0]
+			switch {
+			case strings.HasPrefix(c, "="):
+			case strings.HasPrefix(c, "!"):
+				rest := c[1:]
+				return Value{}, ev.ferr("`addDrvOutputDependencies` can only act on derivations, not on a derivation output such as '%s'", rest[:strings.IndexByte(rest, '!')])
+			default:
+				if !strings.HasSuffix(c, ".drv") {
+					return Value{}, ev.ferr("path '%s' is not a derivation", c)
+				}
+				c = "=" + c
+			}
+			return StringCtx(s, NewContext(c)), nil
+		}},
 		{Name: "__appendContext", Arity: 2, Fn: primAppendContext},
 	}
 }

@@ -290,7 +290,7 @@ func (ev *Evaluator) thunkFailed(t *Thunk, err error) error {
 	if ev.opts.Compat.MemoiseErrors {
 		t.state = thFailed
 		t.env = nil
-		t.code = &failedCode{e.clone()}
+		t.code = &failedCode{e} // shared: frames added while unwinding are kept, as in CppNix
 	} else {
 		t.state = thPending
 	}

@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"io"
+
 	"cairn/internal/compat/nixhash"
 )
 
@@ -70,6 +72,9 @@ func hashBuiltins() []Primop {
 			f, err := ev.forceStringNoCtx(fa.Val, 0, "while evaluating the attribute 'toHashFormat'")
 			if err != nil {
 				return Value{}, err
+			}
+			if f == "base32" {
+				io.WriteString(ev.opts.Trace, "warning: \"base32\" is a deprecated alias for hash format \"nix32\".\n")
 			}
 			enc, err := nixhash.ParseEncoding(f)
 			if err != nil {

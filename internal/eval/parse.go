@@ -2,6 +2,7 @@ package eval
 
 import (
 	"errors"
+	"io"
 
 	"cairn/internal/lang/ast"
 	"cairn/internal/lang/parser"
@@ -17,7 +18,8 @@ func (ev *Evaluator) parse(src []byte, name, baseDir string) (ast.Expr, error) {
 	if ev.opts.Getenv != nil {
 		home, _ = ev.opts.Getenv("HOME")
 	}
-	e, err := parser.Parse(file, src, parser.Options{BaseDir: baseDir, HomeDir: home})
+	e, err := parser.Parse(file, src, parser.Options{BaseDir: baseDir, HomeDir: home, Pure: ev.opts.Pure,
+		Warn: func(_ Pos, msg string) { io.WriteString(ev.opts.Trace, "warning: "+msg+"\n") }})
 	if err != nil {
 		var el scanner.ErrorList
 		if errors.As(err, &el) && len(el) > 0 {
