@@ -147,6 +147,9 @@ func ioBuiltins() []Primop {
 			if err := ev.checkExists(pth); err != nil {
 				return Value{}, err
 			}
+			if t, err := ev.opts.IO.Lstat(pth); err == nil && t != FileDirectory && t != FileSymlink {
+				return Value{}, ev.ferr("'%s' is not a directory", pth)
+			}
 			ents, err := ev.opts.IO.ReadDir(pth)
 			if err != nil {
 				return Value{}, ev.ioError(err, pth)

@@ -68,8 +68,9 @@ func formatInfo(fset *token.FileSet, prefix string, ee *EvalError, showTrace, no
 					printTrace(f)
 				}
 			} else {
+				// CppNix clears a by-value copy of its seen set here, so
+				// frames stay "seen" for the rest of the trace.
 				oss.WriteString("\n(" + strconv.Itoa(len(skipped)) + " duplicate frames omitted)\n")
-				clear(seen)
 			}
 			skipped = skipped[:0]
 		}
