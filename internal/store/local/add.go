@@ -171,6 +171,12 @@ func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.Path
 	if err := os.Rename(tmp.real, real); err != nil {
 		return fmt.Errorf("add %s: %w", s.print(p), err)
 	}
+	if s.opts.AutoOptimise {
+		if _, err := s.OptimisePath(ctx, p); err != nil {
+			fsutil.RemoveAll(real)
+			return err
+		}
+	}
 	if err := s.RegisterValidPaths(ctx, infos); err != nil {
 		// Contents without a row are garbage; remove them now.
 		fsutil.RemoveAll(real)

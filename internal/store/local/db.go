@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,5 +169,10 @@ func queryReferrers(ctx context.Context, q querier, path string) ([]string, erro
 // nullString maps "" to NULL.
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// sigsColumn joins signatures with spaces; none is NULL.
-func sigsColumn(sigs []string) sql.NullString { return nullString(strings.Join(sigs, " ")) }
+// sigsColumn joins signatures with spaces, sorted and without
+// duplicates as Nix (a std::set) writes them; none is NULL.
+func sigsColumn(sigs []string) sql.NullString {
+	sorted := slices.Clone(sigs)
+	slices.Sort(sorted)
+	return nullString(strings.Join(slices.Compact(sorted), " "))
+}

@@ -21,12 +21,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"cairn/internal/compat/storepath"
 	"cairn/internal/fsutil"
@@ -51,6 +53,13 @@ type Options struct {
 	ReservedSize int64
 	// IgnoredXattrs are kept by canonicalisation (nil: Nix's default).
 	IgnoredXattrs []string
+	// BuildUsersGroup, when running as root, makes the store directory
+	// root:<group> with mode 1775, as Nix does for its build users
+	// (Nix's default for root is "nixbld"). Empty leaves it alone.
+	BuildUsersGroup string
+	// AutoOptimise hard-links the files of every added path into .links
+	// (Nix's auto-optimise-store).
+	AutoOptimise bool
 }
 
 const defaultReservedSize = 8 << 20
@@ -68,6 +77,7 @@ type Store struct {
 	mu        sync.Mutex // guards the temporary roots state below
 	tempRoots *os.File   // temproots/<pid>, exclusively locked
 	gcLock    *os.File
+	rootsConn net.Conn // connection to a running collector's gc-socket
 }
 
 var _ store.Store = (*Store)(nil)
@@ -120,6 +130,26 @@ func (s *Store) createDirs() error {
 	} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
+		}
+	}
+	if s.opts.BuildUsersGroup != "" && os.Getuid() == 0 {
+		g, err := user.LookupGroup(s.opts.BuildUsersGroup)
+		if err != nil {
+			return fmt.Errorf("the group '%s' given as the build users group does not exist: %w", s.opts.BuildUsersGroup, err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		fi, err := os.Stat(s.realStore)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if st.Uid != 0 || int(st.Gid) != gid || fi.Mode()&(os.ModePerm|os.ModeSticky) != os.ModeSticky|0o775 {
+			if err := os.Chown(s.realStore, 0, gid); err != nil {
+				return err
+			}
+			if err := os.Chmod(s.realStore, os.ModeSticky|0o775); err != nil {
+				return err
+			}
 		}
 	}
 	gcroots := filepath.Join(s.stateDir, "gcroots")
@@ -233,6 +263,10 @@ func (s *Store) Close() error {
 	if s.gcLock != nil {
 		s.gcLock.Close()
 		s.gcLock = nil
+	}
+	if s.rootsConn != nil {
+		s.rootsConn.Close()
+		s.rootsConn = nil
 	}
 	s.mu.Unlock()
 	if lerr := s.bigLock.Close(); err == nil {

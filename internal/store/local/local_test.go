@@ -347,3 +347,51 @@ func dbRows(t *testing.T, db *sql.DB, q string) []string {
 }
 
 var _ = nar.Magic
+
+func TestOptionsAndSignatures(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	opts := Options{Root: root, ReservedSize: -1, AutoOptimise: true}
+	if os.Geteuid() == 0 {
+		opts.BuildUsersGroup = "root"
+	}
+	s, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if os.Geteuid() == 0 {
+		fi, _ := os.Stat(s.RealStoreDir())
+		if fi.Mode()&(os.ModePerm|os.ModeSticky) != os.ModeSticky|0o775 {
+			t.Errorf("store dir mode %v, want 1775", fi.Mode())
+		}
+	}
+	src := t.TempDir()
+	writeTree(t, filepath.Join(src, "a"), map[string]string{"f": "same"})
+	writeTree(t, filepath.Join(src, "b"), map[string]string{"g": "same"})
+	a, err := s.AddPath(ctx, filepath.Join(src, "a"), AddOptions{Name: "a", Method: storepath.Recursive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.AddPath(ctx, filepath.Join(src, "b"), AddOptions{Name: "b", Method: storepath.Recursive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inode(t, filepath.Join(s.RealPath(a.Path), "f")) != inode(t, filepath.Join(s.RealPath(b.Path), "g")) {
+		t.Error("auto-optimise did not link identical files")
+	}
+	if err := s.AddSignatures(ctx, a.Path, []string{"k-2:bbbb", "k-1:aaaa"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddSignatures(ctx, a.Path, []string{"k-1:aaaa", "k-3:cccc"}); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.QueryPathInfo(ctx, a.Path)
+	if got := strings.Join(info.Signatures, " "); got != "k-1:aaaa k-2:bbbb k-3:cccc" {
+		t.Errorf("signatures %q", got)
+	}
+	missing, _ := storepath.DefaultDir.ComputeTextPath("missing", nil, nil)
+	if err := s.AddSignatures(ctx, missing, []string{"k:x"}); !errors.Is(err, store.ErrNotValid) {
+		t.Errorf("sign invalid path: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -128,29 +129,44 @@ func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 	return fsutil.Funlock(s.gcLock)
 }
 
+// sendRootToGC tells the running collector about p over its socket and
+// waits for the acknowledgement. The connection is kept for later roots,
+// as Nix does: Nix 2.8's server can abort (std::terminate) when clients
+// connect and disconnect in quick succession, because a reused file
+// descriptor number collides in its table of client threads.
 func (s *Store) sendRootToGC(ctx context.Context, p storepath.Path) error {
-	addr, release, err := shortUnixPath(filepath.Join(s.stateDir, "gc-socket", "socket"))
+	if s.rootsConn == nil {
+		addr, release, err := shortUnixPath(filepath.Join(s.stateDir, "gc-socket", "socket"))
+		if err != nil {
+			return err
+		}
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", addr)
+		release()
+		if err != nil {
+			return err
+		}
+		s.rootsConn = conn
+	}
+	err := func() error {
+		if _, err := s.rootsConn.Write([]byte(s.print(p) + "\n")); err != nil {
+			return err
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(s.rootsConn, b[:]); err != nil {
+			return err
+		}
+		if b[0] != '1' {
+			return fmt.Errorf("garbage collector answered %q", b[:])
+		}
+		return nil
+	}()
 	if err != nil {
-		return err
+		// The collector went away; the caller retries from the lock.
+		s.rootsConn.Close()
+		s.rootsConn = nil
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", addr)
-	release()
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(s.print(p) + "\n")); err != nil {
-		return err
-	}
-	var b [1]byte
-	if _, err := conn.Read(b[:]); err != nil {
-		return err
-	}
-	if b[0] != '1' {
-		return fmt.Errorf("garbage collector answered %q", b[:])
-	}
-	return nil
+	return err
 }
 
 // openTempRoots creates and locks this Store's temporary roots file. Nix

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -162,3 +163,32 @@ func (s *Store) QueryValidDerivers(ctx context.Context, p storepath.Path) ([]sto
 }
 
 func errNotValid(s *Store, p storepath.Path) error { return &store.NotValidError{Path: s.print(p)} }
+
+// AddSignatures adds sigs ("<key name>:<base64>") to the signatures of
+// the valid path p, keeping existing ones and dropping duplicates (Nix's
+// addSignatures, used by nix store sign).
+func (s *Store) AddSignatures(ctx context.Context, p storepath.Path, sigs []string) error {
+	return withTx(ctx, s.db, func(tx *sql.Tx) error {
+		r, err := queryRow(ctx, tx, s.print(p))
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return errNotValid(s, p)
+		}
+		have := strings.Fields(r.sigs.String)
+		seen := map[string]bool{}
+		for _, x := range have {
+			seen[x] = true
+		}
+		for _, x := range sigs {
+			if !seen[x] {
+				seen[x] = true
+				have = append(have, x)
+			}
+		}
+		sort.Strings(have)
+		_, err = tx.ExecContext(ctx, "update ValidPaths set sigs = ? where id = ?", sigsColumn(have), r.id)
+		return err
+	})
+}
