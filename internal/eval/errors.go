@@ -34,6 +34,9 @@ type EvalError struct {
 	kind        errKind
 	thunk       *Thunk // infinite recursion: the blackholed thunk
 	parse       bool   // a parse error (rendered without "error:" line break)
+	// Usage marks CppNix UsageErrors: the CLI prints "Try '<prog> --help'
+	// for more information." after the rendered error.
+	Usage bool
 }
 
 func (e *EvalError) Error() string { return e.Msg }

@@ -13,7 +13,9 @@ func (ev *Evaluator) hashAlgo(v Value, ctx string) (nixhash.Algo, error) {
 	}
 	a, err := nixhash.ParseAlgo(s)
 	if err != nil {
-		return 0, ev.ferr("unknown hash algorithm '%s', expect 'blake3', 'md5', 'sha1', 'sha256', or 'sha512'\nTry 'nix-instantiate --help' for more information.", s)
+		e := ev.ferr("unknown hash algorithm '%s', expect 'blake3', 'md5', 'sha1', 'sha256', or 'sha512'", s)
+		e.Usage = true
+		return 0, e
 	}
 	return a, nil
 }

@@ -217,6 +217,9 @@ func runInstantiate(work string, args []string) runResult {
 	rc := 0
 	if err != nil {
 		stderr.WriteString(ev.FormatError(err, showTrace))
+		if e, ok := err.(*EvalError); ok && e.Usage {
+			stderr.WriteString("Try 'nix-instantiate --help' for more information.\n")
+		}
 		rc = 1
 	}
 	return runResult{out.String(), stderr.String(), rc}
