@@ -355,7 +355,9 @@ func (p *parser) keyValue(t *table) error {
 	return p.insertDotted(t, keys, v, valAt)
 }
 
-// insertDotted stores v under a dotted key inside t, creating dotted tables.
+// insertDotted stores v under a dotted key inside t, creating dotted
+// tables. It also fills inline tables while they are being parsed; their
+// dotted sub-tables are closed when the inline table ends.
 func (p *parser) insertDotted(t *table, keys []keyPart, v any, valAt int) error {
 	for _, k := range keys[:len(keys)-1] {
 		switch x := t.vals[k.name].(type) {
@@ -576,7 +578,7 @@ func (p *parser) inlineTable() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := p.insertInline(t, keys, v, valAt); err != nil {
+		if err := p.insertDotted(t, keys, v, valAt); err != nil {
 			return nil, err
 		}
 		p.skipWS()
@@ -597,30 +599,6 @@ func (p *parser) inlineTable() (any, error) {
 	}
 }
 
-func (p *parser) insertInline(t *table, keys []keyPart, v any, valAt int) error {
-	for _, k := range keys[:len(keys)-1] {
-		switch x := t.vals[k.name].(type) {
-		case nil:
-			n := newTable(kindDotted)
-			t.set(k.name, n)
-			t = n
-		case *table:
-			if x.kind != kindDotted {
-				return p.fail(k.at, "toml::insert_value: cannot add a key to an inline table", "inline table is immutable")
-			}
-			t = x
-		default:
-			return p.fail(k.at, "toml::insert_value: key \""+k.name+"\" is already defined as a non-table value", "here")
-		}
-	}
-	last := keys[len(keys)-1]
-	if _, ok := t.vals[last.name]; ok {
-		return p.fail(last.at, "toml::insert_value: value (\""+last.name+"\") already exists.", "here")
-	}
-	t.set(last.name, v)
-	return nil
-}
-
 func closeInline(t *table) {
 	t.kind = kindInline
 	for _, v := range t.vals {
@@ -635,10 +613,8 @@ func closeInline(t *table) {
 func (p *parser) stringValue() (any, error) {
 	rest := p.src[p.pos:]
 	switch {
-	case strings.HasPrefix(rest, `"""`):
-		return p.mlBasicString()
-	case strings.HasPrefix(rest, `'''`):
-		return p.mlLiteralString()
+	case strings.HasPrefix(rest, `"""`), strings.HasPrefix(rest, `'''`):
+		return p.mlString(rest[0])
 	case rest[0] == '"':
 		return p.basicString()
 	default:
@@ -755,45 +731,36 @@ func (p *parser) literalString() (string, error) {
 	}
 }
 
-func (p *parser) mlBasicString() (string, error) {
+// mlString parses a multi-line basic (quote '"') or literal (quote '\”)
+// string.
+func (p *parser) mlString(quote byte) (string, error) {
+	basic := quote == '"'
+	name, delim := "ml_literal_string", "'''"
+	if basic {
+		name, delim = "ml_basic_string", `"""`
+	}
 	start := p.pos
 	p.pos += 3
 	p.newline() // a newline right after the delimiter is trimmed
 	var b strings.Builder
 	for {
 		if p.eof() {
-			return "", p.fail(start, "toml::parse_ml_basic_string: invalid string: ml_basic_string must be like: \"\"\"abc\"\"\"", "missing closing `\"\"\"`")
+			return "", p.fail(start, "toml::parse_"+name+": invalid string: "+name+" must be like: "+delim+"abc"+delim, "missing closing `"+delim+"`")
 		}
-		if strings.HasPrefix(p.src[p.pos:], `"""`) {
+		if strings.HasPrefix(p.src[p.pos:], delim) {
 			// Up to two more quotes belong to the content.
 			n := 3
-			for n < 5 && p.pos+n < len(p.src) && p.src[p.pos+n] == '"' {
+			for n < 5 && p.pos+n < len(p.src) && p.src[p.pos+n] == quote {
 				n++
 			}
-			b.WriteString(strings.Repeat(`"`, n-3))
+			b.WriteString(strings.Repeat(string(quote), n-3))
 			p.pos += n
 			return b.String(), nil
 		}
 		c := p.src[p.pos]
 		switch {
-		case c == '\\':
-			// line-ending backslash: trim whitespace and newlines
-			q := p.pos + 1
-			for q < len(p.src) && (p.src[q] == ' ' || p.src[q] == '\t') {
-				q++
-			}
-			if q < len(p.src) && (p.src[q] == '\n' || strings.HasPrefix(p.src[q:], "\r\n")) {
-				p.pos = q
-				for !p.eof() {
-					if p.newline() {
-						continue
-					}
-					if c := p.peek(); c == ' ' || c == '\t' {
-						p.pos++
-						continue
-					}
-					break
-				}
+		case basic && c == '\\':
+			if p.lineEndingBackslash() {
 				continue
 			}
 			if err := p.escape(&b); err != nil {
@@ -806,7 +773,7 @@ func (p *parser) mlBasicString() (string, error) {
 			b.WriteString("\r\n")
 			p.pos += 2
 		case badStringChar(c):
-			return "", p.fail(p.pos, "toml::parse_ml_basic_string: invalid string: control characters are not allowed", "here")
+			return "", p.fail(p.pos, "toml::parse_"+name+": invalid string: control characters are not allowed", "here")
 		default:
 			if err := p.utf8Char(&b); err != nil {
 				return "", err
@@ -815,40 +782,25 @@ func (p *parser) mlBasicString() (string, error) {
 	}
 }
 
-func (p *parser) mlLiteralString() (string, error) {
-	start := p.pos
-	p.pos += 3
-	p.newline()
-	var b strings.Builder
-	for {
-		if p.eof() {
-			return "", p.fail(start, "toml::parse_ml_literal_string: invalid string: ml_literal_string must be like: '''abc'''", "missing closing `'''`")
-		}
-		if strings.HasPrefix(p.src[p.pos:], `'''`) {
-			n := 3
-			for n < 5 && p.pos+n < len(p.src) && p.src[p.pos+n] == '\'' {
-				n++
-			}
-			b.WriteString(strings.Repeat(`'`, n-3))
-			p.pos += n
-			return b.String(), nil
-		}
-		c := p.src[p.pos]
-		switch {
-		case c == '\n':
-			b.WriteByte('\n')
+// lineEndingBackslash skips a backslash that ends a line, with the
+// whitespace and newlines after it, and reports whether it did.
+func (p *parser) lineEndingBackslash() bool {
+	q := p.pos + 1
+	for q < len(p.src) && (p.src[q] == ' ' || p.src[q] == '\t') {
+		q++
+	}
+	if q == len(p.src) || p.src[q] != '\n' && !strings.HasPrefix(p.src[q:], "\r\n") {
+		return false
+	}
+	p.pos = q
+	for !p.eof() {
+		if c := p.peek(); c == ' ' || c == '\t' {
 			p.pos++
-		case c == '\r' && strings.HasPrefix(p.src[p.pos:], "\r\n"):
-			b.WriteString("\r\n")
-			p.pos += 2
-		case badStringChar(c):
-			return "", p.fail(p.pos, "toml::parse_ml_literal_string: invalid string: control characters are not allowed", "here")
-		default:
-			if err := p.utf8Char(&b); err != nil {
-				return "", err
-			}
+		} else if !p.newline() {
+			break
 		}
 	}
+	return true
 }
 
 // ---- numbers and dates

@@ -112,6 +112,8 @@ var decodeTests = []struct{ in, want string }{
 	{"a = [ [ 1, 2 ], [\"a\", \"b\"] ]", `{ a = [ [ 1 2 ] [ "a" "b" ] ]; }`},
 	{"a = []", `{ a = [ ]; }`},
 	{"name = { first = \"Tom\", last = \"P\" }\nanimal = { type.name = \"pug\" }\ne = {}", `{ animal = { type = { name = "pug"; }; }; e = { }; name = { first = "Tom"; last = "P"; }; }`},
+	{"a = { b.c = 1, b.d = 2 }", `{ a = { b = { c = 1; d = 2; }; }; }`},
+	{"a = { b = { c = 1 } }\na.b.d = 2", "error: [error] toml::insert_value: cannot add a key to an inline table\n --> fromTOML\n   |\n 2 | a.b.d = 2\n   | ^-- inline table is immutable\n"},
 	// timestamps
 	{"odt1 = 1979-05-27T07:32:00Z\nodt2 = 1979-05-27T00:32:00-07:00\nodt3 = 1979-05-27 07:32:00.1234567891+00:00",
 		`{ odt1 = { _type = "timestamp"; value = "1979-05-27T07:32:00Z"; }; odt2 = { _type = "timestamp"; value = "1979-05-27T00:32:00-07:00"; }; odt3 = { _type = "timestamp"; value = "1979-05-27T07:32:00.123456789Z"; }; }`},
