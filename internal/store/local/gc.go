@@ -228,11 +228,9 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 				if protected {
 					continue
 				}
-				// An invalid path protected by a valid path's hash part
-				// (its .lock file, say) dies with that path.
-				if i, ok := g.byHash[p.HashPart()]; ok && alive.has(i) {
-					continue
-				}
+				// Only temporary roots protect by hash part: a leftover
+				// <path>.lock is garbage even if <path> is alive, as in
+				// Nix (whoever holds a lock has a temporary root).
 			}
 			deadOther = append(deadOther, name)
 		}

@@ -33,6 +33,7 @@ import (
 	"cairn/internal/compat/storepath"
 	"cairn/internal/fsutil"
 	"cairn/internal/store"
+	"golang.org/x/sys/unix"
 )
 
 // Options configure Open. The zero value opens the system store.
@@ -185,7 +186,11 @@ func (s *Store) createDirs() error {
 		reserved := filepath.Join(s.dbDir, "reserved")
 		if fi, err := os.Stat(reserved); err != nil || fi.Size() != size {
 			if f, err := os.OpenFile(reserved, os.O_WRONLY|os.O_CREATE, 0o600); err == nil {
-				f.Truncate(size)
+				// Allocate real blocks (a sparse file would reserve
+				// nothing); fall back to a plain size change.
+				if unix.Fallocate(int(f.Fd()), 0, 0, size) != nil {
+					f.Truncate(size)
+				}
 				f.Close()
 			}
 		}

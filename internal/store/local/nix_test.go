@@ -258,6 +258,11 @@ func TestNixReadsCairnStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// Leftovers: a stale lock of a live path, a half-written path and
+	// a name that is no store path at all.
+	os.WriteFile(s.RealPath(b.Path)+".lock", nil, 0o600)
+	os.Mkdir(filepath.Join(s.RealStoreDir(), "0000000000000000000000000000000z-half"), 0o755)
+	os.WriteFile(filepath.Join(s.RealStoreDir(), "junk"), nil, 0o644)
 	ours, err := s.CollectGarbage(ctx, GCOptions{Action: GCReturnDead})
 	if err != nil {
 		t.Fatal(err)
