@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
@@ -394,4 +395,42 @@ func TestOptionsAndSignatures(t *testing.T) {
 	if err := s.AddSignatures(ctx, missing, []string{"k:x"}); !errors.Is(err, store.ErrNotValid) {
 		t.Errorf("sign invalid path: %v", err)
 	}
+}
+
+func TestLockPaths(t *testing.T) {
+	s, root := openTest(t)
+	ctx := context.Background()
+	a, _ := storepath.DefaultDir.ComputeTextPath("a", nil, nil)
+	b, _ := storepath.DefaultDir.ComputeTextPath("b", nil, nil)
+	l, err := s.LockPaths(ctx, []storepath.Path{b, a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another Store (as another process would) cannot take them.
+	s2, err := Open(ctx, Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := s2.LockPaths(short, []storepath.Path{a}); err == nil {
+		t.Fatal("lock taken twice")
+	}
+	os.MkdirAll(s.RealPath(a), 0o755)
+	if err := s.RemoveInvalid(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(s.RealPath(a)); err == nil {
+		t.Error("invalid leftover kept")
+	}
+	l.Unlock(true)
+	if _, err := os.Lstat(s.RealPath(a) + ".lock"); err == nil {
+		t.Error("lock file kept")
+	}
+	l2, err := s2.LockPaths(short, []storepath.Path{a, b})
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	l2.Unlock(false)
 }

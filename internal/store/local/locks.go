@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -19,6 +20,55 @@ import (
 // per-path lock (src/libstore/pathlocks.cc).
 type pathLock struct {
 	f *os.File
+}
+
+// PathLocks are held locks on store paths (see LockPaths).
+type PathLocks struct {
+	locks []*pathLock
+}
+
+// LockPaths takes the per-path locks of paths, in sorted order so that
+// two callers never deadlock, waiting as long as ctx allows. Nix and
+// cairn writers of the same paths exclude each other through these
+// locks; a builder holds them on its outputs while it builds and
+// registers them.
+func (s *Store) LockPaths(ctx context.Context, paths []storepath.Path) (*PathLocks, error) {
+	sorted := append([]storepath.Path(nil), paths...)
+	slices.SortFunc(sorted, storepath.Compare)
+	sorted = slices.Compact(sorted)
+	pl := &PathLocks{}
+	for _, p := range sorted {
+		l, err := s.lockPath(ctx, p)
+		if err != nil {
+			pl.Unlock(false)
+			return nil, err
+		}
+		pl.locks = append(pl.locks, l)
+	}
+	return pl, nil
+}
+
+// Unlock releases the locks. With deleteFiles (once the paths are valid)
+// the lock files are removed, as Nix does.
+func (pl *PathLocks) Unlock(deleteFiles bool) {
+	for _, l := range pl.locks {
+		l.unlock(deleteFiles)
+	}
+	pl.locks = nil
+}
+
+// RemoveInvalid deletes whatever is at the real location of p if p is
+// not valid (a half-written leftover), e.g. before a build writes it.
+// The caller should hold p's lock.
+func (s *Store) RemoveInvalid(ctx context.Context, p storepath.Path) error {
+	ok, err := s.IsValid(ctx, p)
+	if err != nil || ok {
+		return err
+	}
+	if _, err := fsutil.RemoveAll(s.RealPath(p)); err != nil {
+		return fmt.Errorf("remove invalid %s: %w", s.print(p), err)
+	}
+	return nil
 }
 
 // lockPath waits for the lock on the given store path. A lock file that
