@@ -171,3 +171,34 @@ func formatBuffer(dst, digits []byte, decExp int) []byte {
 	}
 	return strconv.AppendInt(dst, int64(e), 10)
 }
+
+// AppendString28 appends s as Nix 2.8's toJSON wrote strings
+// (src/libutil/json.cc): \" \\ \n \r \t, other bytes below 0x20 as \u00xx
+// (so \b is \u0008), and every other byte unchanged, without any UTF-8
+// check. Nix 2.8 printed floats as numfmt.FormatFloatEval does.
+func AppendString28(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexLower[c>>4], hexLower[c&15])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

@@ -10,6 +10,7 @@
 //
 // AppendString and AppendFloat are nlohmann's serializer for strings (strict
 // UTF-8, minimal escaping) and doubles (Grisu2 digits, "1.0" for integral
-// values, "1e+16" beyond 15 digits, null for NaN and infinities). Nix 2.8
-// serialised differently (see package numfmt and the evaluator's Compat).
+// values, "1e+16" beyond 15 digits, null for NaN and infinities).
+// AppendString28 is Nix 2.8's string writer (no UTF-8 check, \u0008 for
+// \b); 2.8 wrote floats as numfmt.FormatFloatEval does.
 package json
