@@ -3,6 +3,7 @@ package eval
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -421,4 +422,77 @@ func TestDeepRecursion(t *testing.T) {
 	if got != "1000000" {
 		t.Fatalf("raised depth: got %q", got)
 	}
+}
+
+// TestNixpkgsAttr evaluates $EVAL_NIXPKGS_ATTR of /work/nixpkgs (Nix28
+// compat) and prints drvPath and outPath.
+func TestNixpkgsAttr(t *testing.T) {
+	attr := os.Getenv("EVAL_NIXPKGS_ATTR")
+	if attr == "" {
+		t.Skip("EVAL_NIXPKGS_ATTR not set")
+	}
+	var stderr bytes.Buffer
+	env := map[string]string{"HOME": "/fake-home"}
+	ev := New(Options{IO: osIO{}, Trace: &stderr, Compat: CompatNix28(), MaxCallDepth: 1000000, ShowTrace: true,
+		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	var out bytes.Buffer
+	err := ev.Run(func() error {
+		v, err := ev.EvalString(`let p = import /work/nixpkgs { system = "x86_64-linux"; }; d = p.`+attr+`; in [ d.drvPath d.outPath ]`, "«string»", "/")
+		if err != nil {
+			return err
+		}
+		if err := ev.ForceDeep(v); err != nil {
+			return err
+		}
+		return ev.PrintAmbiguous(&out, v)
+	})
+	if err != nil {
+		stderr.WriteString(ev.FormatError(err, true))
+	}
+	t.Logf("stdout: %s\nstderr: %s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
+}
+
+// TestNixpkgsDrvPaths compares drvPath/outPath of the attributes in
+// /work/shared/reference/nixpkgs-2020-drvpaths.tsv (set EVAL_NIXPKGS=1).
+func TestNixpkgsDrvPaths(t *testing.T) {
+	if os.Getenv("EVAL_NIXPKGS") == "" {
+		t.Skip("EVAL_NIXPKGS not set")
+	}
+	b, err := os.ReadFile("/work/shared/reference/nixpkgs-2020-drvpaths.tsv")
+	if err != nil {
+		t.Skipf("SKIPPING: no reference tsv: %v", err)
+	}
+	env := map[string]string{"HOME": "/fake-home"}
+	ev := New(Options{IO: osIO{}, Trace: io.Discard, Compat: CompatNix28(), MaxCallDepth: 1000000,
+		Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	pass, total := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 || strings.Contains(f[0], "nixos") || strings.HasPrefix(f[1], "error") {
+			continue
+		}
+		total++
+		var out bytes.Buffer
+		err := ev.Run(func() error {
+			v, err := ev.EvalString(`let p = import /work/nixpkgs { system = "x86_64-linux"; }; d = p.`+f[0]+`; in [ d.drvPath d.outPath ]`, "«string»", "/")
+			if err != nil {
+				return err
+			}
+			if err := ev.ForceDeep(v); err != nil {
+				return err
+			}
+			return ev.PrintAmbiguous(&out, v)
+		})
+		want := `[ "` + f[1] + `" "` + f[2] + `" ]`
+		switch {
+		case err != nil:
+			msg := ev.FormatError(err, false)
+			t.Logf("%s: error: %.300s", f[0], msg)
+		case out.String() != want:
+			t.Logf("%s: got %s want %s", f[0], out.String(), want)
+		default:
+			pass++
+		}
+	}
+	t.Logf("nixpkgs drv paths: %d/%d match", pass, total)
 }
