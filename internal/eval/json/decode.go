@@ -35,6 +35,15 @@ func Decode(data string) (any, error) {
 	return d.parse()
 }
 
+// Decode28 is Decode as Nix 2.8 behaved: a non-negative integer above the
+// int64 range wraps around to a negative one, a NUL byte ends a string
+// value (it was copied as a C string), and a key keeps its NUL bytes.
+// Syntax errors are the same.
+func Decode28(data string) (any, error) {
+	d := &decoder{lexer: lexer{src: data}, nix28: true}
+	return d.parse()
+}
+
 type token uint8
 
 const (
@@ -451,7 +460,8 @@ func (l *lexer) tokenText() string {
 
 type decoder struct {
 	lexer
-	last token
+	last  token
+	nix28 bool
 }
 
 func (d *decoder) next() token {
@@ -530,7 +540,7 @@ func (d *decoder) parse() (any, error) {
 	}
 	key := func() error {
 		s := string(d.buf)
-		if strings.IndexByte(s, 0) >= 0 {
+		if !d.nix28 && strings.IndexByte(s, 0) >= 0 {
 			return nulError(s)
 		}
 		stack[len(stack)-1].key = s
@@ -583,14 +593,17 @@ func (d *decoder) parse() (any, error) {
 			case tInteger:
 				emit(d.integer)
 			case tUnsigned:
-				if d.unsigned > math.MaxInt64 {
+				if d.unsigned > math.MaxInt64 && !d.nix28 {
 					return nil, fmt.Errorf("unsigned json number %d outside of Nix integer range", d.unsigned)
 				}
 				emit(int64(d.unsigned))
 			case tString:
 				s := string(d.buf)
-				if strings.IndexByte(s, 0) >= 0 {
-					return nil, nulError(s)
+				if i := strings.IndexByte(s, 0); i >= 0 {
+					if !d.nix28 {
+						return nil, nulError(s)
+					}
+					s = s[:i]
 				}
 				emit(s)
 			case tParseError:

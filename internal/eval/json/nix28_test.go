@@ -21,6 +21,32 @@ func TestAppendString28(t *testing.T) {
 	}
 }
 
+var decode28Tests = []struct{ in, want string }{
+	{`18446744073709551615`, `-1`},
+	{`9223372036854775808`, `-9223372036854775808`},
+	{`"a\u0000b"`, `"a"`},
+	{`{"a\u0000b": 1}`, `{"a\x00b":1}`},
+	{`[1, tru]`, `error: [json.exception.parse_error.101] parse error at line 1, column 8: syntax error while parsing value - invalid literal; last read: '1, tru]'`},
+	{`-9223372036854775809`, `-9.223372036854776e+18f`},
+}
+
+// TestDecode28 pins Nix 2.8's fromJSON differences, as observed with
+// nix-instantiate 2.8.
+func TestDecode28(t *testing.T) {
+	for _, tt := range decode28Tests {
+		v, err := Decode28(tt.in)
+		got := ""
+		if err != nil {
+			got = "error: " + err.Error()
+		} else {
+			got = render(v)
+		}
+		if got != tt.want {
+			t.Errorf("Decode28(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
 // TestAppendString28AgainstNix runs the table's first input through Nix
 // 2.8's builtins.toJSON.
 func TestAppendString28AgainstNix(t *testing.T) {
