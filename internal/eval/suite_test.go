@@ -496,3 +496,28 @@ func TestNixpkgsDrvPaths(t *testing.T) {
 	}
 	t.Logf("nixpkgs drv paths: %d/%d match", pass, total)
 }
+
+// TestNixOSToplevel evaluates the reference NixOS configuration (set
+// EVAL_NIXOS=1) and compares its drvPath with Nix 2.8's.
+func TestNixOSToplevel(t *testing.T) {
+	if os.Getenv("EVAL_NIXOS") == "" {
+		t.Skip("EVAL_NIXOS not set")
+	}
+	env := map[string]string{"HOME": "/fake-home"}
+	var stderr bytes.Buffer
+	ev := New(Options{IO: osIO{}, Trace: &stderr, Compat: CompatNix28(), MaxCallDepth: 1000000, ShowTrace: true,
+		SearchPath: []SearchPathEntry{{Prefix: "nixpkgs", Path: "/work/nixpkgs"}},
+		Getenv:     func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	var out bytes.Buffer
+	err := ev.Run(func() error {
+		v, err := ev.EvalString(`let sys = import <nixpkgs/nixos> { system = "x86_64-linux"; configuration = { fileSystems."/".device = "/dev/sda1"; boot.loader.grub.device = "nodev"; services.nginx.enable = true; }; }; t = sys.config.system.build.toplevel; in t.drvPath + "\t" + t.outPath`, "«string»", "/")
+		if err != nil {
+			return err
+		}
+		return ev.PrintAmbiguous(&out, v)
+	})
+	if err != nil {
+		stderr.WriteString(ev.FormatError(err, true))
+	}
+	t.Logf("stdout: %s\nstderr: %.3000s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
+}
