@@ -50,7 +50,20 @@ func (e *Error) Error() string { return e.Msg }
 
 // Decode parses a TOML document.
 func Decode(doc string) (any, error) {
-	p := &parser{src: doc}
+	return decode(&parser{src: doc})
+}
+
+// Decode28 is Decode as Nix 2.8 (toml11 3) behaved on the points where it
+// differs: out-of-range integers and floats clamp to the largest value of
+// their sign instead of failing (a binary integer keeps its low 64 bits),
+// and a table created by an [[array.header]] cannot be defined later by a
+// [header]. Nix 2.8 prefixes errors with "while parsing a TOML string: ",
+// and toml11 3 words them differently from what this package prints.
+func Decode28(doc string) (any, error) {
+	return decode(&parser{src: doc, nix28: true})
+}
+
+func decode(p *parser) (any, error) {
 	root := newTable(kindExplicit)
 	if err := p.document(root); err != nil {
 		return nil, err
@@ -106,6 +119,7 @@ const (
 
 type table struct {
 	kind  tableKind
+	byAOT bool // implicit, created by an [[array.header]] (matters for Decode28)
 	keys  []string
 	vals  map[string]any // *table, *array or a scalar
 	order map[string]int
@@ -152,8 +166,9 @@ func exportValue(v any) any {
 }
 
 type parser struct {
-	src string
-	pos int
+	src   string
+	pos   int
+	nix28 bool
 }
 
 // fail reports an error at byte offset at, in toml11's layout.
@@ -387,12 +402,13 @@ func (p *parser) insertDotted(t *table, keys []keyPart, v any, valAt int) error 
 
 // walkHeader descends through the keys of a table header but the last,
 // creating implicit tables and entering the last element of arrays of tables.
-func (p *parser) walkHeader(root *table, keys []keyPart) (*table, error) {
+func (p *parser) walkHeader(root *table, keys []keyPart, aot bool) (*table, error) {
 	t := root
 	for _, k := range keys[:len(keys)-1] {
 		switch x := t.vals[k.name].(type) {
 		case nil:
 			n := newTable(kindImplicit)
+			n.byAOT = aot
 			t.set(k.name, n)
 			t = n
 		case *table:
@@ -426,7 +442,7 @@ func (p *parser) tableHeader(root *table) (*table, error) {
 	if err := p.endOfLine("table_key"); err != nil {
 		return nil, err
 	}
-	parent, err := p.walkHeader(root, keys)
+	parent, err := p.walkHeader(root, keys, false)
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +453,7 @@ func (p *parser) tableHeader(root *table) (*table, error) {
 		parent.set(last.name, n)
 		return n, nil
 	case *table:
-		if x.kind == kindImplicit {
+		if x.kind == kindImplicit && !(p.nix28 && x.byAOT) {
 			x.kind = kindExplicit
 			return x, nil
 		}
@@ -461,7 +477,7 @@ func (p *parser) arrayTableHeader(root *table) (*table, error) {
 	if err := p.endOfLine("array_table_key"); err != nil {
 		return nil, err
 	}
-	parent, err := p.walkHeader(root, keys)
+	parent, err := p.walkHeader(root, keys, true)
 	if err != nil {
 		return nil, err
 	}
@@ -904,12 +920,18 @@ func (p *parser) numberOrDate() (any, error) {
 	}
 	if isFloat {
 		f, err := strconv.ParseFloat(text, 64)
+		if err != nil && math.IsInf(f, 0) && p.nix28 {
+			return math.Copysign(math.MaxFloat64, f), nil
+		}
 		if err != nil && math.IsInf(f, 0) {
 			return nil, p.fail(p.pos, "toml::parse_floating: failed to read floating point value from stream", "here")
 		}
 		return f, nil
 	}
 	n, err := strconv.ParseInt(text, 10, 64)
+	if err != nil && p.nix28 {
+		return n, nil // ParseInt clamps like std::istream
+	}
 	if err != nil {
 		return nil, p.fail(p.pos, "toml::parse_dec_integer: too large integer: current max digits = 2^63", "must be < 2^63")
 	}
@@ -948,6 +970,13 @@ func (p *parser) prefixedInt(kind byte) (any, error) {
 		return nil, p.fail(p.pos, "toml::parse_"+name+"_integer: invalid integer", "here")
 	}
 	n, err := strconv.ParseInt(ds, base, 64)
+	if err != nil && p.nix28 {
+		if base == 2 {
+			u, _ := strconv.ParseUint(ds[max(0, len(ds)-64):], 2, 64)
+			return int64(u), nil
+		}
+		return n, nil // clamped to the maximum
+	}
 	if err != nil {
 		return nil, p.fail(p.pos, "toml::parse_"+name+"_integer: too large integer: current max value = 2^63", "must be < 2^63")
 	}

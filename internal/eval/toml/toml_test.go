@@ -159,6 +159,35 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+var decode28Tests = []struct{ in, want string }{
+	// observed with nix-instantiate 2.8
+	{"a = 9223372036854775808", "{ a = 9223372036854775807; }"},
+	{"a = -9223372036854775809", "{ a = -9223372036854775808; }"},
+	{"a = 0x8000000000000000", "{ a = 9223372036854775807; }"},
+	{"a = 0o7777777777777777777777", "{ a = 9223372036854775807; }"},
+	{"a = 0b1111111111111111111111111111111111111111111111111111111111111111", "{ a = -1; }"},
+	{"a = 1e400", "{ a = 1.79769e+308; }"},
+	{"a = -1e400", "{ a = -1.79769e+308; }"},
+	{"[[t.a]]\n[t]", "error"},
+	{"[t.a]\n[t]", "{ t = { a = { }; }; }"},
+}
+
+func TestDecode28(t *testing.T) {
+	for _, tt := range decode28Tests {
+		v, err := Decode28(tt.in)
+		got := "error"
+		if err == nil {
+			got = render(v)
+		}
+		if got != tt.want {
+			t.Errorf("Decode28(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	if _, err := Decode("[[t.a]]\n[t]"); err != nil {
+		t.Errorf("Decode: TOML 1.0 allows [t] after [[t.a]]: %v", err)
+	}
+}
+
 func TestNegativeNaN(t *testing.T) {
 	v, err := Decode("a = -nan")
 	if err != nil {
