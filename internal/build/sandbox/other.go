@@ -50,6 +50,10 @@ func Start(ctx context.Context, spec *Spec) (*Process, error) {
 	return nil, fmt.Errorf("start sandbox: not supported on %s: %w", runtime.GOOS, ErrUnavailable)
 }
 
+func StartDirect(ctx context.Context, spec *Spec) (*Process, error) {
+	return nil, fmt.Errorf("start builder: not supported on %s", runtime.GOOS)
+}
+
 func Check(ctx context.Context, tmpDir string) error {
 	return fmt.Errorf("check sandbox: not supported on %s: %w", runtime.GOOS, ErrUnavailable)
 }

@@ -107,15 +107,23 @@ var devices = []string{"full", "null", "random", "tty", "urandom", "zero"}
 
 // A Process is a running sandbox.
 type Process struct {
-	cmd *exec.Cmd
+	cmd   *exec.Cmd
+	group bool // StartDirect: kill the process group
 }
 
 // Pid returns the host pid of the sandbox's PID 1.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Kill kills every process in the sandbox (its PID 1 is killed, and the
-// kernel kills the rest of the PID namespace).
-func (p *Process) Kill() error { return p.cmd.Process.Kill() }
+// kernel kills the rest of the PID namespace); for StartDirect, every
+// process of the program's session that is still in it. It may be
+// called after Wait, to kill what the program left behind.
+func (p *Process) Kill() error {
+	if p.group {
+		return killGroup(p.cmd.Process.Pid)
+	}
+	return p.cmd.Process.Kill()
+}
 
 // Wait waits for the program to exit. A non-zero exit or a signal is an
 // *exec.ExitError.

@@ -1,0 +1,390 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"cairn/internal/build/sandbox"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
+	"cairn/internal/store"
+)
+
+// The generated /etc of the sandbox (Nix 2.8).
+const (
+	etcPasswd = "root:x:0:0:Nix build user:/build:/noshell\n" +
+		"nixbld:x:1000:100:Nix build user:/build:/noshell\n" +
+		"nobody:x:65534:65534:Nobody:/:/noshell\n"
+	etcGroup    = "root:x:0:\nnixbld:!:100:\nnogroup:x:65534:\n"
+	etcHosts    = "127.0.0.1 localhost\n::1 localhost\n"
+	etcNsswitch = "hosts: files dns\nservices: files\n"
+)
+
+// run starts the builder of req and waits for it. On success the
+// outputs are at run.actual; they are not yet checked.
+func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Path, valid map[string]*store.PathInfo, check bool) (*buildRun, error) {
+	r := &buildRun{b: b, actual: map[string]string{}, fromUID: -1}
+	drv := b.print(req.DrvPath)
+	if strings.HasPrefix(req.Builder, "builtin:") {
+		return r, b.runBuiltin(ctx, req, r, valid, check)
+	}
+	sandboxed := !b.cfg.NoSandbox
+	if req.NoChroot {
+		if !b.cfg.AllowNoChroot && sandboxed {
+			return r, fmt.Errorf("derivation '%s' has '__noChroot' set, but that's not allowed when 'sandbox' is 'true'", drv)
+		}
+		sandboxed = false
+	}
+	if !sandboxed {
+		if b.store.RealStoreDir() != string(b.store.Dir()) {
+			return r, fmt.Errorf("build %s: building without the sandbox needs the store at its logical location %s, not %s",
+				drv, b.store.Dir(), b.store.RealStoreDir())
+		}
+		if check || len(valid) > 0 {
+			return r, fmt.Errorf("build %s: rebuilding valid outputs needs the sandbox", drv)
+		}
+	}
+	var err error
+	r.buildDir, err = os.MkdirTemp(b.cfg.TmpDir, "nix-build-"+req.DrvPath.Name()+"-")
+	if err != nil {
+		return r, fmt.Errorf("build %s: create build directory: %w", drv, err)
+	}
+	hostUID, hostGID := os.Geteuid(), os.Getegid()
+	if sandboxed && b.cfg.BuildUser != nil {
+		hostUID, hostGID = b.cfg.BuildUser.UID, b.cfg.BuildUser.GID
+		if err := os.Chown(r.buildDir, hostUID, hostGID); err != nil {
+			return r, fmt.Errorf("build %s: %w", drv, err)
+		}
+	}
+	r.fromUID = hostUID
+	top := r.buildDir
+	if sandboxed {
+		top = SandboxBuildDir
+	}
+	su, err := setup(req, b.store.Dir(), top, b.cfg.Cores, b.cfg.ImpureEnv)
+	if err != nil {
+		return r, err
+	}
+	for name, data := range su.Files {
+		p := filepath.Join(r.buildDir, name)
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			return r, fmt.Errorf("build %s: %w", drv, err)
+		}
+		if err := os.Lchown(p, hostUID, hostGID); err != nil {
+			return r, fmt.Errorf("build %s: %w", drv, err)
+		}
+	}
+	spec := &sandbox.Spec{
+		Path: req.Builder, Args: su.Args, Env: su.Env, Dir: top,
+		HostUID: hostUID, HostGID: hostGID, Linux32: req.Platform == "i686-linux",
+	}
+	for id, o := range req.Outputs {
+		if _, ok := valid[id]; ok && !check {
+			continue
+		}
+		r.actual[id] = filepath.Join(b.store.RealStoreDir(), o.Path.Base())
+	}
+	if sandboxed {
+		if err := b.prepareChroot(req, r, spec, closure, hostGID); err != nil {
+			return r, fmt.Errorf("build %s: prepare sandbox: %w", drv, err)
+		}
+	}
+	// Leftovers of an earlier attempt at invalid outputs (we hold their
+	// locks).
+	for _, a := range r.actual {
+		if _, err := os.Lstat(a); err == nil {
+			if _, err := fsutil.RemoveAll(a); err != nil {
+				return r, fmt.Errorf("build %s: remove stale output: %w", drv, err)
+			}
+		}
+	}
+	return r, b.execute(ctx, req, r, spec, sandboxed)
+}
+
+// prepareChroot creates the sandbox root <store>/<drv>.chroot as Nix
+// does, with its store directory, /etc and /build, and points the
+// outputs into it.
+func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, closure []storepath.Path, hostGID int) error {
+	r.chroot = filepath.Join(b.store.RealStoreDir(), req.DrvPath.Base()+".chroot")
+	if _, err := os.Lstat(r.chroot); err == nil {
+		if _, err := fsutil.RemoveAll(r.chroot); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(r.chroot, 0o750); err != nil {
+		return err
+	}
+	storeIn := filepath.Join(r.chroot, string(b.store.Dir()))
+	if err := os.MkdirAll(storeIn, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(storeIn, os.Geteuid(), hostGID); err != nil {
+		return err
+	}
+	if err := os.Chmod(storeIn, 0o1775); err != nil {
+		return err
+	}
+	etc := filepath.Join(r.chroot, "etc")
+	if err := os.Mkdir(etc, 0o755); err != nil {
+		return err
+	}
+	files := map[string]string{"passwd": etcPasswd, "group": etcGroup}
+	fod := req.IsFixedOutput()
+	if fod {
+		files["nsswitch.conf"] = etcNsswitch
+		for _, f := range []string{"resolv.conf", "services", "hosts"} {
+			spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: "/etc/" + f, Target: "/etc/" + f, ReadOnly: true, Optional: true})
+		}
+	} else {
+		files["hosts"] = etcHosts
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(etc, name), []byte(data), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, p := range closure {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{
+			Source: filepath.Join(b.store.RealStoreDir(), p.Base()), Target: b.print(p), ReadOnly: true,
+		})
+	}
+	spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: r.buildDir, Target: SandboxBuildDir})
+	spec.Mounts = append(spec.Mounts, b.cfg.SandboxPaths...)
+	spec.Root = r.chroot
+	spec.Network = fod
+	for id := range r.actual {
+		r.actual[id] = filepath.Join(storeIn, req.Outputs[id].Path.Base())
+	}
+	return nil
+}
+
+// execute runs the builder, logging its output, and enforces the time
+// limits.
+func (b *Builder) execute(ctx context.Context, req *Request, r *buildRun, spec *sandbox.Spec, sandboxed bool) error {
+	drv := b.print(req.DrvPath)
+	logw, err := b.openLog(req, r)
+	if err != nil {
+		return err
+	}
+	sink := newLogSink(b.cfg.LogLines, logw, b.cfg.Log)
+	defer sink.close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return fmt.Errorf("build %s: %w", drv, err)
+	}
+	spec.Stdout, spec.Stderr = pw, pw
+	var proc *sandbox.Process
+	if sandboxed {
+		proc, err = sandbox.Start(ctx, spec)
+	} else {
+		proc, err = sandbox.StartDirect(ctx, spec)
+	}
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		if errors.Is(err, sandbox.ErrUnavailable) {
+			return fmt.Errorf("build %s: %w", drv, err)
+		}
+		return &Error{Kind: Failed, Drv: drv, Msg: fmt.Sprintf("while setting up the build environment of '%s': %v", drv, err), Err: err}
+	}
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var tooBig atomic.Bool
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := pr.Read(buf)
+			if n > 0 {
+				last.Store(time.Now().UnixNano())
+				sink.Write(buf[:n])
+				if b.cfg.MaxLogSize > 0 && sink.size > b.cfg.MaxLogSize && !tooBig.Swap(true) {
+					proc.Kill()
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	exited := make(chan error, 1)
+	go func() { exited <- proc.Wait() }()
+
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var waitErr error
+	var killedFor string
+loop:
+	for {
+		select {
+		case waitErr = <-exited:
+			break loop
+		case <-ctx.Done():
+			proc.Kill()
+			killedFor = "cancelled"
+		case <-tick.C:
+			now := time.Now()
+			if b.cfg.Timeout > 0 && now.Sub(start) > b.cfg.Timeout && killedFor == "" {
+				killedFor = fmt.Sprintf("timed out after %d seconds", int(b.cfg.Timeout.Seconds()))
+				proc.Kill()
+			}
+			if b.cfg.MaxSilentTime > 0 && now.Sub(time.Unix(0, last.Load())) > b.cfg.MaxSilentTime && killedFor == "" {
+				killedFor = fmt.Sprintf("timed out after %d seconds of silence", int(b.cfg.MaxSilentTime.Seconds()))
+				proc.Kill()
+			}
+		}
+	}
+	// Whatever the builder left running goes too, so the pipe closes.
+	proc.Kill()
+	select {
+	case <-copied:
+	case <-time.After(5 * time.Second):
+	}
+	pr.Close()
+	<-copied
+
+	switch {
+	case killedFor == "cancelled":
+		r.failed = true
+		return fmt.Errorf("build %s: %w", drv, ctx.Err())
+	case killedFor != "":
+		r.failed = true
+		return &Error{Kind: TimedOut, Drv: drv, Msg: fmt.Sprintf("building '%s' %s", drv, killedFor)}
+	case tooBig.Load():
+		r.failed = true
+		return &Error{Kind: Failed, Drv: drv, Msg: fmt.Sprintf("build of '%s' failed: %d bytes of log output exceed the limit of %d", drv, sink.size, b.cfg.MaxLogSize)}
+	case waitErr != nil:
+		r.failed = true
+		msg := fmt.Sprintf("builder for '%s' %s", drv, statusString(waitErr))
+		if tail := sink.tail(); len(tail) > 0 {
+			msg += fmt.Sprintf(";\nlast %d log lines:\n", len(tail))
+			for _, l := range tail {
+				msg += "> " + l + "\n"
+			}
+			msg += fmt.Sprintf("For full logs, run 'nix log %s'.", drv)
+		}
+		return &Error{Kind: Failed, Drv: drv, Msg: msg, Err: waitErr}
+	}
+	return nil
+}
+
+// statusString renders a wait error as Nix's statusToString.
+func statusString(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+			if ws.Signaled() {
+				return fmt.Sprintf("failed due to signal %d (%s)", int(ws.Signal()), sigDescription(ws.Signal()))
+			}
+			return fmt.Sprintf("failed with exit code %d", ws.ExitStatus())
+		}
+	}
+	return "died abnormally: " + err.Error()
+}
+
+// sigDescription is strsignal(3) for the common signals.
+func sigDescription(s syscall.Signal) string {
+	str := s.String()
+	if len(str) > 0 {
+		return strings.ToUpper(str[:1]) + str[1:]
+	}
+	return str
+}
+
+// openLog creates the log file <logDir>/drvs/<2>/<rest> (uncompressed).
+func (b *Builder) openLog(req *Request, r *buildRun) (io.Writer, error) {
+	if b.cfg.NoLogFile {
+		return nil, nil
+	}
+	base := req.DrvPath.Base()
+	dir := filepath.Join(b.cfg.LogDir, "drvs", base[:2])
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create log directory: %w", err)
+	}
+	r.logFile = filepath.Join(dir, base[2:])
+	f, err := os.Create(r.logFile)
+	if err != nil {
+		return nil, fmt.Errorf("create build log: %w", err)
+	}
+	return f, nil
+}
+
+// logSink receives the builder's output: it stores it, echoes it and
+// keeps the last lines for error messages, as Nix's handleChildOutput:
+// lines end at '\n', a '\r' restarts the current line, and "@nix " lines
+// are not part of the tail.
+type logSink struct {
+	mu    sync.Mutex
+	n     int
+	file  io.Writer
+	echo  io.Writer
+	lines []string
+	cur   []byte
+	size  int64
+}
+
+func newLogSink(n int, file, echo io.Writer) *logSink {
+	return &logSink{n: n, file: file, echo: echo}
+}
+
+func (s *logSink) Write(p []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.size += int64(len(p))
+	if s.file != nil {
+		s.file.Write(p)
+	}
+	if s.echo != nil {
+		s.echo.Write(p)
+	}
+	for _, c := range p {
+		switch c {
+		case '\n':
+			s.flushLine()
+		case '\r':
+			s.cur = s.cur[:0]
+		default:
+			s.cur = append(s.cur, c)
+		}
+	}
+}
+
+func (s *logSink) flushLine() {
+	line := string(s.cur)
+	s.cur = s.cur[:0]
+	if strings.HasPrefix(line, "@nix ") {
+		return
+	}
+	s.lines = append(s.lines, line)
+	if len(s.lines) > s.n {
+		s.lines = s.lines[len(s.lines)-s.n:]
+	}
+}
+
+// tail returns the last lines, the unfinished one included.
+func (s *logSink) tail() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.cur) > 0 {
+		s.flushLine()
+	}
+	return append([]string(nil), s.lines...)
+}
+
+func (s *logSink) close() {
+	if c, ok := s.file.(io.Closer); ok && s.file != nil {
+		c.Close()
+	}
+}
