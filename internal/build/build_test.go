@@ -138,9 +138,9 @@ type drvSpec struct {
 	name    string
 	script  string
 	env     map[string]string
-	outputs []string             // default ["out"]
-	fixed   *derivation.Output   // fixed output (HashAlgo, Hash)
-	deps    []storepath.Path     // input derivations (all outputs "out")
+	outputs []string            // default ["out"]
+	fixed   *derivation.Output  // fixed output (HashAlgo, Hash)
+	deps    []storepath.Path    // input derivations (all outputs "out")
 	depOuts map[string][]string // input derivation printed path → outputs
 	srcs    []storepath.Path
 }

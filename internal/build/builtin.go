@@ -116,4 +116,3 @@ func (b *Builder) fetch(ctx context.Context, url, dst string, env map[string]str
 	}
 	return nil
 }
-

@@ -101,9 +101,9 @@ func (r *Request) IsFixedOutput() bool {
 type OutputChecks struct {
 	// IgnoreSelfRefs drops the output itself from its requisites (plain
 	// attributes; structured outputChecks keep it).
-	IgnoreSelfRefs                              bool
-	MaxSize, MaxClosureSize                     *uint64
-	AllowedReferences, AllowedRequisites        []string
+	IgnoreSelfRefs                             bool
+	MaxSize, MaxClosureSize                    *uint64
+	AllowedReferences, AllowedRequisites       []string
 	DisallowedReferences, DisallowedRequisites []string
 }
 
