@@ -325,29 +325,35 @@ func (s *Store) invalidateBatch(ctx context.Context, g *graph, batch []int32, al
 	var gone []int32
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		gone = gone[:0]
-		removed := map[string]bool{}
+		inUse, err := tx.PrepareContext(ctx, "select 1 from Refs where reference = ? and referrer != ? limit 1")
+		if err != nil {
+			return err
+		}
+		defer inUse.Close()
+		del, err := tx.PrepareContext(ctx, "delete from ValidPaths where id = ?")
+		if err != nil {
+			return err
+		}
+		defer del.Close()
 		for _, i := range batch {
 			if alive.has(i) {
 				continue
 			}
-			refs, err := queryReferrers(ctx, tx, g.paths[i])
-			if err != nil {
-				return err
-			}
-			inUse := false
-			for _, r := range refs {
-				if r != g.paths[i] && !removed[r] {
-					inUse = true
-				}
-			}
-			if inUse {
+			// Referrers in this batch are gone already (referrers come
+			// first); any other one was registered after the graph was
+			// loaded.
+			var one int
+			err := inUse.QueryRowContext(ctx, g.dbID[i], g.dbID[i]).Scan(&one)
+			if err == nil {
 				g.markForward(alive, []int32{i}, k)
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, "delete from ValidPaths where id = ?", g.dbID[i]); err != nil {
+			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("invalidate %s: %w", g.paths[i], err)
 			}
-			removed[g.paths[i]] = true
+			if _, err := del.ExecContext(ctx, g.dbID[i]); err != nil {
+				return fmt.Errorf("invalidate %s: %w", g.paths[i], err)
+			}
 			gone = append(gone, i)
 		}
 		return nil

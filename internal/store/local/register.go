@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -50,12 +51,19 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 	}
 	now := time.Now().Unix()
 	return withTx(ctx, s.db, func(tx *sql.Tx) error {
+		st, err := prepareRegister(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer st.close()
 		ids := make(map[storepath.Path]int64, len(infos))
 		for _, info := range infos {
-			r, err := queryRow(ctx, tx, s.print(info.Path))
-			if err != nil {
-				return err
+			var id int64
+			err := st.queryID.QueryRowContext(ctx, s.print(info.Path)).Scan(&id)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("register %s: %w", s.print(info.Path), err)
 			}
+			valid := err == nil
 			narSize := sql.NullInt64{Int64: int64(info.NarSize), Valid: info.NarSize != 0}
 			ultimate := sql.NullInt64{Int64: 1, Valid: info.Ultimate}
 			ca := sql.NullString{}
@@ -63,12 +71,11 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 				ca = sql.NullString{String: info.CA.String(), Valid: true}
 			}
 			hash := info.NarHash.Encode(nixhash.Base16, true)
-			if r != nil {
-				if _, err := tx.ExecContext(ctx, "update ValidPaths set narSize = ?, hash = ?, ultimate = ?, sigs = ?, ca = ? where path = ?",
-					narSize, hash, ultimate, sigsColumn(info.Signatures), ca, s.print(info.Path)); err != nil {
+			if valid {
+				if _, err := st.update.ExecContext(ctx, narSize, hash, ultimate, sigsColumn(info.Signatures), ca, s.print(info.Path)); err != nil {
 					return fmt.Errorf("update %s: %w", s.print(info.Path), err)
 				}
-				ids[info.Path] = r.id
+				ids[info.Path] = id
 				continue
 			}
 			regTime := now
@@ -79,8 +86,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 			if !info.Deriver.IsZero() {
 				deriver = sql.NullString{String: s.print(info.Deriver), Valid: true}
 			}
-			res, err := tx.ExecContext(ctx, "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, ?, ?, ?)",
-				s.print(info.Path), hash, regTime, deriver, narSize, ultimate, sigsColumn(info.Signatures), ca)
+			res, err := st.insert.ExecContext(ctx, s.print(info.Path), hash, regTime, deriver, narSize, ultimate, sigsColumn(info.Signatures), ca)
 			if err != nil {
 				return fmt.Errorf("register %s: %w", s.print(info.Path), err)
 			}
@@ -88,8 +94,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 				return err
 			}
 			for name, out := range drvOutputs[info.Path] {
-				if _, err := tx.ExecContext(ctx, "insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)",
-					ids[info.Path], name, s.print(out)); err != nil {
+				if _, err := st.drvOutput.ExecContext(ctx, ids[info.Path], name, s.print(out)); err != nil {
 					return fmt.Errorf("register outputs of %s: %w", s.print(info.Path), err)
 				}
 			}
@@ -98,23 +103,59 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 			for _, ref := range info.References {
 				refID, ok := ids[ref]
 				if !ok {
-					r, err := queryRow(ctx, tx, s.print(ref))
-					if err != nil {
-						return err
-					}
-					if r == nil {
+					err := st.queryID.QueryRowContext(ctx, s.print(ref)).Scan(&refID)
+					if errors.Is(err, sql.ErrNoRows) {
 						return fmt.Errorf("register %s: reference %w", s.print(info.Path), &store.NotValidError{Path: s.print(ref)})
 					}
-					refID = r.id
+					if err != nil {
+						return fmt.Errorf("register %s: %w", s.print(info.Path), err)
+					}
 					ids[ref] = refID
 				}
-				if _, err := tx.ExecContext(ctx, "insert or replace into Refs (referrer, reference) values (?, ?)", ids[info.Path], refID); err != nil {
+				if _, err := st.addRef.ExecContext(ctx, ids[info.Path], refID); err != nil {
 					return fmt.Errorf("register references of %s: %w", s.print(info.Path), err)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// registerStmts are the statements of one registration transaction (as
+// Nix's RegisterValidPath, UpdatePathInfo, AddReference and
+// AddDerivationOutput), prepared once per transaction.
+type registerStmts struct {
+	queryID, insert, update, addRef, drvOutput *sql.Stmt
+}
+
+func prepareRegister(ctx context.Context, tx *sql.Tx) (*registerStmts, error) {
+	st := &registerStmts{}
+	for _, x := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&st.queryID, "select id from ValidPaths where path = ?"},
+		{&st.insert, "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, ?, ?, ?)"},
+		{&st.update, "update ValidPaths set narSize = ?, hash = ?, ultimate = ?, sigs = ?, ca = ? where path = ?"},
+		{&st.addRef, "insert or replace into Refs (referrer, reference) values (?, ?)"},
+		{&st.drvOutput, "insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)"},
+	} {
+		stmt, err := tx.PrepareContext(ctx, x.sql)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		*x.dst = stmt
+	}
+	return st, nil
+}
+
+func (st *registerStmts) close() {
+	for _, s := range []*sql.Stmt{st.queryID, st.insert, st.update, st.addRef, st.drvOutput} {
+		if s != nil {
+			s.Close()
+		}
+	}
 }
 
 // invalidate removes p from the database (its Refs rows as referrer and
