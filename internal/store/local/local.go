@@ -61,6 +61,10 @@ type Options struct {
 	// AutoOptimise hard-links the files of every added path into .links
 	// (Nix's auto-optimise-store).
 	AutoOptimise bool
+	// CADerivations creates the ca-derivations tables (Realisations,
+	// RealisationsRefs; db/ca-schema version 3) if they are missing, as
+	// Nix 2.8 does with the experimental feature ca-derivations.
+	CADerivations bool
 }
 
 const defaultReservedSize = 8 << 20
@@ -252,7 +256,49 @@ func (s *Store) openDB(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.opts.CADerivations {
+		if err := s.migrateCASchema(ctx); err != nil {
+			s.db.Close()
+			return err
+		}
+	}
 	return nil
+}
+
+// migrateCASchema creates the ca-derivations tables under the exclusive
+// big lock, as Nix 2.8's migrateCASchema does for a store without them.
+// Versions 1 and 2 (from Nix 2.4 pre-releases) are left to Nix to
+// upgrade.
+func (s *Store) migrateCASchema(ctx context.Context) error {
+	file := filepath.Join(s.dbDir, "ca-schema")
+	read := func() (int, error) {
+		b, err := os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		return strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	v, err := read()
+	if err != nil || v == CASchemaVersion {
+		return err
+	}
+	if v > CASchemaVersion || v != 0 {
+		return fmt.Errorf("the Nix store ca-schema is version %d; this needs version %d (upgrade it with Nix)", v, CASchemaVersion)
+	}
+	if err := flockCtx(ctx, s.bigLock.File, fsutil.Exclusive); err != nil {
+		return err
+	}
+	defer fsutil.Flock(s.bigLock.File, fsutil.Shared, true)
+	if v, err = read(); err != nil || v == CASchemaVersion {
+		return err // someone else created them meanwhile
+	}
+	if _, err := s.db.ExecContext(ctx, caSchemaSQL); err != nil {
+		return fmt.Errorf("create ca-derivations tables: %w", err)
+	}
+	return fsutil.WriteFile(file, []byte(strconv.Itoa(CASchemaVersion)), 0o644)
 }
 
 // Close releases the database, the temporary roots (paths protected by

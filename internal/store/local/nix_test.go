@@ -174,6 +174,35 @@ func TestSchemaMatchesNix(t *testing.T) {
 	}
 }
 
+// With ca-derivations, the extra tables match Nix 2.8's too.
+func TestCASchemaMatchesNix(t *testing.T) {
+	needNix(t)
+	nixRoot, ourRoot := shortRoot(t), shortRoot(t)
+	src := filepath.Join(t.TempDir(), "hello.txt")
+	os.WriteFile(src, []byte("hello\n"), 0o644)
+	nix(t, nixRoot, "nix-store", "--extra-experimental-features", "ca-derivations", "--add", src)
+	s, err := Open(context.Background(), Options{Root: ourRoot, CADerivations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddPath(context.Background(), src, AddOptions{Name: "hello.txt", Method: storepath.Recursive}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	want := masterRows(t, filepath.Join(nixRoot, "nix/var/nix/db/db.sqlite"))
+	got := masterRows(t, filepath.Join(ourRoot, "nix/var/nix/db/db.sqlite"))
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("schema differs\nours:\n%s\nnix:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	a, _ := os.ReadFile(filepath.Join(nixRoot, "nix/var/nix/db/ca-schema"))
+	b, _ := os.ReadFile(filepath.Join(ourRoot, "nix/var/nix/db/ca-schema"))
+	if string(a) != string(b) || len(a) == 0 {
+		t.Errorf("ca-schema: ours %q, nix %q", b, a)
+	}
+	// Nix still opens it with the feature on.
+	nix(t, ourRoot, "nix-store", "--extra-experimental-features", "ca-derivations", "--verify")
+}
+
 // Paths cairn registers are valid and identical for Nix.
 func TestNixReadsCairnStore(t *testing.T) {
 	needNix(t)
