@@ -203,6 +203,9 @@ type AddOptions struct {
 	ScanReferences []storepath.Path
 	// Repair rewrites the contents even if the path is valid.
 	Repair bool
+	// Filter, for AddPath with Recursive, leaves out the directory
+	// entries it rejects (builtins.path / builtins.filterSource).
+	Filter nar.Filter
 }
 
 // AddPath adds the file system object at fsPath as a content-addressed
@@ -228,7 +231,7 @@ func (s *Store) AddPath(ctx context.Context, fsPath string, opts AddOptions) (*s
 		})
 	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(nar.DumpPath(pw, fsPath)) }()
+	go func() { pw.CloseWithError(nar.DumpPathFilter(pw, fsPath, opts.Filter)) }()
 	defer pr.Close()
 	return s.AddDump(ctx, pr, opts)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -433,4 +434,25 @@ func TestLockPaths(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	l2.Unlock(false)
+}
+
+func TestAddPathFilter(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "src")
+	writeTree(t, dir, map[string]string{"keep": "k", "drop.o": "d", "sub/drop.o": "d", "sub/keep": "k"})
+	want := filepath.Join(t.TempDir(), "want")
+	writeTree(t, want, map[string]string{"keep": "k", "sub/keep": "k"})
+	filtered, err := s.AddPath(ctx, dir, AddOptions{Name: "src", Method: storepath.Recursive,
+		Filter: func(p string, fi fs.FileInfo) (bool, error) { return !strings.HasSuffix(p, ".o"), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.AddPath(ctx, want, AddOptions{Name: "src", Method: storepath.Recursive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filtered.Path != plain.Path {
+		t.Errorf("filtered add %s, want %s", filtered.Path, plain.Path)
+	}
 }
