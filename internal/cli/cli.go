@@ -95,7 +95,11 @@ func commands() []command {
 // Main runs cairn with args (os.Args: the program name first) and returns
 // the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
-	f := &Factory{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: environ, Prog: "cairn"}
+	return run(ctx, &Factory{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: environ, Prog: "cairn"}, args)
+}
+
+// run dispatches args, reports the error and returns the exit code.
+func run(ctx context.Context, f *Factory, args []string) int {
 	err := dispatch(ctx, f, args)
 	report(f.Stderr, err)
 	return exitCode(err)

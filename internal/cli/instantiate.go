@@ -322,6 +322,9 @@ func (p *processor) printValue(v eval.Value) error {
 		if err := s.ev.WriteJSON(p.out, v, o.Strict); err != nil {
 			return err
 		}
+		if s.nix28 {
+			return nil // Nix 2.8 ends the JSON without a newline
+		}
 		return p.out.WriteByte('\n')
 	}
 	if o.Strict {
