@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,9 @@ type result struct {
 	verdict string
 	// detail explains a failure: exit status and stderr, or a diff of the compared file.
 	detail string
+	// hint is one line for known-failures.txt: the first error line of a failing run, or the
+	// first line of output that differs.
+	hint string
 	// errLineMatch reports, for eval-fail, whether the first "error: <message>" line of stderr
 	// equals the expected one.
 	errLineMatch bool
@@ -170,27 +174,30 @@ func (r *runner) postprocess(ctx context.Context, name string) {
 	_ = cmd.Run()
 }
 
-// same reports whether file got equals file want; a missing want means got must be empty. The
-// second result is a short description of the difference.
-func same(want, got string) (bool, string) {
+// same compares file got with file want, where a missing want means got must be empty. It
+// returns nil if they are equal, else a failure with verdict v, a diff and a hint.
+func same(want, got, v string) *result {
 	g, err := os.ReadFile(got)
 	if err != nil {
-		return false, err.Error()
+		return &result{verdict: v, detail: err.Error(), hint: err.Error()}
 	}
 	w, err := os.ReadFile(want)
 	if errors.Is(err, os.ErrNotExist) {
 		if len(g) == 0 {
-			return true, ""
+			return nil
 		}
-		return false, fmt.Sprintf("%s: want empty (no %s), got:\n%s", filepath.Base(got), filepath.Base(want), clip(string(g)))
+		w = nil
+	} else if err != nil {
+		return &result{verdict: v, detail: err.Error(), hint: err.Error()}
+	} else if bytes.Equal(w, g) {
+		return nil
 	}
-	if err != nil {
-		return false, err.Error()
+	d, line := lineDiff(string(w), string(g))
+	return &result{
+		verdict: v,
+		detail:  fmt.Sprintf("%s vs %s:\n%s", filepath.Base(want), filepath.Base(got), d),
+		hint:    "got " + line,
 	}
-	if bytes.Equal(w, g) {
-		return true, ""
-	}
-	return false, fmt.Sprintf("%s vs %s:\n%s", filepath.Base(want), filepath.Base(got), lineDiff(string(w), string(g)))
 }
 
 // runCase runs one case and returns its verdict, following the script branch for its kind.
@@ -208,8 +215,8 @@ func (r *runner) runCase(ctx context.Context, c suiteCase) (result, error) {
 			return failRC(rc, errf), nil
 		}
 		r.postprocess(ctx, i)
-		if ok, d := same(r.lang(i+".err.exp"), errf); !ok {
-			return result{verdict: verdictExitOKDiff, detail: d}, nil
+		if f := same(r.lang(i+".err.exp"), errf, verdictExitOKDiff); f != nil {
+			return *f, nil
 		}
 		return result{verdict: verdictPass}, nil
 
@@ -242,8 +249,8 @@ func (r *runner) runCase(ctx context.Context, c suiteCase) (result, error) {
 		} else {
 			r.postprocess(ctx, i)
 			res.verdict = verdictPass
-			if ok, d := same(r.lang(i+".err.exp"), errf); !ok {
-				res = result{verdict: verdictExitOKDiff, detail: d}
+			if f := same(r.lang(i+".err.exp"), errf, verdictExitOKDiff); f != nil {
+				res = *f
 			}
 		}
 		res.errLineMatch = errLineMatch(r.lang(i+".err.exp"), errf)
@@ -260,8 +267,8 @@ func (r *runner) runCase(ctx context.Context, c suiteCase) (result, error) {
 				return failRC(rc, errf), nil
 			}
 			r.postprocess(ctx, i)
-			if ok, d := same(r.lang(i+".exp.xml"), outf); !ok {
-				return result{verdict: verdictDiff, detail: d}, nil
+			if f := same(r.lang(i+".exp.xml"), outf, verdictDiff); f != nil {
+				return *f, nil
 			}
 			return result{verdict: verdictPass}, nil
 		}
@@ -293,11 +300,11 @@ func (r *runner) compareOkay(ctx context.Context, i, outf, errf string) (result,
 		return result{}, err
 	}
 	r.postprocess(ctx, i)
-	if ok, d := same(r.lang(i+".exp"), outf); !ok {
-		return result{verdict: verdictDiff, detail: d}, nil
+	if f := same(r.lang(i+".exp"), outf, verdictDiff); f != nil {
+		return *f, nil
 	}
-	if ok, d := same(r.lang(i+".err.exp"), errf); !ok {
-		return result{verdict: verdictPassStdoutOnly, detail: d}, nil
+	if f := same(r.lang(i+".err.exp"), errf, verdictPassStdoutOnly); f != nil {
+		return *f, nil
 	}
 	return result{verdict: verdictPass}, nil
 }
@@ -308,7 +315,11 @@ func failRC(rc int, errf string) result {
 		v = "fail-rc124 (timeout)"
 	}
 	b, _ := os.ReadFile(errf)
-	return result{verdict: v, detail: fmt.Sprintf("exit status %d, stderr:\n%s", rc, clip(string(b)))}
+	hint := firstErrorLine(string(b))
+	if hint == "" {
+		hint, _, _ = strings.Cut(strings.TrimSpace(string(b)), "\n")
+	}
+	return result{verdict: v, detail: fmt.Sprintf("exit status %d, stderr:\n%s", rc, clip(string(b))), hint: hint}
 }
 
 // evalFailFlags splits an eval-fail .flags file like flags=$(sed -e 's/#.*//' < f); $NI $flags:
@@ -366,8 +377,9 @@ func clip(s string) string {
 	return s
 }
 
-// lineDiff shows where want and got first differ, with a few lines of each from there.
-func lineDiff(want, got string) string {
+// lineDiff shows where want and got first differ, with a few lines of each from there. It
+// also returns got's first differing line, quoted, or "<end of file>".
+func lineDiff(want, got string) (string, string) {
 	w := strings.SplitAfter(want, "\n")
 	g := strings.SplitAfter(got, "\n")
 	i := 0
@@ -375,6 +387,10 @@ func lineDiff(want, got string) string {
 		i++
 	}
 	const ctx = 6
+	line := "<end of file>"
+	if i < len(g) && g[i] != "" {
+		line = strconv.Quote(strings.TrimSuffix(g[i], "\n"))
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "first difference at line %d\n", i+1)
 	for _, side := range []struct {
@@ -388,5 +404,5 @@ func lineDiff(want, got string) string {
 			fmt.Fprintf(&b, "%s| <end of file>\n", side.tag)
 		}
 	}
-	return b.String()
+	return b.String(), line
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var (
@@ -133,6 +134,9 @@ func TestLang(t *testing.T) {
 				continue
 			}
 			reason := res.verdict
+			if res.hint != "" {
+				reason += ": " + clipLine(strings.ReplaceAll(res.hint, work, "/pwd"), 120)
+			}
 			if k, ok := known[c.key()]; ok && k.reason != "" {
 				reason = k.reason
 			}
@@ -336,4 +340,16 @@ func summary(cases []suiteCase, results map[string]result, known map[string]know
 		fmt.Fprintf(&b, "  known failures: %d listed; %d failures not listed; %d listed tests now pass\n", len(known), unexpected, fixed)
 	}
 	return b.String()
+}
+
+// clipLine shortens a one-line hint to at most n bytes (on a rune boundary).
+func clipLine(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
