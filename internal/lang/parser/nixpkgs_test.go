@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cairn/internal/lang/ast"
 	"cairn/internal/lang/parser"
 	"cairn/internal/lang/token"
 )
@@ -59,5 +60,29 @@ func BenchmarkNixpkgs(b *testing.B) {
 		for i, src := range srcs {
 			parser.ParseFile(fset, names[i], src, parser.Options{BaseDir: "/x", HomeDir: "/home/u"})
 		}
+	}
+}
+
+// BenchmarkAllPackages parses and prints pkgs/top-level/all-packages.nix,
+// the work `nix-instantiate --parse` does on it.
+func BenchmarkAllPackages(b *testing.B) {
+	root := os.Getenv("CAIRN_NIXPKGS")
+	if root == "" {
+		b.Skip("SKIPPING: set CAIRN_NIXPKGS to a nixpkgs checkout")
+	}
+	f := filepath.Join(root, "pkgs/top-level/all-packages.nix")
+	src, err := os.ReadFile(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(src)))
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		e, err := parser.ParseFile(token.NewFileSet(), f, src, parser.Options{BaseDir: filepath.Dir(f)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buf = ast.AppendShow(buf[:0], e)
 	}
 }
