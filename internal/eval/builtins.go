@@ -148,7 +148,7 @@ func coreBuiltins() []Primop {
 			return AttrsValue(newAttrs([]Attr{{Name: symValue, Val: a[0]}, {Name: ev.syms.intern("success"), Val: Bool(true)}})), nil
 		}},
 		{Name: "__getEnv", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			s, err := ev.forceStringNoCtx(a[0], 0, argCtx(1, "getEnv"))
+			s, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.getEnv")
 			if err != nil {
 				return Value{}, err
 			}
@@ -389,12 +389,13 @@ func primDiv(ev *Evaluator, p Pos, a []Value) (Value, error) {
 }
 
 func bitOp(name string, f func(a, b int64) int64) PrimopFunc {
+	c1, c2 := argCtx(1, name), argCtx(2, name)
 	return func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-		i1, err := ev.forceInt(a[0], 0, argCtx(1, name))
+		i1, err := ev.forceInt(a[0], 0, c1)
 		if err != nil {
 			return Value{}, err
 		}
-		i2, err := ev.forceInt(a[1], 0, argCtx(2, name))
+		i2, err := ev.forceInt(a[1], 0, c2)
 		if err != nil {
 			return Value{}, err
 		}
@@ -403,7 +404,7 @@ func bitOp(name string, f func(a, b int64) int64) PrimopFunc {
 }
 
 func primGenericClosure(ev *Evaluator, p Pos, a []Value) (Value, error) {
-	args, err := ev.forceAttrs(a[0], 0, argCtx(1, "genericClosure"))
+	args, err := ev.forceAttrs(a[0], 0, "while evaluating the first argument passed to builtins.genericClosure")
 	if err != nil {
 		return Value{}, err
 	}
@@ -535,14 +536,14 @@ func listBuiltins() []Primop {
 			return List(l.ListV()[1:]), nil
 		}},
 		{Name: "map", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceList(a[1], 0, argCtx(2, "map"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.map")
 			if err != nil {
 				return Value{}, err
 			}
 			if l.ListLen() == 0 {
 				return l, nil
 			}
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "map"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.map")
 			if err != nil {
 				return Value{}, err
 			}
@@ -553,14 +554,14 @@ func listBuiltins() []Primop {
 			return List(out), nil
 		}},
 		{Name: "__filter", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceList(a[1], 0, argCtx(2, "filter"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.filter")
 			if err != nil {
 				return Value{}, err
 			}
 			if l.ListLen() == 0 {
 				return l, nil
 			}
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "filter"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.filter")
 			if err != nil {
 				return Value{}, err
 			}
@@ -587,7 +588,7 @@ func listBuiltins() []Primop {
 			return List(out), nil
 		}},
 		{Name: "__elem", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceList(a[1], 0, argCtx(2, "elem"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.elem")
 			if err != nil {
 				return Value{}, err
 			}
@@ -603,14 +604,14 @@ func listBuiltins() []Primop {
 			return Bool(false), nil
 		}},
 		{Name: "__concatLists", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceList(a[0], 0, argCtx(1, "concatLists"))
+			l, err := ev.forceList(a[0], 0, "while evaluating the first argument passed to builtins.concatLists")
 			if err != nil {
 				return Value{}, err
 			}
 			return ev.concatLists(append([]Value(nil), l.ListV()...), 0, "while evaluating a value of the list passed to builtins.concatLists")
 		}},
 		{Name: "__length", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceList(a[0], 0, argCtx(1, "length"))
+			l, err := ev.forceList(a[0], 0, "while evaluating the first argument passed to builtins.length")
 			if err != nil {
 				return Value{}, err
 			}
@@ -640,7 +641,7 @@ func listBuiltins() []Primop {
 		{Name: "__any", Arity: 2, Fn: anyAll(true)},
 		{Name: "__all", Arity: 2, Fn: anyAll(false)},
 		{Name: "__genList", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			n, err := ev.forceInt(a[1], 0, argCtx(2, "genList"))
+			n, err := ev.forceInt(a[1], 0, "while evaluating the second argument passed to builtins.genList")
 			if err != nil {
 				return Value{}, err
 			}
@@ -650,7 +651,7 @@ func listBuiltins() []Primop {
 			if n == 0 {
 				return List(nil), nil
 			}
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "genList"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.genList")
 			if err != nil {
 				return Value{}, err
 			}
@@ -662,11 +663,11 @@ func listBuiltins() []Primop {
 		}},
 		{Name: "__sort", Arity: 2, Fn: primSort},
 		{Name: "__partition", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "partition"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.partition")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "partition"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.partition")
 			if err != nil {
 				return Value{}, err
 			}
@@ -692,11 +693,11 @@ func listBuiltins() []Primop {
 			return AttrsValue(newAttrs([]Attr{{Name: symRight, Val: List(r)}, {Name: symWrong, Val: List(w)}})), nil
 		}},
 		{Name: "__groupBy", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "groupBy"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.groupBy")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "groupBy"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.groupBy")
 			if err != nil {
 				return Value{}, err
 			}
@@ -724,11 +725,11 @@ func listBuiltins() []Primop {
 			return AttrsValue(newAttrs(out)), nil
 		}},
 		{Name: "__concatMap", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "concatMap"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.concatMap")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "concatMap"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.concatMap")
 			if err != nil {
 				return Value{}, err
 			}
@@ -754,12 +755,15 @@ func anyAll(isAny bool) PrimopFunc {
 	if isAny {
 		name = "any"
 	}
+	c1 := "while evaluating the first argument passed to builtins." + name
+	c2 := "while evaluating the second argument passed to builtins." + name
+	c3 := "while evaluating the return value of the function passed to builtins." + name
 	return func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-		f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins."+name)
+		f, err := ev.forceFunction(a[0], 0, c1)
 		if err != nil {
 			return Value{}, err
 		}
-		l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins."+name)
+		l, err := ev.forceList(a[1], 0, c2)
 		if err != nil {
 			return Value{}, err
 		}
@@ -768,7 +772,7 @@ func anyAll(isAny bool) PrimopFunc {
 			if err != nil {
 				return Value{}, err
 			}
-			b, err := ev.forceBool(r, 0, "while evaluating the return value of the function passed to builtins."+name)
+			b, err := ev.forceBool(r, 0, c3)
 			if err != nil {
 				return Value{}, err
 			}
@@ -781,14 +785,14 @@ func anyAll(isAny bool) PrimopFunc {
 }
 
 func primSort(ev *Evaluator, p Pos, a []Value) (Value, error) {
-	l, err := ev.forceList(a[1], 0, argCtx(2, "sort"))
+	l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.sort")
 	if err != nil {
 		return Value{}, err
 	}
 	if l.ListLen() == 0 {
 		return l, nil
 	}
-	f, err := ev.forceFunction(a[0], 0, argCtx(1, "sort"))
+	f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.sort")
 	if err != nil {
 		return Value{}, err
 	}
@@ -894,11 +898,11 @@ func attrBuiltins() []Primop {
 			return List(out), nil
 		}},
 		{Name: "__getAttr", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			n, err := ev.forceStringNoCtx(a[0], 0, argCtx(1, "getAttr"))
+			n, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.getAttr")
 			if err != nil {
 				return Value{}, err
 			}
-			s, err := ev.forceAttrs(a[1], 0, argCtx(2, "getAttr"))
+			s, err := ev.forceAttrs(a[1], 0, "while evaluating the second argument passed to builtins.getAttr")
 			if err != nil {
 				return Value{}, err
 			}
@@ -909,11 +913,11 @@ func attrBuiltins() []Primop {
 			return ev.force(at.Val, Pos(at.Pos))
 		}},
 		{Name: "__unsafeGetAttrPos", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			n, err := ev.forceStringNoCtx(a[0], 0, argCtx(1, "unsafeGetAttrPos"))
+			n, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.unsafeGetAttrPos")
 			if err != nil {
 				return Value{}, err
 			}
-			s, err := ev.forceAttrs(a[1], 0, argCtx(2, "unsafeGetAttrPos"))
+			s, err := ev.forceAttrs(a[1], 0, "while evaluating the second argument passed to builtins.unsafeGetAttrPos")
 			if err != nil {
 				return Value{}, err
 			}
@@ -924,11 +928,11 @@ func attrBuiltins() []Primop {
 			return ev.mkPos(Pos(at.Pos)), nil
 		}},
 		{Name: "__hasAttr", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			n, err := ev.forceStringNoCtx(a[0], 0, argCtx(1, "hasAttr"))
+			n, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.hasAttr")
 			if err != nil {
 				return Value{}, err
 			}
-			s, err := ev.forceAttrs(a[1], 0, argCtx(2, "hasAttr"))
+			s, err := ev.forceAttrs(a[1], 0, "while evaluating the second argument passed to builtins.hasAttr")
 			if err != nil {
 				return Value{}, err
 			}
@@ -936,11 +940,11 @@ func attrBuiltins() []Primop {
 			return Bool(ok), nil
 		}},
 		{Name: "removeAttrs", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			s, err := ev.forceAttrs(a[0], 0, argCtx(1, "removeAttrs"))
+			s, err := ev.forceAttrs(a[0], 0, "while evaluating the first argument passed to builtins.removeAttrs")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "removeAttrs"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.removeAttrs")
 			if err != nil {
 				return Value{}, err
 			}
@@ -1003,11 +1007,11 @@ func attrBuiltins() []Primop {
 			return AttrsValue(&Attrs{a: out}), nil
 		}},
 		{Name: "__intersectAttrs", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			l, err := ev.forceAttrs(a[0], 0, argCtx(1, "intersectAttrs"))
+			l, err := ev.forceAttrs(a[0], 0, "while evaluating the first argument passed to builtins.intersectAttrs")
 			if err != nil {
 				return Value{}, err
 			}
-			r, err := ev.forceAttrs(a[1], 0, argCtx(2, "intersectAttrs"))
+			r, err := ev.forceAttrs(a[1], 0, "while evaluating the second argument passed to builtins.intersectAttrs")
 			if err != nil {
 				return Value{}, err
 			}
@@ -1020,11 +1024,11 @@ func attrBuiltins() []Primop {
 			return AttrsValue(newAttrs(out)), nil
 		}},
 		{Name: "__catAttrs", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			n, err := ev.forceStringNoCtx(a[0], 0, argCtx(1, "catAttrs"))
+			n, err := ev.forceStringNoCtx(a[0], 0, "while evaluating the first argument passed to builtins.catAttrs")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "catAttrs"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.catAttrs")
 			if err != nil {
 				return Value{}, err
 			}
@@ -1042,7 +1046,7 @@ func attrBuiltins() []Primop {
 			return List(out), nil
 		}},
 		{Name: "__mapAttrs", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			s, err := ev.forceAttrs(a[1], 0, argCtx(2, "mapAttrs"))
+			s, err := ev.forceAttrs(a[1], 0, "while evaluating the second argument passed to builtins.mapAttrs")
 			if err != nil {
 				return Value{}, err
 			}
@@ -1053,11 +1057,11 @@ func attrBuiltins() []Primop {
 			return AttrsValue(&Attrs{a: out}), nil
 		}},
 		{Name: "__zipAttrsWith", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			f, err := ev.forceFunction(a[0], 0, argCtx(1, "zipAttrsWith"))
+			f, err := ev.forceFunction(a[0], 0, "while evaluating the first argument passed to builtins.zipAttrsWith")
 			if err != nil {
 				return Value{}, err
 			}
-			l, err := ev.forceList(a[1], 0, argCtx(2, "zipAttrsWith"))
+			l, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.zipAttrsWith")
 			if err != nil {
 				return Value{}, err
 			}
@@ -1220,11 +1224,11 @@ func stringBuiltins() []Primop {
 }
 
 func primReplaceStrings(ev *Evaluator, p Pos, a []Value) (Value, error) {
-	from, err := ev.forceList(a[0], 0, argCtx(1, "replaceStrings"))
+	from, err := ev.forceList(a[0], 0, "while evaluating the first argument passed to builtins.replaceStrings")
 	if err != nil {
 		return Value{}, err
 	}
-	to, err := ev.forceList(a[1], 0, argCtx(2, "replaceStrings"))
+	to, err := ev.forceList(a[1], 0, "while evaluating the second argument passed to builtins.replaceStrings")
 	if err != nil {
 		return Value{}, err
 	}

@@ -187,7 +187,8 @@ func (c *compiler) expr(e ast.Expr, sc *scope) expr {
 		case ast.OpNEq:
 			return &eEq{p: n.At, neq: true, e1: x, e2: y}
 		case ast.OpAnd, ast.OpOr, ast.OpImpl:
-			return &eBinBool{p: n.At, op: n.Op.String(), e1: x, e2: y}
+			op := n.Op.String()
+			return &eBinBool{p: n.At, op: op, e1: x, e2: y, lctx: "in the left operand of '" + op + "'", rctx: "in the right operand of '" + op + "'"}
 		case ast.OpUpdate:
 			return &eUpdate{p: n.At, e1: x, e2: y}
 		case ast.OpConcatLists:

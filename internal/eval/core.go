@@ -3,6 +3,7 @@ package eval
 import (
 	"errors"
 	"io"
+	"unsafe"
 )
 
 // FileType is the type of a directory entry or path.
@@ -131,36 +132,22 @@ type Options struct {
 	CurrentTime   int64                       // builtins.currentTime (impure)
 }
 
-// Env is a runtime environment: slots for one scope plus the parent.
-type Env struct {
-	up   *Env
-	vals []Value
-}
-
-type env1 struct {
-	Env
-	a [1]Value
-}
-
-type env2 struct {
-	Env
-	a [2]Value
-}
+// Env is a runtime environment: one allocation of n+1 Values, element 0
+// holding the parent pointer and 1..n the slots (n is known statically).
+type Env Value
 
 func newEnv(up *Env, n int) *Env {
-	switch n {
-	case 1:
-		e := &env1{}
-		e.up = up
-		e.vals = e.a[:]
-		return &e.Env
-	case 2:
-		e := &env2{}
-		e.up = up
-		e.vals = e.a[:]
-		return &e.Env
-	}
-	return &Env{up: up, vals: make([]Value, n)}
+	a := make([]Value, n+1)
+	a[0].p = unsafe.Pointer(up)
+	return (*Env)(&a[0])
+}
+
+// parent returns the enclosing environment.
+func (e *Env) parent() *Env { return (*Env)((*Value)(e).p) }
+
+// slot returns a pointer to slot i.
+func (e *Env) slot(i int) *Value {
+	return (*Value)(unsafe.Add(unsafe.Pointer(e), uintptr(i+1)*unsafe.Sizeof(Value{})))
 }
 
 // Thunk states.
@@ -404,7 +391,7 @@ func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
 	ev.stats.Envs++
 	ev.stats.Calls++
 	if l.formals == nil {
-		env.vals[0] = arg
+		*env.slot(0) = arg
 	} else if err := ev.bindFormals(l, env, arg, p); err != nil {
 		return Value{}, err
 	}
@@ -440,20 +427,20 @@ func (ev *Evaluator) bindFormals(l *eLambda, env *Env, arg Value, p Pos) error {
 	attrs := av.AttrsV()
 	d := 0
 	if l.hasArg {
-		env.vals[0] = arg
+		*env.slot(0) = arg
 		d = 1
 	}
 	used := 0
 	for i := range l.formals {
 		f := &l.formals[i]
 		if a, ok := attrs.Get(f.name); ok {
-			env.vals[d+i] = a.Val
+			*env.slot(d + i) = a.Val
 			used++
 		} else if f.def == nil {
 			e := ev.errorf(errMissingArg, l.pos, "function '%s' called without required argument '%s'", ev.lambdaNameBare(l), ev.symStr(f.name))
 			return e.withTrace(p, "from call site")
 		} else {
-			env.vals[d+i] = ev.maybeThunk(f.def, env)
+			*env.slot(d + i) = ev.maybeThunk(f.def, env)
 		}
 	}
 	if !l.ellipsis && used != attrs.Len() {

@@ -42,7 +42,7 @@
 // Inside a primop, arguments may be thunks: use ev.force, ev.forceInt,
 // ev.forceString, ev.forceStringNoCtx, ev.forceAttrs, ev.forceList,
 // ev.forceFunction (each takes the errorCtx string CppNix uses, e.g.
-// argCtx(1, "foo") = "while evaluating the first argument passed to
+// "while evaluating the first argument passed to builtins.foo" = "while evaluating the first argument passed to
 // builtins.foo"), ev.coerceToString for string coercion with context,
 // ev.callFunction to call Nix functions, ev.newApp for lazy applications,
 // and ev.ferr for plain errors. Return errors unchanged: the caller adds

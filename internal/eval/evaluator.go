@@ -149,11 +149,14 @@ func (ev *Evaluator) createBaseEnv() {
 	// derivation is set up after the base env exists
 	derivSlot := len(vals)
 	add("derivation", Null())
-	ev.baseEnv = &Env{vals: vals}
+	ev.baseEnv = newEnv(nil, len(vals))
+	for i, v := range vals {
+		*ev.baseEnv.slot(i) = v
+	}
 	ev.baseScope = bs
 	builtinsAttrs.a = newAttrs(battrs).a
 	ev.derivation = ev.derivationValue()
-	ev.baseEnv.vals[derivSlot] = ev.derivation
+	*ev.baseEnv.slot(derivSlot) = ev.derivation
 	if a, ok := builtinsAttrs.Get(ev.syms.intern("derivation")); ok {
 		a.Val = ev.derivation
 	}

@@ -148,9 +148,10 @@ type eNot struct {
 }
 
 type eBinBool struct {
-	p      Pos
-	op     string // "&&", "||", "->"
-	e1, e2 expr
+	p          Pos
+	op         string // "&&", "||", "->"
+	e1, e2     expr
+	lctx, rctx string
 }
 
 type eEq struct {
@@ -216,9 +217,9 @@ func (ev *Evaluator) maybeThunk(e expr, env *Env) Value {
 	case *eVar:
 		en := env
 		for l := n.level; l > 0; l-- {
-			en = en.up
+			en = en.parent()
 		}
-		v := en.vals[n.slot]
+		v := *en.slot(n.slot)
 		if v != (Value{}) {
 			return v
 		}
@@ -250,7 +251,7 @@ func (ev *Evaluator) eval(e expr, env *Env) (Value, error) {
 			e = n.body
 		case *eWith:
 			env2 := newEnv(env, 1)
-			env2.vals[0] = ev.maybeThunk(n.attrs, env)
+			*env2.slot(0) = ev.maybeThunk(n.attrs, env)
 			env = env2
 			e = n.body
 		case *eAssert:
@@ -291,19 +292,19 @@ func (e *eConst) eval(ev *Evaluator, env *Env) (Value, error) { return e.v, nil 
 
 func (e *eVar) eval(ev *Evaluator, env *Env) (Value, error) {
 	for l := e.level; l > 0; l-- {
-		env = env.up
+		env = env.parent()
 	}
-	return ev.force(env.vals[e.slot], e.p)
+	return ev.force(*env.slot(e.slot), e.p)
 }
 
 func (e *eWithVar) lookup(ev *Evaluator, env *Env) (Value, error) {
 	prev := 0
 	for i, lv := range e.levels {
 		for l := lv - prev; l > 0; l-- {
-			env = env.up
+			env = env.parent()
 		}
 		prev = lv
-		a, err := ev.forceAttrs(env.vals[0], e.withPs[i], "while evaluating the first subexpression of a with expression")
+		a, err := ev.forceAttrs(*env.slot(0), e.withPs[i], "while evaluating the first subexpression of a with expression")
 		if err != nil {
 			return Value{}, err
 		}
@@ -463,7 +464,7 @@ func (ev *Evaluator) inheritEnv(a *eAttrs, up *Env) *Env {
 	}
 	ie := newEnv(up, len(a.inheritFrom))
 	for i, f := range a.inheritFrom {
-		ie.vals[i] = ev.maybeThunk(f, up)
+		*ie.slot(i) = ev.maybeThunk(f, up)
 	}
 	return ie
 }
@@ -484,7 +485,7 @@ func (ev *Evaluator) letEnv(a *eAttrs, env *Env) *Env {
 	ie := ev.inheritEnv(a, env2)
 	for i := range a.attrs {
 		d := &a.attrs[i]
-		env2.vals[i] = ev.maybeThunk(d.e, choose(d.kind, env2, env, ie))
+		*env2.slot(i) = ev.maybeThunk(d.e, choose(d.kind, env2, env, ie))
 	}
 	return env2
 }
@@ -523,7 +524,7 @@ func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
 			} else {
 				v = ev.maybeThunk(d.e, choose(d.kind, env2, env, ie))
 			}
-			env2.vals[i] = v
+			*env2.slot(i) = v
 			out[i] = Attr{Name: d.name, Pos: int32(d.p), Val: v}
 		}
 		if overrides >= 0 {
@@ -537,7 +538,7 @@ func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
 				for i := range e.attrs {
 					if e.attrs[i].name == o.Name {
 						out[i] = o
-						env2.vals[i] = o.Val
+						*env2.slot(i) = o.Val
 						found = true
 						break
 					}
@@ -659,7 +660,7 @@ func (e *eNot) eval(ev *Evaluator, env *Env) (Value, error) {
 }
 
 func (e *eBinBool) eval(ev *Evaluator, env *Env) (Value, error) {
-	l, err := ev.evalBool(e.e1, env, "in the left operand of '"+e.op+"'")
+	l, err := ev.evalBool(e.e1, env, e.lctx)
 	if err != nil {
 		return Value{}, err
 	}
@@ -677,20 +678,20 @@ func (e *eBinBool) eval(ev *Evaluator, env *Env) (Value, error) {
 			return Bool(true), nil
 		}
 	}
-	r, err := ev.evalBool(e.e2, env, "in the right operand of '"+e.op+"'")
+	r, err := ev.evalBool(e.e2, env, e.rctx)
 	return Bool(r), err
 }
 
 func (e *eEq) eval(ev *Evaluator, env *Env) (Value, error) {
-	op := "=="
+	l, r := "in the left operand of '=='", "in the right operand of '=='"
 	if e.neq {
-		op = "!="
+		l, r = "in the left operand of '!='", "in the right operand of '!='"
 	}
-	v1, err := ev.evalCtx(e.e1, env, "in the left operand of '"+op+"'")
+	v1, err := ev.evalCtx(e.e1, env, l)
 	if err != nil {
 		return Value{}, err
 	}
-	v2, err := ev.evalCtx(e.e2, env, "in the right operand of '"+op+"'")
+	v2, err := ev.evalCtx(e.e2, env, r)
 	if err != nil {
 		return Value{}, err
 	}

@@ -23,18 +23,18 @@ func (ev *Evaluator) hashAlgo(v Value, ctx string) (nixhash.Algo, error) {
 func hashBuiltins() []Primop {
 	return []Primop{
 		{Name: "__hashString", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			algo, err := ev.hashAlgo(a[0], argCtx(1, "hashString"))
+			algo, err := ev.hashAlgo(a[0], "while evaluating the first argument passed to builtins.hashString")
 			if err != nil {
 				return Value{}, err
 			}
-			s, err := ev.forceString(a[1], 0, argCtx(2, "hashString"))
+			s, err := ev.forceString(a[1], 0, "while evaluating the second argument passed to builtins.hashString")
 			if err != nil {
 				return Value{}, err
 			}
 			return String(nixhash.Sum(algo, []byte(s.Str())).Encode(nixhash.Base16, false)), nil
 		}},
 		{Name: "__hashFile", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			algo, err := ev.hashAlgo(a[0], argCtx(1, "hashFile"))
+			algo, err := ev.hashAlgo(a[0], "while evaluating the first argument passed to builtins.hashFile")
 			if err != nil {
 				return Value{}, err
 			}
@@ -49,7 +49,7 @@ func hashBuiltins() []Primop {
 			return String(nixhash.Sum(algo, b).Encode(nixhash.Base16, false)), nil
 		}},
 		{Name: "__convertHash", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
-			s, err := ev.forceAttrs(a[0], 0, argCtx(1, "convertHash"))
+			s, err := ev.forceAttrs(a[0], 0, "while evaluating the first argument passed to builtins.convertHash")
 			if err != nil {
 				return Value{}, err
 			}

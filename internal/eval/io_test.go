@@ -23,10 +23,22 @@ func (osIO) AddDerivation(req *DerivationRequest) (*DerivationResult, error) {
 }
 
 type drvMemory struct {
-	drvs map[string]*derivation.Derivation
+	drvs   map[string]*derivation.Derivation
+	hasher *derivation.Hasher
 }
 
-var testDrvs = &drvMemory{drvs: map[string]*derivation.Derivation{}}
+var testDrvs = newDrvMemory()
+
+func newDrvMemory() *drvMemory {
+	m := &drvMemory{drvs: map[string]*derivation.Derivation{}}
+	m.hasher = derivation.NewHasher(storepath.Dir("/nix/store"), func(p string) (*derivation.Derivation, error) {
+		if x, ok := m.drvs[p]; ok {
+			return x, nil
+		}
+		return nil, errNoDrv
+	})
+	return m
+}
 
 func (m *drvMemory) add(req *DerivationRequest) (*DerivationResult, error) {
 	dir := storepath.Dir("/nix/store")
@@ -102,13 +114,7 @@ func (m *drvMemory) add(req *DerivationRequest) (*DerivationResult, error) {
 			d.Outputs[o] = derivation.Output{}
 		}
 	}
-	hs := derivation.NewHasher(dir, func(p string) (*derivation.Derivation, error) {
-		if x, ok := m.drvs[p]; ok {
-			return x, nil
-		}
-		return nil, errNoDrv
-	})
-	if err := hs.FillOutputs(d, req.Name); err != nil {
+	if err := m.hasher.FillOutputs(d, req.Name); err != nil {
 		return nil, err
 	}
 	p, err := d.Path(dir, req.Name)

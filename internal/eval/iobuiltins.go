@@ -434,7 +434,7 @@ func primScopedImport(ev *Evaluator, p Pos, a []Value) (Value, error) {
 	env := newEnv(ev.baseEnv, sc.Len())
 	for i, at := range sc.All() {
 		ss.names[at.Name] = i
-		env.vals[i] = at.Val
+		*env.slot(i) = at.Val
 	}
 	c := &compiler{ev: ev}
 	x := c.expr(e, ss)
