@@ -174,3 +174,28 @@ func TestSuiteEvalFailParseErrors(t *testing.T) {
 	}
 	t.Logf("%d eval-fail tests fail at parse time", n)
 }
+
+// TestSuiteCursedOrWarnings checks the parse warnings of
+// eval-okay-deprecate-cursed-or against its stderr golden.
+func TestSuiteCursedOrWarnings(t *testing.T) {
+	dir := suite(t)
+	name := "eval-okay-deprecate-cursed-or"
+	src, err := os.ReadFile(filepath.Join(dir, name+".nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, name+".err.exp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	opts := parser.Options{BaseDir: "/pwd/lang", Warn: func(pos token.Pos, msg string) {
+		got.WriteString("warning: " + msg + "\n")
+	}}
+	if _, err := parser.ParseFile(token.NewFileSet(), "/pwd/lang/"+name+".nix", src, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Errorf("got:\n%s\nwant:\n%s", got.String(), want)
+	}
+}
