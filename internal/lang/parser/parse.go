@@ -672,9 +672,7 @@ func (p *parser) parseAttrName() ast.AttrName {
 // ${e} where e is a plain string literal, is a static name.
 func (p *parser) parseStringAttr() ast.AttrName {
 	if p.tok.Kind == token.DOLLAR_CURLY {
-		p.next()
-		e := p.parseExpr()
-		p.expect(token.RBRACE)
+		e := p.parseInterpolation().X
 		if s, ok := e.(*ast.String); ok {
 			return ast.AttrName{Name: s.Value}
 		}
@@ -996,6 +994,15 @@ func (p *parser) parseSimple() ast.Expr {
 	return nil
 }
 
+// parseInterpolation parses `${ expr }` at the current '${'.
+func (p *parser) parseInterpolation() ast.StrPart {
+	at := p.pos(p.tok.Start)
+	p.next()
+	e := p.parseExpr()
+	p.expect(token.RBRACE)
+	return ast.StrPart{At: at, X: e}
+}
+
 // parseString parses '"' string_parts '"'.
 func (p *parser) parseString() ast.Expr {
 	at := p.pos(p.tok.Start)
@@ -1022,11 +1029,7 @@ func (p *parser) parseString() ast.Expr {
 			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: p.newString(p.pos(t.Start), v)})
 			p.next()
 		case token.DOLLAR_CURLY:
-			dat := p.pos(t.Start)
-			p.next()
-			e := p.parseExpr()
-			p.expect(token.RBRACE)
-			parts = append(parts, ast.StrPart{At: dat, X: e})
+			parts = append(parts, p.parseInterpolation())
 			interpolated = true
 		case token.QUOTE:
 			p.next()
@@ -1072,11 +1075,8 @@ func (p *parser) parseIndString() ast.Expr {
 			p.ind = append(p.ind, indPart{at: p.pos(t.Start), str: v, hasIndent: t.HasIndent})
 			p.next()
 		case token.DOLLAR_CURLY:
-			dat := p.pos(t.Start)
-			p.next()
-			e := p.parseExpr()
-			p.expect(token.RBRACE)
-			p.ind = append(p.ind, indPart{at: dat, expr: e})
+			part := p.parseInterpolation()
+			p.ind = append(p.ind, indPart{at: part.At, expr: part.X})
 		case token.IND_STRING_CLOSE:
 			p.next()
 			e := p.stripIndentation(at, p.ind[base:])
@@ -1229,11 +1229,7 @@ func (p *parser) parsePath() ast.Expr {
 			parts = append(parts, ast.StrPart{At: p.pos(t.Start), X: &ast.String{At: p.pos(t.Start), Value: p.sc.StringValue(t)}})
 			p.next()
 		case token.DOLLAR_CURLY:
-			dat := p.pos(t.Start)
-			p.next()
-			e := p.parseExpr()
-			p.expect(token.RBRACE)
-			parts = append(parts, ast.StrPart{At: dat, X: e})
+			parts = append(parts, p.parseInterpolation())
 		case token.PATH_END:
 			p.next()
 			return &ast.ConcatStrings{At: at, Parts: parts}
