@@ -7,6 +7,14 @@
 // desugaring, the same positions, the same bind-time errors (duplicate
 // attributes and formals) and the same syntax error messages, including
 // Bison's lists of expected tokens. It does no I/O.
+//
+// Errors: Nix stops at the first error. This parser keeps going after
+// bind-time errors (duplicate attributes and formals, dynamic attributes
+// where they are not allowed), up to Options.MaxErrors, and stops at the
+// first syntax or lexical error, returning what it built so far. The
+// ErrorList is in detection order, so its first element is the error Nix
+// reports. Undefined variables are not the parser's business: they need
+// scopes (see the evaluator's compiler).
 package parser
 
 import (
