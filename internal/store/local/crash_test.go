@@ -85,7 +85,7 @@ func TestCrashConsistency(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, err := s.Verify(ctx, VerifyOptions{CheckContents: true})
-		if err != nil || !v.OK() {
+		if err != nil || !v.OK() || len(v.Invalidated) != 0 {
 			t.Fatalf("round %d: verify: %+v %v", round, v, err)
 		}
 		var ic string

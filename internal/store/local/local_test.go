@@ -17,6 +17,7 @@ import (
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
 	"cairn/internal/store"
 )
 
@@ -454,5 +455,70 @@ func TestAddPathFilter(t *testing.T) {
 	}
 	if filtered.Path != plain.Path {
 		t.Errorf("filtered add %s, want %s", filtered.Path, plain.Path)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	a, _ := s.AddText(ctx, "a", []byte("a"), nil)
+	b, _ := s.AddText(ctx, "b", []byte("b "+s.print(a.Path)), []storepath.Path{a.Path})
+	c, _ := s.AddText(ctx, "c", []byte("c"), nil)
+	d, _ := s.AddText(ctx, "d", []byte("d"), nil)
+	e, _ := s.AddText(ctx, "e", []byte("e"), nil)
+	if _, err := s.Optimise(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// a disappears but b (present) refers to it; c disappears alone;
+	// d is modified; e's narSize is unknown; a .links entry is corrupted.
+	fsutil.RemoveAll(s.RealPath(a.Path))
+	fsutil.RemoveAll(s.RealPath(c.Path))
+	os.Remove(s.RealPath(d.Path)) // a new inode: its .links entry stays intact
+	os.WriteFile(s.RealPath(d.Path), []byte("D"), 0o444)
+	s.db.Exec("update ValidPaths set narSize = null where path = ?", s.print(e.Path))
+	res, err := s.Verify(ctx, VerifyOptions{CheckContents: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Missing) != 1 || res.Missing[0] != a.Path {
+		t.Errorf("missing %v", res.Missing)
+	}
+	if len(res.Invalidated) != 1 || res.Invalidated[0] != c.Path {
+		t.Errorf("invalidated %v", res.Invalidated)
+	}
+	if len(res.Corrupt) != 1 || res.Corrupt[0].Path != d.Path {
+		t.Errorf("corrupt %v", res.Corrupt)
+	}
+	if len(res.SizesFixed) != 1 || res.SizesFixed[0] != e.Path {
+		t.Errorf("sizes fixed %v", res.SizesFixed)
+	}
+	if len(res.CorruptLinks) != 0 {
+		t.Errorf("corrupt links %v", res.CorruptLinks)
+	}
+	if res.OK() {
+		t.Error("OK despite problems")
+	}
+	if ok, _ := s.IsValid(ctx, c.Path); ok {
+		t.Error("vanished c still valid")
+	}
+	if info, _ := s.QueryPathInfo(ctx, e.Path); info.NarSize == 0 {
+		t.Error("size not filled in")
+	}
+	_ = b
+	// Corrupt a link: write through a hard link in .links.
+	links, _ := os.ReadDir(filepath.Join(s.RealStoreDir(), ".links"))
+	if len(links) == 0 {
+		t.Fatal("no links")
+	}
+	lp := filepath.Join(s.RealStoreDir(), ".links", links[0].Name())
+	os.Chmod(lp, 0o644)
+	os.WriteFile(lp, []byte("tampered"), 0o644)
+	res, _ = s.Verify(ctx, VerifyOptions{CheckContents: true})
+	if len(res.CorruptLinks) != 1 {
+		t.Errorf("corrupt links %v", res.CorruptLinks)
+	}
+	res, _ = s.Verify(ctx, VerifyOptions{CheckContents: true, Repair: true})
+	if len(res.RemovedLinks) != 1 || len(res.CorruptLinks) != 0 {
+		t.Errorf("repair: %+v", res)
 	}
 }
