@@ -113,7 +113,7 @@ func dispatch(ctx context.Context, f *Factory, args []string) error {
 	}
 	if len(args) < 2 {
 		usage(f.Stderr)
-		return errTopUsage
+		return &topUsageError{}
 	}
 	name := args[1]
 	switch name {
@@ -127,7 +127,7 @@ func dispatch(ctx context.Context, f *Factory, args []string) error {
 			return c.run(ctx, f, args[2:])
 		}
 	}
-	return fmt.Errorf("unknown command '%s' (try 'cairn help'): %w", name, errTopUsage)
+	return &topUsageError{fmt.Sprintf("unknown command '%s' (try 'cairn help')", name)}
 }
 
 func usage(w io.Writer) {
@@ -137,8 +137,11 @@ func usage(w io.Writer) {
 	}
 }
 
-// errTopUsage is a bad command line at the top level (exit status 2).
-var errTopUsage = errors.New("usage")
+// topUsageError is a bad command line at the top level (exit status 2);
+// an empty msg means the usage text was printed already.
+type topUsageError struct{ msg string }
+
+func (e *topUsageError) Error() string { return e.msg }
 
 // usageError is a bad command line inside a command; Nix prints it with a
 // hint to --help and exits with status 1.
@@ -171,13 +174,16 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code
 // Like Nix, every failure (bad flags, parse and evaluation errors, I/O)
 // exits with status 1; a bad top-level command line exits with 2.
 func exitCode(err error) int {
-	var xe *exitError
+	var (
+		xe *exitError
+		te *topUsageError
+	)
 	switch {
 	case err == nil:
 		return 0
 	case errors.As(err, &xe):
 		return xe.code
-	case errors.Is(err, errTopUsage):
+	case errors.As(err, &te):
 		return 2
 	default:
 		return 1
@@ -190,10 +196,14 @@ func report(w io.Writer, err error) {
 		ue *usageError
 		ee *evalError
 		xe *exitError
+		te *topUsageError
 	)
 	switch {
 	case err == nil, errors.As(err, &xe):
-	case errors.Is(err, errTopUsage) && err == errTopUsage:
+	case errors.As(err, &te):
+		if te.msg != "" {
+			fmt.Fprintf(w, "error: %s\n", te.msg)
+		}
 	case errors.As(err, &ee):
 		io.WriteString(w, eval.FormatError(ee.fset, ee.err, ee.showTrace))
 	case errors.As(err, &ue):

@@ -208,7 +208,7 @@ func TestExitCode(t *testing.T) {
 		{errors.New("x"), 1},
 		{&usageError{"p", "m"}, 1},
 		{&evalError{err: errors.New("e")}, 1},
-		{fmt.Errorf("unknown command: %w", errTopUsage), 2},
+		{&topUsageError{"unknown command"}, 2},
 		{&exitError{3}, 3},
 	}
 	for _, tt := range tests {
