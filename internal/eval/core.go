@@ -158,21 +158,30 @@ const (
 	thFailed
 )
 
-// Thunk is a lazy computation, updated in place once forced.
+// Thunk is a lazy computation, updated in place once forced (32 bytes).
+//
+//	pending/running: ptr = *Env (nil for an application, code *appCode),
+//	                 x = state, code = the expression
+//	done:            ptr, x = the value's words, code = nil
+//	failed:          x = thFailed, code = *failedCode
 type Thunk struct {
-	state uint8
-	env   *Env // nil for applications (code is *appCode)
-	code  expr
-	val   Value // result; for a failed thunk, code is a *failedCode
+	ptr  unsafe.Pointer
+	x    uint64
+	code expr
 }
 
-// failedCode holds the memoised error of a failed thunk (current Nix).
-type failedCode struct{ err *EvalError }
-
-func (f *failedCode) position() Pos { return 0 }
-func (f *failedCode) eval(ev *Evaluator, env *Env) (Value, error) {
-	return Value{}, f.err.clone()
+func (t *Thunk) state() uint8 {
+	if t.code == nil {
+		return thDone
+	}
+	return uint8(t.x)
 }
+
+// val returns the value of a done thunk.
+func (t *Thunk) val() Value { return Value{p: t.ptr, x: t.x} }
+
+// env returns the environment of a pending thunk.
+func (t *Thunk) env() *Env { return (*Env)(t.ptr) }
 
 type appCode struct {
 	f, a Value
@@ -180,7 +189,7 @@ type appCode struct {
 
 func (ev *Evaluator) newThunk(env *Env, code expr) Value {
 	ev.stats.Thunks++
-	return thunkValue(&Thunk{env: env, code: code})
+	return thunkValue(&Thunk{ptr: unsafe.Pointer(env), code: code})
 }
 
 func (ev *Evaluator) newApp(f, a Value) Value {
@@ -226,41 +235,38 @@ func (ev *Evaluator) force(v Value, p Pos) (Value, error) {
 		return v, nil
 	}
 	t := v.thunk()
-	if t.state == thDone {
-		return t.val, nil
+	if t.code == nil {
+		return t.val(), nil
 	}
 	return ev.forceThunk(t, p)
 }
 
 func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
-	switch t.state {
+	switch t.state() {
 	case thRunning:
 		return Value{}, &EvalError{Msg: "infinite recursion encountered", Pos: p, kind: errInfRec, thunk: t}
 	case thFailed:
 		return Value{}, t.code.(*failedCode).err.clone()
 	}
-	t.state = thRunning
+	t.x = uint64(thRunning)
 	var v Value
 	var err error
 	if ev.forceDepth > maxSafeDepth {
-		t.state = thPending
+		t.x = uint64(thPending)
 		return Value{}, ev.stackOverflow(p)
 	}
 	ev.forceDepth++
 	defer func() { ev.forceDepth-- }()
-	if t.env == nil {
+	if t.ptr == nil {
 		a := t.code.(*appCode)
 		v, err = ev.callFunction(a.f, []Value{a.a}, p)
 	} else {
-		v, err = ev.eval(t.code, t.env)
+		v, err = ev.eval(t.code, t.env())
 	}
 	if err != nil {
 		return Value{}, ev.thunkFailed(t, err)
 	}
-	t.val = v
-	t.state = thDone
-	t.env = nil
-	t.code = nil
+	t.ptr, t.x, t.code = v.p, v.x, nil
 	return v, nil
 }
 
@@ -271,15 +277,15 @@ func (ev *Evaluator) thunkFailed(t *Thunk, err error) error {
 		e = &EvalError{Msg: err.Error(), kind: errFile}
 		err = e
 	}
-	if e.kind == errInfRec && e.thunk == t && t.env != nil {
+	if e.kind == errInfRec && e.thunk == t && t.ptr != nil {
 		e.Frames = append(e.Frames, Frame{Msg: "entering the infinite recursion", Always: true})
 	}
 	if ev.opts.Compat.MemoiseErrors {
-		t.state = thFailed
-		t.env = nil
+		t.x = uint64(thFailed)
+		t.ptr = nil
 		t.code = &failedCode{e} // shared: frames added while unwinding are kept, as in CppNix
 	} else {
-		t.state = thPending
+		t.x = uint64(thPending)
 	}
 	return err
 }
@@ -457,4 +463,12 @@ func (ev *Evaluator) bindFormals(l *eLambda, env *Env, arg Value, p Pos) error {
 		}
 	}
 	return nil
+}
+
+// failedCode holds the memoised error of a failed thunk (current Nix).
+type failedCode struct{ err *EvalError }
+
+func (f *failedCode) position() Pos { return 0 }
+func (f *failedCode) eval(ev *Evaluator, env *Env) (Value, error) {
+	return Value{}, f.err.clone()
 }

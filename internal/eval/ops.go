@@ -691,11 +691,11 @@ var _ = fmt.Sprintf
 func determinePos(v Value, def Pos) Pos {
 	if v.IsThunk() {
 		t := v.thunk()
-		switch t.state {
+		switch t.state() {
 		case thDone:
-			v = t.val
+			v = t.val()
 		case thPending, thRunning:
-			if t.env == nil {
+			if t.ptr == nil {
 				if a, ok := t.code.(*appCode); ok {
 					return determinePos(a.f, def)
 				}

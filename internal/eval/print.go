@@ -119,9 +119,9 @@ func (ev *Evaluator) PrintValue(v Value) string {
 func (p *printer) print(v Value, depth int) {
 	if v.IsThunk() {
 		t := v.thunk()
-		switch t.state {
+		switch t.state() {
 		case thDone:
-			v = t.val
+			v = t.val()
 		case thRunning:
 			p.b.WriteString("«potential infinite recursion»")
 			return
@@ -241,9 +241,9 @@ func (ev *Evaluator) printAmbiguous(b *strings.Builder, v Value, cell unsafe.Poi
 	if v.IsThunk() {
 		t := v.thunk()
 		cell = unsafe.Pointer(t)
-		switch t.state {
+		switch t.state() {
 		case thDone:
-			v = t.val
+			v = t.val()
 		case thRunning:
 			b.WriteString("«potential infinite recursion»")
 			return nil
@@ -458,8 +458,8 @@ func (ev *Evaluator) toXML(w *xmlWriter, v Value, strict, location bool, cb *ctx
 			return err
 		}
 	} else if v.IsThunk() {
-		if t := v.thunk(); t.state == thDone {
-			v = t.val
+		if t := v.thunk(); t.state() == thDone {
+			v = t.val()
 		} else {
 			w.empty("unevaluated")
 			return nil
@@ -513,8 +513,8 @@ func (ev *Evaluator) toXML(w *xmlWriter, v Value, strict, location bool, cb *ctx
 						if x, err = ev.force(x, Pos(at.Pos)); err != nil {
 							return err
 						}
-					} else if x.IsThunk() && x.thunk().state == thDone {
-						x = x.thunk().val
+					} else if x.IsThunk() && x.thunk().state() == thDone {
+						x = x.thunk().val()
 					}
 					if x.Kind() == KString {
 						as = append(as, xmlAttr{ev.syms.name(k), x.Str()})
