@@ -73,7 +73,8 @@ type Config struct {
 	System         string
 	ExtraPlatforms []string
 	// SystemFeatures are the features this machine offers (nil: Nix's
-	// defaults nixos-test, benchmark, big-parallel, kvm).
+	// defaults nixos-test, benchmark, big-parallel, and kvm if /dev/kvm
+	// is usable). With "kvm", /dev/kvm is put in the sandbox.
 	SystemFeatures []string
 	// Log receives the raw output of builders (nil: discarded).
 	Log io.Writer
@@ -107,7 +108,10 @@ func New(st Store, cfg Config) *Builder {
 		cfg.LogLines = 25
 	}
 	if cfg.SystemFeatures == nil {
-		cfg.SystemFeatures = []string{"nixos-test", "benchmark", "big-parallel", "kvm"}
+		cfg.SystemFeatures = []string{"nixos-test", "benchmark", "big-parallel"}
+		if sandbox.HasKVM() {
+			cfg.SystemFeatures = append(cfg.SystemFeatures, "kvm")
+		}
 	}
 	return &Builder{store: st, cfg: cfg}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -131,7 +132,7 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 	if err := os.Chown(storeIn, os.Geteuid(), hostGID); err != nil {
 		return err
 	}
-	if err := os.Chmod(storeIn, 0o1775); err != nil {
+	if err := os.Chmod(storeIn, os.ModeSticky|0o775); err != nil {
 		return err
 	}
 	etc := filepath.Join(r.chroot, "etc")
@@ -159,6 +160,9 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 		})
 	}
 	spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: r.buildDir, Target: SandboxBuildDir})
+	if slices.Contains(b.cfg.SystemFeatures, "kvm") {
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: "/dev/kvm", Target: "/dev/kvm", Optional: true})
+	}
 	spec.Mounts = append(spec.Mounts, b.cfg.SandboxPaths...)
 	spec.Root = r.chroot
 	spec.Network = fod

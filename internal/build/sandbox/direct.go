@@ -34,3 +34,7 @@ func StartDirect(ctx context.Context, spec *Spec) (*Process, error) {
 
 // killGroup kills the session (process group) led by pid.
 func killGroup(pid int) error { return unix.Kill(-pid, unix.SIGKILL) }
+
+// HasKVM reports whether /dev/kvm is usable (Nix then offers the "kvm"
+// system feature and puts the device in the sandbox).
+func HasKVM() bool { return unix.Access("/dev/kvm", unix.R_OK|unix.W_OK) == nil }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -49,10 +50,6 @@ type unavailableError struct{ err error }
 
 func (e *unavailableError) Error() string { return "unavailable: " + e.err.Error() }
 func (e *unavailableError) Unwrap() error { return e.err }
-
-func hostRefused(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EINVAL)
-}
 
 func setup(s *initSpec) error {
 	root := s.Root
@@ -120,6 +117,15 @@ func setup(s *initSpec) error {
 	if err := unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{}); err != nil {
 		return fmt.Errorf("disable core dumps: %w", err)
 	}
+	// Like Nix, the init sets everything up as the namespace's creator
+	// (files it creates, such as the /dev/shm root, belong to the
+	// caller) and only then becomes the build user.
+	if err := syscall.Setgid(s.GID); err != nil {
+		return fmt.Errorf("setgid: %w", err)
+	}
+	if err := syscall.Setuid(s.UID); err != nil {
+		return fmt.Errorf("setuid: %w", err)
+	}
 	if s.NoNewPrivs || s.Seccomp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)
@@ -142,7 +148,7 @@ func setup(s *initSpec) error {
 // nodev, noexec, atime) or it is refused inside a user namespace.
 func bind(src, dst string, readOnly bool) error {
 	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if hostRefused(err) {
+		if errors.Is(err, unix.EPERM) {
 			return &unavailableError{fmt.Errorf("bind mount '%s' to '%s': %w", src, dst, err)}
 		}
 		return fmt.Errorf("bind mount '%s' to '%s': %w", src, dst, err)

@@ -57,3 +57,5 @@ func StartDirect(ctx context.Context, spec *Spec) (*Process, error) {
 func Check(ctx context.Context, tmpDir string) error {
 	return fmt.Errorf("check sandbox: not supported on %s: %w", runtime.GOOS, ErrUnavailable)
 }
+
+func HasKVM() bool { return false }

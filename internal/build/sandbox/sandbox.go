@@ -100,6 +100,7 @@ type initSpec struct {
 	Linux32    bool
 	ShmSize    string
 	Probe      bool // exit 0 after the set-up instead of exec
+	UID, GID   int  // ids inside, taken after the mounts
 }
 
 // devices are bind-mounted from the host into /dev.
@@ -169,6 +170,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	if hostGID < 0 {
 		hostGID = os.Getegid()
 	}
+	s.UID, s.GID = uid, gid
 	if err := prepareRoot(&s, hostGID); err != nil {
 		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
 	}
@@ -203,7 +205,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 			GidMappingsEnableSetgroups: false,
 			AmbientCaps: []uintptr{
 				unix.CAP_SYS_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_NET_ADMIN,
-				unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_CHOWN,
+				unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_CHOWN, unix.CAP_SETUID, unix.CAP_SETGID,
 			},
 			Setsid: true,
 		},
@@ -280,7 +282,7 @@ func prepareRoot(s *initSpec, hostGID int) error {
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
-	}{{"proc", 0o555}, {"dev", 0o755}, {"dev/pts", 0o755}, {"dev/shm", 0o755}, {"tmp", 0o1777}} {
+	}{{"proc", 0o555}, {"dev", 0o755}, {"dev/pts", 0o755}, {"dev/shm", 0o755}, {"tmp", os.ModeSticky | 0o777}} {
 		p := filepath.Join(root, d.name)
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			return err

@@ -1,0 +1,144 @@
+package build
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"cairn/internal/compat/derivation"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/store"
+	"cairn/internal/store/local"
+)
+
+// nixProbe prints what a build can see of its sandbox; the output is
+// deterministic, so Nix 2.8 and cairn must produce the same NAR.
+const nixProbe = `mkdir $out
+env | sort > $out/env
+id > $out/id
+hostname > $out/host
+ls / > $out/root
+ls /dev > $out/dev
+cat /etc/passwd /etc/group /etc/hosts > $out/etc
+cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups > $out/idmaps
+stat -c '%A %U %G %n' / /build /nix /nix/store /dev /dev/pts /dev/shm /etc /tmp /proc > $out/modes
+cat /proc/net/dev | tail -n +3 | cut -d: -f1 > $out/net
+cat /proc/sys/kernel/domainname > $out/domain
+ls -a /build > $out/build
+touch /build/f; chmod 4755 /build/f 2> $out/suid || true
+echo $$ > $out/pid
+ln -s $out/env $out/self-link`
+
+// TestDifferentialNix builds the same derivation with Nix 2.8 (nix-build
+// in a chroot store) and with cairn, and compares the output NAR hashes.
+func TestDifferentialNix(t *testing.T) {
+	needSandbox(t)
+	if _, err := exec.LookPath("nix-build"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nix-build is missing (apt-get install -y nix-bin)")
+		}
+		t.Skip("SKIPPING: nix-build is missing (apt-get install -y nix-bin)")
+	}
+	tmp := t.TempDir()
+	// The build user must be able to reach the store.
+	for d := tmp; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	bbDir := filepath.Join(tmp, "bb")
+	os.MkdirAll(bbDir+"/bin", 0o755)
+	data, _ := os.ReadFile(hostBusybox)
+	os.WriteFile(bbDir+"/bin/busybox", data, 0o755)
+	for _, a := range applets {
+		os.Symlink("busybox", bbDir+"/bin/"+a)
+	}
+	nixRoot := filepath.Join(tmp, "nixroot")
+	nix := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+nixRoot)
+		out, err := cmd.Output()
+		if err != nil {
+			stderr := ""
+			if ee, ok := err.(*exec.ExitError); ok {
+				stderr = string(ee.Stderr)
+			}
+			t.Fatalf("%v: %v\n%s", args, err, stderr)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	bb := nix("nix-store", "--add", bbDir)
+	expr := `derivation {
+  name = "probe"; system = "x86_64-linux";
+  builder = "${builtins.storePath "` + bb + `"}/bin/sh";
+  PATH = "` + bb + `/bin";
+  args = ["-c" ''` + strings.ReplaceAll(nixProbe, "${", "''${") + `''];
+}`
+	os.WriteFile(filepath.Join(tmp, "probe.nix"), []byte(expr), 0o644)
+	drvPrinted := nix("nix-instantiate", filepath.Join(tmp, "probe.nix"))
+	outPrinted := nix("nix-build", "--option", "substituters", "", "--cores", "1", "--no-out-link", drvPrinted)
+	nixHash, err := nixhash.Parse(nix("nix-store", "-q", "--hash", outPrinted))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The same derivation in our store.
+	root := filepath.Join(tmp, "ours")
+	st, err := local.Open(context.Background(), local.Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bbInfo, err := st.AddPath(context.Background(), bbDir, local.AddOptions{Name: "bb", Method: storepath.Recursive})
+	if err != nil || st.Dir().Print(bbInfo.Path) != bb {
+		t.Fatalf("busybox at %v (%v), Nix has %s", bbInfo, err, bb)
+	}
+	drvData, err := os.ReadFile(filepath.Join(nixRoot, drvPrinted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv, err := derivation.Parse(drvData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drvInfo, err := st.AddText(context.Background(), "probe.drv", drvData, []storepath.Path{bbInfo.Path})
+	if err != nil || st.Dir().Print(drvInfo.Path) != drvPrinted {
+		t.Fatalf("drv at %v (%v), Nix has %s", drvInfo, err, drvPrinted)
+	}
+	req, err := FromDerivation(st.Dir(), drvInfo.Path, drv, func(storepath.Path) (*derivation.Derivation, error) { return nil, os.ErrNotExist })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Cores: 1, TmpDir: filepath.Join(tmp, "builds")}
+	os.Mkdir(cfg.TmpDir, 0o755)
+	if os.Geteuid() == 0 {
+		// Nix 2.8 as root builds as nixbld1 of group nixbld.
+		u, err1 := user.Lookup("nixbld1")
+		g, err2 := user.LookupGroup("nixbld")
+		if err1 != nil || err2 != nil {
+			t.Skipf("SKIPPING: no nixbld1 user or nixbld group to build as (%v %v)", err1, err2)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(g.Gid)
+		cfg.BuildUser = &BuildUser{UID: uid, GID: gid}
+	}
+	res, err := New(st, cfg).Build(context.Background(), req, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Outputs["out"].NarHash; !got.Equal(nixHash) {
+		ours := st.RealPath(res.Outputs["out"].Path)
+		theirs := filepath.Join(nixRoot, outPrinted)
+		diff, _ := exec.Command("diff", "-r", theirs, ours).CombinedOutput()
+		t.Errorf("NAR hash %s, Nix 2.8 built %s; diff -r nix cairn:\n%s", got, nixHash, diff)
+	}
+	if got, want := res.Outputs["out"].References, store.SortPaths([]storepath.Path{bbInfo.Path, res.Outputs["out"].Path}); !slices.Equal(got, want) {
+		t.Errorf("references %v, want %v (as Nix 2.8)", got, want)
+	}
+}
