@@ -146,9 +146,21 @@ func (s *session) evalErr(err error) error {
 	return err
 }
 
-// run runs fn on the evaluator's big-stack goroutine.
+// errInterrupted reports a SIGINT/SIGTERM during evaluation.
+var errInterrupted = errors.New("interrupted by the user")
+
+// run runs fn on the evaluator's big-stack goroutine. The evaluator cannot
+// be cancelled, so when ctx ends (a signal), run returns errInterrupted at
+// once and the evaluation is abandoned: the process is about to exit.
 func (s *session) run(fn func() error) error {
-	return s.evalErr(s.ev.Run(fn))
+	done := make(chan error, 1)
+	go func() { done <- s.ev.Run(fn) }()
+	select {
+	case err := <-done:
+		return s.evalErr(err)
+	case <-s.ctx.Done():
+		return errInterrupted
+	}
 }
 
 // lazy parses src and returns its value unevaluated (a thunk), as Nix
