@@ -28,6 +28,18 @@ func (ev *Evaluator) allBuiltins() []Primop {
 	all = append(all, stringBuiltins()...)
 	all = append(all, ioBuiltins()...)
 	all = append(all, extraBuiltins()...)
+	for _, x := range ev.opts.ExtraBuiltins {
+		replaced := false
+		for i := range all {
+			if all[i].Name == x.Name {
+				all[i] = x
+				replaced = true
+			}
+		}
+		if !replaced {
+			all = append(all, x)
+		}
+	}
 	idx := map[string]int{}
 	for i, n := range builtinOrder {
 		idx[n] = i

@@ -28,9 +28,3 @@ func (ev *Evaluator) CoerceToString(v Value) (string, error) {
 	var cb ctxBuilder
 	return ev.coerceToString(0, v, &cb, "", coerceOpts{copy: true})
 }
-
-// Call applies fn to args (Nix function application, including functors
-// and primops) and returns the result in weak head normal form.
-func (ev *Evaluator) Call(fn Value, args ...Value) (Value, error) {
-	return ev.callFunction(fn, args, 0)
-}

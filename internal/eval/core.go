@@ -130,6 +130,10 @@ type Options struct {
 	StoreDir      string                      // "" : /nix/store
 	CurrentSystem string                      // "" : x86_64-linux
 	CurrentTime   int64                       // builtins.currentTime (impure)
+	// ExtraBuiltins are registered after the built-in ones (same naming
+	// rules; a name that exists already replaces it): glue adds fetchurl,
+	// fetchTarball, fetchGit, fetchTree, ... this way.
+	ExtraBuiltins []Primop
 }
 
 // Env is a runtime environment: one allocation of n+1 Values, element 0
