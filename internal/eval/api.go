@@ -104,3 +104,9 @@ func (ev *Evaluator) NewAttrs(m map[string]Value) Value {
 
 // Warn prints an "evaluation warning:" to Options.Trace.
 func (ev *Evaluator) Warn(msg string) { ev.warn(msg) }
+
+// Call applies fn to args (Nix function application, including functors
+// and primops) and returns the result in weak head normal form.
+func (ev *Evaluator) Call(fn Value, args ...Value) (Value, error) {
+	return ev.callFunction(fn, args, 0)
+}
