@@ -19,8 +19,12 @@ import (
 // recorded in DerivationOutputs. Every reference must be valid or among
 // infos. A reference cycle among infos aborts the transaction.
 //
-// The contents must already be final at their real paths: this is the
-// last step of making a path valid.
+// The contents must already be final (canonicalised) at their real
+// paths: this is the last step of making a path valid. A caller that
+// writes contents itself (a builder) must, from before writing until this
+// returns, hold a temporary root (AddTempRoot) and the path lock
+// (LockPaths) of each path, so that neither a collector nor another
+// writer touches them; HashPath gives the NAR hash, size and references.
 func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo) error {
 	byPath := make(map[storepath.Path]*store.PathInfo, len(infos))
 	paths := make([]storepath.Path, 0, len(infos))
