@@ -161,6 +161,21 @@ func parseEvalFlag(s *argScanner, arg string, c *EvalFlags) (bool, error) {
 	return true, nil
 }
 
+// evalFlagOrArg handles arg in a command's default case: a shared
+// evaluation flag, an unknown flag (an error) or a positional argument,
+// appended to pos ("-" is positional).
+func evalFlagOrArg(s *argScanner, arg string, c *EvalFlags, pos *[]string) error {
+	ok, err := parseEvalFlag(s, arg, c)
+	if err != nil || ok {
+		return err
+	}
+	if len(arg) > 1 && arg[0] == '-' {
+		return s.unknown(arg)
+	}
+	*pos = append(*pos, arg)
+	return nil
+}
+
 // config is the effective configuration: NIX_CONFIG, then the command line.
 type config struct {
 	showTrace    bool

@@ -54,7 +54,7 @@ type demo struct {
 	out *bufio.Writer
 }
 
-func runDemo(ctx context.Context, o *DemoOptions) (err error) {
+func runDemo(ctx context.Context, o *DemoOptions) error {
 	f := o.F
 	switch {
 	case o.ShowHelp:
@@ -67,22 +67,14 @@ func runDemo(ctx context.Context, o *DemoOptions) (err error) {
 	// The demo never writes to a store: paths are computed as the dummy
 	// store (and Nix's read-only mode) does.
 	flags := &EvalFlags{Settings: []Setting{{"store", "dummy://"}, {"show-trace", "false"}}}
-	s, err := newSession(ctx, f, flags, storeReadOnly)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(); err == nil {
-			err = cerr
-		}
-	}()
-	d := &demo{s: s, out: bufio.NewWriter(f.Stdout)}
-	defer func() {
-		if ferr := d.out.Flush(); err == nil {
-			err = ferr
-		}
-	}()
+	return withSession(ctx, f, flags, storeReadOnly, func(s *session, out *bufio.Writer) error {
+		return tour(&demo{s: s, out: out})
+	})
+}
 
+// tour prints the demo's steps.
+func tour(d *demo) error {
+	s := d.s
 	steps := []demoStep{
 		{
 			title: "Evaluate the package set: every package's name",

@@ -51,17 +51,7 @@ func newEvalCmd(f *Factory, runF func(*EvalOptions) error) func(args []string) e
 			case "--raw":
 				o.Raw = true
 			default:
-				ok, perr := parseEvalFlag(s, arg, &o.Eval)
-				if perr != nil {
-					return perr
-				}
-				if ok {
-					continue
-				}
-				if arg != "" && arg[0] == '-' && arg != "-" {
-					return s.unknown(arg)
-				}
-				o.Args = append(o.Args, arg)
+				err = evalFlagOrArg(s, arg, &o.Eval, &o.Args)
 			}
 			if err != nil {
 				return err
@@ -91,7 +81,7 @@ Evaluates an expression (deeply) and prints its value as nix eval does:
   --cpuprofile F, --memprofile F, --compat current|2.8
 `
 
-func runEval(ctx context.Context, o *EvalOptions) (err error) {
+func runEval(ctx context.Context, o *EvalOptions) error {
 	f := o.F
 	if o.ShowHelp {
 		_, err := io.WriteString(f.Stdout, evalHelp)
@@ -115,21 +105,13 @@ func runEval(ctx context.Context, o *EvalOptions) (err error) {
 		attrPath = attrPaths[0]
 	}
 
-	s, err := newSession(ctx, f, &o.Eval, storeAuto)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(); err == nil {
-			err = cerr
-		}
-	}()
-	out := bufio.NewWriter(f.Stdout)
-	defer func() {
-		if ferr := out.Flush(); err == nil {
-			err = ferr
-		}
-	}()
+	return withSession(ctx, f, &o.Eval, storeAuto, func(s *session, out *bufio.Writer) error {
+		return evalAndPrint(s, out, o, file, attrPath)
+	})
+}
+
+func evalAndPrint(s *session, out *bufio.Writer, o *EvalOptions, file, attrPath string) error {
+	f := s.f
 	return s.run(func() error {
 		autoArgs, err := s.autoArgs()
 		if err != nil {

@@ -95,17 +95,9 @@ func newInstantiateCmd(f *Factory, runF func(*InstantiateOptions) error) func(ar
 			case "--dry-run":
 				o.DryRun = true
 			default:
-				ok, err := parseEvalFlag(s, arg, &o.Eval)
-				if err != nil {
+				if err := evalFlagOrArg(s, arg, &o.Eval, &o.Files); err != nil {
 					return err
 				}
-				if ok {
-					continue
-				}
-				if arg != "" && arg[0] == '-' {
-					return s.unknown(arg)
-				}
-				o.Files = append(o.Files, arg)
 			}
 		}
 		return runF(o)
@@ -137,7 +129,7 @@ with nix-instantiate's flags and output:
 `
 
 // runInstantiate is nix-instantiate's main.
-func runInstantiate(ctx context.Context, o *InstantiateOptions) (err error) {
+func runInstantiate(ctx context.Context, o *InstantiateOptions) error {
 	f := o.F
 	if o.ShowHelp {
 		_, err := io.WriteString(f.Stdout, instantiateHelp)
@@ -151,26 +143,17 @@ func runInstantiate(ctx context.Context, o *InstantiateOptions) (err error) {
 	if (o.EvalOnly && !o.ReadWrite) || o.DryRun {
 		mode = storeReadOnly
 	}
-	s, err := newSession(ctx, f, &o.Eval, mode)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := s.close(); err == nil {
-			err = cerr
-		}
-	}()
-	out := bufio.NewWriter(f.Stdout)
-	defer func() {
-		if ferr := out.Flush(); err == nil {
-			err = ferr
-		}
-	}()
-
 	attrPaths := o.AttrPaths
 	if len(attrPaths) == 0 {
 		attrPaths = []string{""}
 	}
+	return withSession(ctx, f, &o.Eval, mode, func(s *session, out *bufio.Writer) error {
+		return instantiate(s, out, o, attrPaths)
+	})
+}
+
+func instantiate(s *session, out *bufio.Writer, o *InstantiateOptions, attrPaths []string) error {
+	f := s.f
 	return s.run(func() error {
 		autoArgs, err := s.autoArgs()
 		if err != nil {

@@ -45,17 +45,9 @@ func newReplCmd(f *Factory, runF func(*ReplOptions) error) func(args []string) e
 				}
 				o.HistoryFile = v
 			default:
-				ok, err := parseEvalFlag(s, arg, &o.Eval)
-				if err != nil {
+				if err := evalFlagOrArg(s, arg, &o.Eval, &o.Files); err != nil {
 					return err
 				}
-				if ok {
-					continue
-				}
-				if arg != "" && arg[0] == '-' {
-					return s.unknown(arg)
-				}
-				o.Files = append(o.Files, arg)
 			}
 		}
 		return runF(o)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -125,6 +126,23 @@ func firstNonEmpty(ss ...string) string {
 		}
 	}
 	return ""
+}
+
+// withSession runs fn with a new session and a buffered standard output,
+// then flushes the output, writes profiles and closes the store.
+func withSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode, fn func(s *session, out *bufio.Writer) error) (err error) {
+	s, err := newSession(ctx, f, c, mode)
+	if err != nil {
+		return err
+	}
+	out := bufio.NewWriter(f.Stdout)
+	defer func() {
+		ferr, cerr := out.Flush(), s.close()
+		if err == nil {
+			err = errors.Join(ferr, cerr)
+		}
+	}()
+	return fn(s, out)
 }
 
 // close writes profiles and closes the store.
