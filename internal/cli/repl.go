@@ -271,38 +271,20 @@ func (r *repl) command(line string) (quit, printed bool, err error) {
 			})
 			return false, false, err
 		case ":a", ":add":
-			err := r.s.run(func() error {
-				v, err := r.eval(arg, false)
-				if err != nil {
-					return err
-				}
-				return r.addAttrs(v)
-			})
+			err := r.withValue(arg, r.addAttrs)
 			return false, false, err
 		case ":p", ":print":
-			err := r.s.run(func() error {
-				v, err := r.eval(arg, false)
-				if err != nil {
-					return err
-				}
+			err := r.withValue(arg, func(v eval.Value) error {
 				if err := r.s.ev.ForceDeep(v); err != nil {
 					return err
 				}
-				s, err := r.show(v, 1<<30)
-				if err != nil {
-					return err
-				}
-				_, err = fmt.Fprintln(r.out, s)
-				return err
+				return r.printValue(v, 1<<30)
 			})
 			return false, err == nil, err
 		case ":t", ":type":
-			err := r.s.run(func() error {
-				v, err := r.eval(arg, false)
+			err := r.withValue(arg, func(v eval.Value) error {
+				v, err := r.s.ev.Force(v)
 				if err != nil {
-					return err
-				}
-				if v, err = r.s.ev.Force(v); err != nil {
 					return err
 				}
 				_, err = fmt.Fprintln(r.out, v.TypeName())
@@ -323,19 +305,29 @@ func (r *repl) command(line string) (quit, printed bool, err error) {
 		})
 		return false, false, err
 	}
-	err = r.s.run(func() error {
-		v, err := r.eval(line, false)
-		if err != nil {
-			return err
-		}
-		s, err := r.show(v, 1)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(r.out, s)
-		return err
-	})
+	err = r.withValue(line, func(v eval.Value) error { return r.printValue(v, 1) })
 	return false, err == nil, err
+}
+
+// withValue evaluates src in the REPL scope and passes the value to fn.
+func (r *repl) withValue(src string, fn func(eval.Value) error) error {
+	return r.s.run(func() error {
+		v, err := r.eval(src, false)
+		if err != nil {
+			return err
+		}
+		return fn(v)
+	})
+}
+
+// printValue prints v (forced down to maxDepth) and a newline.
+func (r *repl) printValue(v eval.Value, maxDepth int) error {
+	s, err := r.show(v, maxDepth)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(r.out, s)
+	return err
 }
 
 // splitBinding recognises "name = expr" (but not "a == b").
