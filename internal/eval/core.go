@@ -134,6 +134,9 @@ type Options struct {
 	// rules; a name that exists already replaces it): glue adds fetchurl,
 	// fetchTarball, fetchGit, fetchTree, ... this way.
 	ExtraBuiltins []Primop
+	// ExperimentalFeatures enables experimental behaviour by Nix's feature
+	// names (e.g. "parse-toml-timestamps").
+	ExperimentalFeatures []string
 }
 
 // Env is a runtime environment: one allocation of n+1 Values, element 0

@@ -128,6 +128,7 @@ func extraBuiltins() []Primop {
 	return append(hashBuiltins(),
 		Primop{Name: "derivationStrict", Arity: 1, Fn: primDerivationStrict},
 		Primop{Name: "__fromJSON", Arity: 1, Fn: primFromJSON},
+		Primop{Name: "fromTOML", Arity: 1, Fn: primFromTOML},
 	)
 }
 

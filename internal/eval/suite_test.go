@@ -123,6 +123,7 @@ func runInstantiate(work string, args []string) runResult {
 		search      []SearchPathEntry
 		autoArgs    = map[string]string{}
 		autoStr     = map[string]string{}
+		features    []string
 	)
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
@@ -154,7 +155,10 @@ func runInstantiate(work string, args []string) runResult {
 		case "--argstr":
 			autoStr[args[i+1]] = args[i+2]
 			i += 2
-		case "--extra-experimental-features", "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals", "-A":
+		case "--extra-experimental-features":
+			i++
+			features = append(features, args[i])
+		case "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals", "-A":
 			i++
 		default:
 			file = a
@@ -167,12 +171,13 @@ func runInstantiate(work string, args []string) runResult {
 	var stderr bytes.Buffer
 	env := map[string]string{"TEST_VAR": "foo", "HOME": "/fake-home", "NIX_STORE_DIR": "/nix/store"}
 	ev := New(Options{
-		IO:           osIO{},
-		SearchPath:   search,
-		MaxCallDepth: maxDepth,
-		Getenv:       func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Trace:        &stderr,
-		ShowTrace:    showTrace,
+		IO:                   osIO{},
+		SearchPath:           search,
+		MaxCallDepth:         maxDepth,
+		Getenv:               func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Trace:                &stderr,
+		ShowTrace:            showTrace,
+		ExperimentalFeatures: features,
 	})
 	var out bytes.Buffer
 	err := ev.Run(func() error {
