@@ -293,7 +293,7 @@ func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs 
 	if err != nil {
 		return nil, fmt.Errorf("add text %s: %w", name, err)
 	}
-	return s.addKnown(ctx, p, ca, refs, false, func(dst string) error {
+	return s.addKnown(ctx, p, ca, refs, false, 0, func(dst string) error {
 		// Straight into the scratch entry: a temporary file under a
 		// name that is not a store path would be fair game for a
 		// concurrent collector.
@@ -349,7 +349,13 @@ func (s *Store) addContent(ctx context.Context, opts AddOptions, fill func(dst s
 	if err != nil {
 		return nil, fmt.Errorf("add %s: %w", opts.Name, err)
 	}
-	return s.addKnown(ctx, p, ca, refs, opts.Repair, func(dst string) error {
+	// For Recursive the bytes hashed were the NAR (caHash.Len() is its
+	// size); for Flat they were the file, so NAR size is unknown here.
+	var narSize uint64
+	if opts.Method == storepath.Recursive {
+		narSize = caHash.Len()
+	}
+	return s.addKnown(ctx, p, ca, refs, opts.Repair, narSize, func(dst string) error {
 		return os.Rename(tmp.real, dst)
 	})
 }
@@ -357,7 +363,10 @@ func (s *Store) addContent(ctx context.Context, opts AddOptions, fill func(dst s
 // addKnown installs content for the content-addressed path p: unless p
 // is valid already, it fills a scratch entry with fill, computes the NAR
 // hash and size and installs and registers it.
-func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, repair bool, fill func(dst string) error) (info *store.PathInfo, err error) {
+// narSize, if not zero, is the NAR size of the content when ca is a
+// recursive sha256 (whose hash is then the NAR hash), which saves a
+// second pass over the content.
+func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, repair bool, narSize uint64, fill func(dst string) error) (info *store.PathInfo, err error) {
 	if err := s.AddTempRoot(ctx, p); err != nil {
 		return nil, err
 	}
@@ -388,11 +397,16 @@ func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.Con
 	if err = fill(tmp.real); err != nil {
 		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
 	}
-	h := nixhash.NewHasher(nixhash.SHA256)
-	if err = nar.DumpPath(h, tmp.real); err != nil {
-		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	info = &store.PathInfo{Path: p, References: refs, CA: ca}
+	if narSize != 0 && !ca.Text && ca.Method == storepath.Recursive && ca.Hash.Algo == nixhash.SHA256 {
+		info.NarHash, info.NarSize = ca.Hash, narSize
+	} else {
+		h := nixhash.NewHasher(nixhash.SHA256)
+		if err = nar.DumpPath(h, tmp.real); err != nil {
+			return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+		}
+		info.NarHash, info.NarSize = h.Sum(), h.Len()
 	}
-	info = &store.PathInfo{Path: p, NarHash: h.Sum(), NarSize: h.Len(), References: refs, CA: ca}
 	if err = s.install(ctx, tmp, []*store.PathInfo{info}); err != nil {
 		return nil, err
 	}
