@@ -217,3 +217,17 @@ func TestExitCode(t *testing.T) {
 		}
 	}
 }
+
+// TestArgv0 checks that cairn invoked as nix-instantiate (a symlink)
+// behaves as `cairn instantiate`, with Nix's program name in messages.
+func TestArgv0(t *testing.T) {
+	var out, errb strings.Builder
+	f := &Factory{Stdout: &out, Stderr: &errb, Environ: []string{"NIX_REMOTE=dummy://"}, Prog: "cairn"}
+	if code := run(t.Context(), f, []string{"/usr/local/bin/nix-instantiate", "--eval", "-E", "6 * 7"}); code != 0 || out.String() != "42\n" {
+		t.Errorf("eval: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	errb.Reset()
+	if code := run(t.Context(), f, []string{"nix-instantiate", "--bogus"}); code != 1 || errb.String() != "error: unrecognised flag '--bogus'\nTry 'nix-instantiate --help' for more information.\n" {
+		t.Errorf("bad flag: exit %d, stderr %q", code, errb.String())
+	}
+}
