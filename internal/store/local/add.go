@@ -113,7 +113,13 @@ func (s *Store) addNar(ctx context.Context, info *store.PathInfo, r io.Reader, r
 		return err
 	}
 	if info.HasCA() {
-		got, herr := hashCA(tmp.real, info.CA)
+		var got nixhash.Hash
+		var herr error
+		if !info.CA.Text && info.CA.Method == storepath.Recursive && info.CA.Hash.Algo == nixhash.SHA256 {
+			got = h.Sum() // the NAR hash we just computed
+		} else {
+			got, herr = hashCA(tmp.real, info.CA)
+		}
 		if herr != nil {
 			err = fmt.Errorf("add %s: %w", s.print(info.Path), herr)
 			return err
