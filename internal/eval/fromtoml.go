@@ -85,7 +85,13 @@ func primFromTOML(ev *Evaluator, p Pos, a []Value) (Value, error) {
 		v, err = ev.tomlToValue(x)
 	}
 	if err != nil {
-		return Value{}, ev.ferr("while parsing TOML: %s", err.Error())
+		msg := err.Error()
+		if strings.HasSuffix(msg, "\n") {
+			// toml11 ends its report with a colour reset, which survives
+			// Nix's line chomping.
+			msg += "\x1b[0m"
+		}
+		return Value{}, ev.ferr("while parsing TOML: %s", msg)
 	}
 	return v, nil
 }

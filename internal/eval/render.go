@@ -108,9 +108,30 @@ func formatInfo(fset *token.FileSet, prefix string, ee *EvalError, showTrace, no
 	}
 	body := strings.TrimRight(oss.String(), " \t\n\r")
 	if noIndent {
-		return strings.TrimSuffix(prefix, " ") + body + "\n"
+		return filterANSI(strings.TrimSuffix(prefix, " ") + body + "\n")
 	}
-	return indentBlock(prefix, body) + "\n"
+	return filterANSI(indentBlock(prefix, body) + "\n")
+}
+
+// filterANSI removes ANSI CSI escape sequences (Nix strips them when
+// stderr is not a terminal, after chomping lines).
+func filterANSI(s string) string {
+	if strings.IndexByte(s, 0x1b) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0x1b && i+1 < len(s) && s[i+1] == '[' {
+			j := i + 2
+			for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
+				j++
+			}
+			i = j
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
 
 // indentBlock is CppNix's indent(prefix, spaces, chomp(s)).
