@@ -15,9 +15,9 @@ import (
 // file in a Nix store.
 const StoreMtime = 1
 
-// DefaultIgnoredXattrs are the extended attributes canonicalisation leaves
-// in place (Nix's ignored-acls default).
-var DefaultIgnoredXattrs = []string{"security.selinux", "system.nfs4_acl"}
+// DefaultIgnoredXattrs returns the extended attributes canonicalisation
+// leaves in place by default (Nix's ignored-acls default).
+func DefaultIgnoredXattrs() []string { return []string{"security.selinux", "system.nfs4_acl"} }
 
 // CanonOptions controls Canonicalise.
 type CanonOptions struct {
@@ -46,7 +46,7 @@ type inode struct{ dev, ino uint64 }
 func Canonicalise(path string, opts CanonOptions) error {
 	ignored := opts.IgnoredXattrs
 	if ignored == nil {
-		ignored = DefaultIgnoredXattrs
+		ignored = DefaultIgnoredXattrs()
 	}
 	c := canon{opts: opts, ignored: ignored, seen: map[inode]bool{}, euid: os.Geteuid(), egid: os.Getegid()}
 	if err := c.walk(path); err != nil {
