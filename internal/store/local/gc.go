@@ -521,3 +521,30 @@ func shortUnixPath(path string) (addr string, release func(), err error) {
 	}
 	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, filepath.Base(path)), func() { unix.Close(fd) }, nil
 }
+
+// FreeSpace returns the bytes available to unprivileged users on the
+// file system holding the store.
+func (s *Store) FreeSpace() (uint64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(s.realStore, &st); err != nil {
+		return 0, fmt.Errorf("free space of %s: %w", s.realStore, err)
+	}
+	return st.Bavail * uint64(st.Bsize), nil
+}
+
+// AutoGC runs the collector when less than minFree bytes are free,
+// asking it to free up to maxFree minus what is free (Nix's min-free and
+// max-free). It returns nil, nil when no collection was needed. opts
+// selects roots and keep-* edges; its Action and MaxFreed are set here.
+func (s *Store) AutoGC(ctx context.Context, minFree, maxFree uint64, opts GCOptions) (*GCResult, error) {
+	avail, err := s.FreeSpace()
+	if err != nil {
+		return nil, err
+	}
+	if avail >= minFree || avail >= maxFree {
+		return nil, nil
+	}
+	opts.Action = GCDeleteDead
+	opts.MaxFreed = maxFree - avail
+	return s.CollectGarbage(ctx, opts)
+}

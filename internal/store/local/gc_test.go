@@ -344,3 +344,22 @@ func TestGCConcurrentWithWriter(t *testing.T) {
 	}
 	t.Logf("%d collections ran during %d adds", rounds, len(added))
 }
+
+func TestAutoGC(t *testing.T) {
+	s, root, _ := gcFixture(t)
+	s = reopen(t, s, root)
+	ctx := context.Background()
+	avail, err := s.FreeSpace()
+	if err != nil || avail == 0 {
+		t.Fatalf("free space %d %v", avail, err)
+	}
+	if res, err := s.AutoGC(ctx, 0, 1<<62, GCOptions{Roots: noProc}); res != nil || err != nil {
+		t.Errorf("collected with enough space: %v %v", res, err)
+	}
+	// Pretend the disk is nearly full (1 GiB short of max-free; the
+	// margin absorbs other processes changing the free space meanwhile).
+	res, err := s.AutoGC(ctx, 1<<62, avail+1<<30, GCOptions{Roots: noProc})
+	if err != nil || res == nil || len(res.Paths) == 0 {
+		t.Errorf("auto gc: %+v %v", res, err)
+	}
+}
