@@ -78,6 +78,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"instantiate", "evaluate Nix expressions and instantiate derivations, like nix-instantiate", func(ctx context.Context, f *Factory, args []string) error {
+			// Messages name the program as nix-instantiate does
+			// ("Try 'nix-instantiate --help'"), so output matches Nix's.
+			f.Prog = "nix-instantiate"
 			return newInstantiateCmd(f, func(o *InstantiateOptions) error { return runInstantiate(ctx, o) })(args)
 		}},
 		{"eval", "evaluate a Nix expression and print its value, like nix eval", func(ctx context.Context, f *Factory, args []string) error {
@@ -157,6 +160,7 @@ type evalError struct {
 	err       error
 	fset      *token.FileSet
 	showTrace bool
+	prog      string // for the "Try '<prog> --help'" line of usage errors
 }
 
 func (e *evalError) Error() string { return e.err.Error() }
@@ -206,6 +210,10 @@ func report(w io.Writer, err error) {
 		}
 	case errors.As(err, &ee):
 		io.WriteString(w, eval.FormatError(ee.fset, ee.err, ee.showTrace))
+		var x *eval.EvalError
+		if errors.As(ee.err, &x) && x.Usage {
+			fmt.Fprintf(w, "Try '%s --help' for more information.\n", ee.prog)
+		}
 	case errors.As(err, &ue):
 		fmt.Fprintf(w, "error: %s\nTry '%s --help' for more information.\n", ue.msg, ue.prog)
 	default:

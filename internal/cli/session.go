@@ -159,7 +159,7 @@ func (s *session) evalErr(err error) error {
 	}
 	var ee *eval.EvalError
 	if errors.As(err, &ee) {
-		return &evalError{err: err, fset: s.ev.FileSet(), showTrace: s.cfg.showTrace}
+		return &evalError{err: err, fset: s.ev.FileSet(), showTrace: s.cfg.showTrace, prog: s.f.Prog}
 	}
 	return err
 }
