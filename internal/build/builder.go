@@ -185,7 +185,7 @@ func (b *Builder) Build(ctx context.Context, req *Request, opts Options) (*Resul
 		registered = true
 		return &Result{Status: AlreadyValid, Outputs: valid}, nil
 	}
-	for _, p := range outputPaths(req) {
+	for _, p := range append(outputPaths(req), req.DrvPath) {
 		if err := b.store.AddTempRoot(ctx, p); err != nil {
 			return nil, err
 		}
