@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"slices"
 	"sort"
 
 	"cairn/internal/lang/ast"
@@ -31,42 +32,49 @@ func (ev *Evaluator) internNames(e ast.Expr) {
 		s string
 	}
 	var names []nm
+	add := func(p Pos, s string) {
+		if _, ok := ev.syms.ids[s]; !ok {
+			names = append(names, nm{p, s})
+		}
+	}
 	addPath := func(path []ast.AttrName, p Pos) {
 		for _, a := range path {
 			if a.Expr == nil {
-				names = append(names, nm{p, a.Name})
+				add(p, a.Name)
 			}
 		}
 	}
 	ast.Inspect(e, func(x ast.Expr) bool {
 		switch n := x.(type) {
 		case *ast.Var:
-			names = append(names, nm{n.At, n.Name})
+			add(n.At, n.Name)
 		case *ast.Select:
 			addPath(n.Path, n.At)
 		case *ast.HasAttr:
 			addPath(n.Path, n.At)
 		case *ast.Attrs:
 			for _, d := range n.Attrs {
-				names = append(names, nm{d.NamePos, d.Name})
+				add(d.NamePos, d.Name)
 			}
 		case *ast.Let:
 			for _, d := range n.Attrs.Attrs {
-				names = append(names, nm{d.NamePos, d.Name})
+				add(d.NamePos, d.Name)
 			}
 		case *ast.Lambda:
 			if n.Arg != "" {
-				names = append(names, nm{n.At, n.Arg})
+				add(n.At, n.Arg)
 			}
 			if n.Formals != nil {
 				for _, f := range n.Formals.List {
-					names = append(names, nm{f.At, f.Name})
+					add(f.At, f.Name)
 				}
 			}
 		}
 		return true
 	})
-	sort.SliceStable(names, func(i, j int) bool { return names[i].p < names[j].p })
+	// Only names not interned yet need ordering: intern them in source
+	// order, as CppNix's lexer does.
+	slices.SortStableFunc(names, func(a, b nm) int { return int(a.p) - int(b.p) })
 	for _, n := range names {
 		ev.syms.intern(n.s)
 	}

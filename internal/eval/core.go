@@ -263,13 +263,13 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 		return Value{}, ev.stackOverflow(p)
 	}
 	ev.forceDepth++
-	defer func() { ev.forceDepth-- }()
 	if t.ptr == nil {
 		a := t.code.(*appCode)
 		v, err = ev.callFunction(a.f, []Value{a.a}, p)
 	} else {
 		v, err = ev.eval(t.code, t.env())
 	}
+	ev.forceDepth--
 	if err != nil {
 		return Value{}, ev.thunkFailed(t, err)
 	}
