@@ -34,6 +34,8 @@ cat /proc/sys/kernel/domainname > $out/domain
 ls -a /build > $out/build
 touch /build/f; chmod 4755 /build/f 2> $out/suid || true
 echo $$ > $out/pid
+test -t 1 && echo tty > $out/tty
+test -t 0 || echo stdin not a tty > $out/stdin
 ln -s $out/env $out/self-link`
 
 // TestDifferentialNix builds the same derivation with Nix 2.8 (nix-build

@@ -182,7 +182,8 @@ func (b *Builder) execute(ctx context.Context, req *Request, r *buildRun, spec *
 	}
 	sink := newLogSink(b.cfg.LogLines, logw, b.cfg.Log)
 	defer sink.close()
-	pr, pw, err := os.Pipe()
+	// Like Nix, the builder writes to a pseudo-terminal in raw mode.
+	pr, pw, err := sandbox.OpenPty(spec.HostUID)
 	if err != nil {
 		return fmt.Errorf("build %s: %w", drv, err)
 	}

@@ -59,3 +59,7 @@ func Check(ctx context.Context, tmpDir string) error {
 }
 
 func HasKVM() bool { return false }
+
+func OpenPty(uid int) (master, slave *os.File, err error) {
+	return nil, nil, fmt.Errorf("open pseudoterminal: not supported on %s", runtime.GOOS)
+}
