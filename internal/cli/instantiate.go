@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 
 	"cairn/internal/eval"
@@ -26,22 +27,22 @@ type InstantiateOptions struct {
 	F    *Factory
 	Eval EvalFlags
 
-	Files      []string // file names, or expressions with FromArgs
-	ReadStdin  bool     // "-": parse standard input («stdin»)
-	FromArgs   bool     // -E / --expr: Files are expressions
-	EvalOnly   bool     // --eval
-	ParseOnly  bool     // --parse: print the AST
-	FindFile   bool     // --find-file
-	ReadWrite  bool     // --read-write-mode
-	Output     OutputKind
-	Location   bool     // XML output carries source locations (--no-location clears)
-	Strict     bool     // --strict
-	AttrPaths  []string // -A / --attr
-	AddRoot    string   // --add-root
-	DryRun     bool     // --dry-run
-	Repair     bool     // --repair
-	ShowHelp   bool
-	ShowVersio bool
+	Files       []string // file names, or expressions with FromArgs
+	ReadStdin   bool     // "-": parse standard input («stdin»)
+	FromArgs    bool     // -E / --expr: Files are expressions
+	EvalOnly    bool     // --eval
+	ParseOnly   bool     // --parse: print the AST
+	FindFile    bool     // --find-file
+	ReadWrite   bool     // --read-write-mode
+	Output      OutputKind
+	Location    bool     // XML output carries source locations (--no-location clears)
+	Strict      bool     // --strict
+	AttrPaths   []string // -A / --attr
+	AddRoot     string   // --add-root
+	DryRun      bool     // --dry-run
+	Repair      bool     // --repair
+	ShowHelp    bool
+	ShowVersion bool
 }
 
 // newInstantiateCmd returns the function that parses nix-instantiate's
@@ -56,7 +57,7 @@ func newInstantiateCmd(f *Factory, runF func(*InstantiateOptions) error) func(ar
 			case "--help":
 				o.ShowHelp = true
 			case "--version":
-				o.ShowVersio = true
+				o.ShowVersion = true
 			case "-":
 				o.ReadStdin = true
 			case "--expr", "-E":
@@ -135,7 +136,7 @@ func runInstantiate(ctx context.Context, o *InstantiateOptions) error {
 		_, err := io.WriteString(f.Stdout, instantiateHelp)
 		return err
 	}
-	if o.ShowVersio {
+	if o.ShowVersion {
 		_, err := fmt.Fprintln(f.Stdout, "nix-instantiate (cairn) 2.8.0")
 		return err
 	}
@@ -232,22 +233,7 @@ func (p *processor) parseFile(file string) (ast.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir := path
-	if i := lastSlash(path); i > 0 {
-		dir = path[:i]
-	} else {
-		dir = "/"
-	}
-	return s.ev.ParseString(src, path, dir)
-}
-
-func lastSlash(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '/' {
-			return i
-		}
-	}
-	return -1
+	return s.ev.ParseString(src, path, filepath.Dir(path))
 }
 
 func (p *processor) process(e ast.Expr) error {
