@@ -25,6 +25,31 @@
 // Compat selects behaviour that differs between current Nix (the language
 // suite) and Nix 2.8 (nixpkgs parity): CompatCurrent, CompatNix28.
 //
+// # The IO interface
+//
+// Everything outside the language goes through Options.IO (implemented by
+// glue; tests use a fake): ReadFile, ReadDir, Lstat, PathExists,
+// CopyPathToStore (path interpolation; memoised per path here),
+// AddTextToStore (builtins.toFile), AddPathToStore (builtins.path and
+// filterSource, with a filter callback into the evaluator) and
+// AddDerivation (derivationStrict: the evaluator does the attribute
+// processing, ordering, context collection and error messages, and hands
+// a DerivationRequest to IO, which builds the ATerm, computes
+// hashDerivationModulo and the output paths, and writes the .drv).
+// <nix/fetchurl.nix> is served from the embedded 2.8 corepkg.
+// Fetchers (fetchurl, fetchTarball, fetchGit, fetchTree) are not part of
+// this package: glue registers them with Options.ExtraBuiltins using the
+// exported helpers in api.go (ForceAttrs, ForceString, CoerceToPath, Call,
+// Errorf, NewAttrs, ...).
+//
+// # Depth and stack
+//
+// Call depth is counted exactly as CppNix (callFunction, eqValues,
+// coerceToString, forceValueDeep, toJSON, printing); the default limit is
+// 10000. Run evaluates on its own goroutine; frames on the call path are
+// kept small (about 1 KiB per Nix call level) and depth is capped at
+// 1.1 million so the Go runtime's stack ceiling is never reached.
+//
 // # Adding a builtin
 //
 // Builtins are Primop values registered by createBaseEnv from the table
