@@ -33,7 +33,7 @@ var (
 )
 
 // needBusybox skips (loudly) without /bin/busybox; with CI=true it fails.
-func needBusybox(t *testing.T) {
+func needBusybox(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(hostBusybox); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -46,7 +46,7 @@ func needBusybox(t *testing.T) {
 // needSandbox skips when this host cannot create sandboxes; with CI=true
 // that is a failure unless the host lacks the support (then it still
 // skips, loudly).
-func needSandbox(t *testing.T) {
+func needSandbox(t testing.TB) {
 	t.Helper()
 	needBusybox(t)
 	sandboxOnce.Do(func() { sandboxErr = sandbox.Check(context.Background(), os.TempDir()) })
@@ -60,7 +60,7 @@ func needSandbox(t *testing.T) {
 
 // env is a test store with busybox in it.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	st    *local.Store
 	root  string
 	bb    storepath.Path // directory with bin/busybox and applet links
@@ -74,7 +74,7 @@ type env struct {
 	extra []storepath.Path
 }
 
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
 	needBusybox(t)
 	root := t.TempDir()
@@ -86,7 +86,7 @@ func newEnv(t *testing.T, cfg Config) *env {
 	return setupEnv(t, st, root, cfg)
 }
 
-func setupEnv(t *testing.T, st *local.Store, root string, cfg Config) *env {
+func setupEnv(t testing.TB, st *local.Store, root string, cfg Config) *env {
 	src := filepath.Join(t.TempDir(), "busybox")
 	os.MkdirAll(src+"/bin", 0o755)
 	data, err := os.ReadFile(hostBusybox)
