@@ -63,7 +63,13 @@ func ParseStoreURL(s string) (StoreURL, error) {
 		if err != nil {
 			return StoreURL{}, fmt.Errorf("store '%s': %w", s, err)
 		}
-		return StoreURL{Kind: StoreLocal, Root: q.Get("root")}, nil
+		root := q.Get("root")
+		if root != "" {
+			if root, err = filepath.Abs(root); err != nil {
+				return StoreURL{}, fmt.Errorf("store '%s': %w", s, err)
+			}
+		}
+		return StoreURL{Kind: StoreLocal, Root: root}, nil
 	}
 	return StoreURL{}, fmt.Errorf("don't know how to open Nix store '%s': %w", s, ErrUnsupportedStore)
 }
