@@ -9,11 +9,6 @@ import (
 	"strings"
 )
 
-func (a *appCode) position() Pos { return 0 }
-func (a *appCode) eval(ev *Evaluator, env *Env) (Value, error) {
-	return ev.callFunction(a.f, []Value{a.a}, 0)
-}
-
 // builtinOrder is CppNix's primop registration order (symbol-id order).
 var builtinOrder = strings.Fields(`scopedImport import __typeOf isNull __isFunction __isInt __isFloat __isString __isBool __isPath __genericClosure break abort throw __addErrorContext __ceil __floor __tryEval __getEnv __seq __deepSeq __trace __warn derivationStrict placeholder __toPath __storePath __pathExists baseNameOf dirOf __readFile __findFile __hashFile __readFileType __readDir __outputOf __toXML __toJSON __fromJSON __toFile __filterSource __path __attrNames __attrValues __getAttr __unsafeGetAttrPos __hasAttr __isAttrs removeAttrs __listToAttrs __intersectAttrs __catAttrs __functionArgs __mapAttrs __zipAttrsWith __isList __elemAt __head __tail map __filter __elem __concatLists __length __foldl' __any __all __genList __sort __partition __groupBy __concatMap __add __sub __mul __div __bitAnd __bitOr __bitXor __lessThan toString __substring __stringLength __hashString __convertHash __match __split __concatStringsSep __replaceStrings __parseDrvName __compareVersions __splitVersion __traceVerbose __unsafeDiscardStringContext __hasContext __unsafeDiscardOutputDependency __addDrvOutputDependencies __getContext __appendContext fromTOML fetchurl fetchTarball fetchGit fetchTree fetchMercurial fetchClosure`)
 
@@ -216,7 +211,7 @@ func coreBuiltins() []Primop {
 			if v.Kind() != KLambda {
 				return Value{}, ev.errorf(errType, 0, "'functionArgs' requires a function")
 			}
-			l := v.closure().lam
+			l := ev.lambdas[v.lambdaID()]
 			out := make([]Attr, len(l.formals))
 			for i, f := range l.formals {
 				out[i] = Attr{Name: f.name, Pos: int32(f.p), Val: Bool(f.def != nil)}
@@ -751,7 +746,7 @@ func listBuiltins() []Primop {
 				if err != nil {
 					return Value{}, err
 				}
-				r, err = ev.forceList(r, determinePos(r, determinePos(f, 0)), "while evaluating the return value of the function passed to builtins.concatMap")
+				r, err = ev.forceList(r, ev.determinePos(r, ev.determinePos(f, 0)), "while evaluating the return value of the function passed to builtins.concatMap")
 				if err != nil {
 					return Value{}, err
 				}

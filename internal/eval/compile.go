@@ -302,7 +302,8 @@ func (c *compiler) attrs(a *ast.Attrs, sc *scope) expr {
 }
 
 func (c *compiler) lambda(n *ast.Lambda, sc *scope) expr {
-	l := &eLambda{p: n.At, pos: n.At}
+	l := &eLambda{p: n.At, pos: n.At, id: uint32(len(c.ev.lambdas))}
+	c.ev.lambdas = append(c.ev.lambdas, l)
 	if n.Name != "" {
 		l.name, l.hasName = c.sym(n.Name), true
 	}

@@ -167,7 +167,7 @@ const (
 
 // Thunk is a lazy computation, updated in place once forced (32 bytes).
 //
-//	pending/running: ptr = *Env (nil for an application, code *appCode),
+//	pending/running: ptr = *Env (nil for an application, code *appThunk),
 //	                 x = state, code = the expression
 //	done:            ptr, x = the value's words, code = nil
 //	failed:          x = thFailed, code = *failedCode
@@ -190,24 +190,28 @@ func (t *Thunk) val() Value { return Value{p: t.ptr, x: t.x} }
 // env returns the environment of a pending thunk.
 func (t *Thunk) env() *Env { return (*Env)(t.ptr) }
 
-type appCode struct {
-	f, a Value
-}
-
 func (ev *Evaluator) newThunk(env *Env, code expr) Value {
 	ev.stats.Thunks++
 	return thunkValue(&Thunk{ptr: unsafe.Pointer(env), code: code})
 }
 
-func (ev *Evaluator) newApp(f, a Value) Value {
-	ev.stats.Thunks++
-	return thunkValue(&Thunk{code: &appCode{f, a}})
+// appThunk is a lazy application f a in one allocation; the thunk's code
+// points back at it.
+type appThunk struct {
+	Thunk
+	f, a Value
 }
 
-// Closure is a lambda value: code plus its defining environment.
-type Closure struct {
-	env *Env
-	lam *eLambda
+func (a *appThunk) position() Pos { return 0 }
+func (a *appThunk) eval(ev *Evaluator, env *Env) (Value, error) {
+	return ev.callFunction(a.f, []Value{a.a}, 0)
+}
+
+func (ev *Evaluator) newApp(f, a Value) Value {
+	ev.stats.Thunks++
+	t := &appThunk{f: f, a: a}
+	t.code = t
+	return thunkValue(&t.Thunk)
 }
 
 // PrimopFunc implements a builtin. args has exactly Arity elements (maybe
@@ -263,15 +267,19 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 		return Value{}, ev.stackOverflow(p)
 	}
 	ev.forceDepth++
+	var app *appThunk
 	if t.ptr == nil {
-		a := t.code.(*appCode)
-		v, err = ev.callFunction(a.f, []Value{a.a}, p)
+		app = t.code.(*appThunk)
+		v, err = ev.callFunction(app.f, []Value{app.a}, p)
 	} else {
 		v, err = ev.eval(t.code, t.env())
 	}
 	ev.forceDepth--
 	if err != nil {
 		return Value{}, ev.thunkFailed(t, err)
+	}
+	if app != nil {
+		app.f, app.a = Value{}, Value{}
 	}
 	t.ptr, t.x, t.code = v.p, v.x, nil
 	return v, nil
@@ -315,7 +323,7 @@ func (ev *Evaluator) callFunction(fn Value, args []Value, p Pos) (Value, error) 
 	cur, err := ev.force(fn, p)
 	for err == nil && len(args) > 0 {
 		if cur.Kind() == KLambda {
-			cur, err = ev.callLambda(cur.closure(), args[0], p)
+			cur, err = ev.callLambda(cur.lambdaEnv(), ev.lambdas[cur.lambdaID()], args[0], p)
 			args = args[1:]
 			continue
 		}
@@ -398,9 +406,8 @@ func (ev *Evaluator) lambdaNameBare(l *eLambda) string {
 	return "anonymous lambda"
 }
 
-func (ev *Evaluator) callLambda(c *Closure, arg Value, p Pos) (Value, error) {
-	l := c.lam
-	env := newEnv(c.env, l.nslots)
+func (ev *Evaluator) callLambda(cenv *Env, l *eLambda, arg Value, p Pos) (Value, error) {
+	env := newEnv(cenv, l.nslots)
 	ev.stats.Envs++
 	ev.stats.Calls++
 	if l.formals == nil {

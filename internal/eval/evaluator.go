@@ -22,7 +22,8 @@ type Evaluator struct {
 	depth      int
 	forceDepth int
 	stats      Stats
-	stk        []Value // primop argument stack
+	stk        []Value    // primop argument stack
+	lambdas    []*eLambda // by id (lambda values carry the id)
 
 	baseEnv   *Env
 	baseScope *scope
@@ -368,10 +369,10 @@ func (ev *Evaluator) AutoCall(v Value, args map[string]Value) (Value, error) {
 			return ev.AutoCall(r, args)
 		}
 	}
-	if v.Kind() != KLambda || v.closure().lam.formals == nil {
+	if v.Kind() != KLambda || ev.lambdas[v.lambdaID()].formals == nil {
 		return v, nil
 	}
-	l := v.closure().lam
+	l := ev.lambdas[v.lambdaID()]
 	var attrs []Attr
 	if l.ellipsis {
 		for k, a := range args {

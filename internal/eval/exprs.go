@@ -91,6 +91,7 @@ type formal struct {
 }
 
 type eLambda struct {
+	id       uint32 // index in Evaluator.lambdas
 	p        Pos
 	pos      Pos
 	name     Sym
@@ -608,7 +609,7 @@ func (e *eList) eval(ev *Evaluator, env *Env) (Value, error) {
 }
 
 func (e *eLambda) eval(ev *Evaluator, env *Env) (Value, error) {
-	return lambdaValue(&Closure{env: env, lam: e}), nil
+	return lambdaValue(env, e.id), nil
 }
 
 func (e *eCall) eval(ev *Evaluator, env *Env) (Value, error) {

@@ -541,7 +541,7 @@ func (ev *Evaluator) toJSON1(b *strings.Builder, v Value, strict bool, cb *ctxBu
 			return nil
 		})
 	default:
-		return ev.errorf(errType, determinePos(v, p), "cannot convert %s to JSON", showType(v, true))
+		return ev.errorf(errType, ev.determinePos(v, p), "cannot convert %s to JSON", showType(v, true))
 	}
 	return nil
 }

@@ -688,7 +688,7 @@ func canonPath(p string) string {
 var _ = fmt.Sprintf
 
 // determinePos is CppNix's Value::determinePos.
-func determinePos(v Value, def Pos) Pos {
+func (ev *Evaluator) determinePos(v Value, def Pos) Pos {
 	if v.IsThunk() {
 		t := v.thunk()
 		switch t.state() {
@@ -696,8 +696,8 @@ func determinePos(v Value, def Pos) Pos {
 			v = t.val()
 		case thPending, thRunning:
 			if t.ptr == nil {
-				if a, ok := t.code.(*appCode); ok {
-					return determinePos(a.f, def)
+				if a, ok := t.code.(*appThunk); ok {
+					return ev.determinePos(a.f, def)
 				}
 			}
 			return def
@@ -709,7 +709,7 @@ func determinePos(v Value, def Pos) Pos {
 	case KAttrs:
 		return v.AttrsV().pos
 	case KLambda:
-		return v.closure().lam.pos
+		return ev.lambdas[v.lambdaID()].pos
 	}
 	return def
 }

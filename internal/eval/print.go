@@ -209,7 +209,7 @@ func (p *printer) print(v Value, depth int) {
 		}
 		b.WriteString(" ]")
 	case KLambda:
-		l := v.closure().lam
+		l := p.ev.lambdas[v.lambdaID()]
 		b.WriteString("«lambda")
 		if l.hasName {
 			b.WriteString(" " + p.ev.syms.name(l.name))
@@ -328,7 +328,7 @@ func (ev *Evaluator) ForceDeep(v Value) error {
 }
 
 func (ev *Evaluator) forceDeep(v Value, _ Pos, seen map[unsafe.Pointer]bool) error {
-	p := determinePos(v, 0)
+	p := ev.determinePos(v, 0)
 	if ev.depth > ev.maxDepth {
 		return ev.stackOverflow(p)
 	}
@@ -550,7 +550,7 @@ func (ev *Evaluator) toXML(w *xmlWriter, v Value, strict, location bool, cb *ctx
 		}
 		w.close()
 	case KLambda:
-		l := v.closure().lam
+		l := ev.lambdas[v.lambdaID()]
 		var as []xmlAttr
 		if location {
 			as = ev.posXML(l.pos)

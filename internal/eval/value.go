@@ -147,8 +147,10 @@ func AttrsValue(a *Attrs) Value {
 	return Value{p: unsafe.Pointer(a), x: uint64(KAttrs) << kindShift}
 }
 
-func lambdaValue(c *Closure) Value {
-	return Value{p: unsafe.Pointer(c), x: uint64(KLambda) << kindShift}
+// lambdaValue is a closure without an allocation: p is the defining
+// environment and x holds the lambda's id in Evaluator.lambdas.
+func lambdaValue(env *Env, id uint32) Value {
+	return Value{p: unsafe.Pointer(env), x: uint64(KLambda)<<kindShift | uint64(id)}
 }
 
 // PrimopValue returns a builtin function value.
@@ -227,7 +229,8 @@ func (v Value) ListLen() int { return int(v.x & lenMask) }
 // AttrsV returns the attribute set of an attrs value.
 func (v Value) AttrsV() *Attrs { return (*Attrs)(v.p) }
 
-func (v Value) closure() *Closure     { return (*Closure)(v.p) }
+func (v Value) lambdaEnv() *Env       { return (*Env)(v.p) }
+func (v Value) lambdaID() uint32      { return uint32(v.x & lenMask) }
 func (v Value) primop() *Primop       { return (*Primop)(v.p) }
 func (v Value) primopApp() *PrimopApp { return (*PrimopApp)(v.p) }
 func (v Value) thunk() *Thunk         { return (*Thunk)(v.p) }
