@@ -74,17 +74,25 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 		spec = f.getenv("NIX_REMOTE")
 	}
 	u, err := glue.ParseStoreURL(spec)
-	if err != nil {
+	switch {
+	case errors.Is(err, glue.ErrUnsupportedStore) && mode != storeReadWrite:
+		// e.g. NIX_REMOTE=daemon: evaluation does not need the store's
+		// contents, so compute paths as Nix's read-only mode does.
+		if mode == storeAuto {
+			fmt.Fprintf(f.Stderr, "warning: %v; store paths are computed but nothing is added to the store\n", err)
+		}
+		u, mode = glue.StoreURL{Kind: glue.StoreDummy}, storeReadOnly
+	case err != nil:
 		return nil, err
 	}
 	gopts := glue.Options{StoreDir: storeDir, Root: u.Root}
 	switch {
 	case mode == storeReadOnly:
-	case mode == storeAuto && u.Default && !u.Writable():
+	case mode == storeAuto && u.Default && !u.Writable(storeDir):
 		// The system store is not writable by this user: evaluate like
 		// Nix's read-only mode (paths computed, nothing written).
 	default:
-		gopts.OpenStore = u.Opener()
+		gopts.OpenStore = u.Opener(storeDir)
 	}
 	gio := glue.New(ctx, gopts)
 

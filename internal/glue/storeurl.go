@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"cairn/internal/compat/storepath"
 	"cairn/internal/store/local"
 )
 
@@ -37,6 +38,14 @@ type StoreURL struct {
 // ErrUnsupportedStore is matched by ParseStoreURL errors for store types
 // cairn does not implement (yet).
 var ErrUnsupportedStore = errors.New("unsupported store")
+
+type unsupportedStoreError struct{ url string }
+
+func (e *unsupportedStoreError) Error() string {
+	return fmt.Sprintf("don't know how to open Nix store '%s' (cairn opens local stores, chroot stores such as /some/root or local?root=/some/root, and dummy://)", e.url)
+}
+
+func (e *unsupportedStoreError) Is(target error) bool { return target == ErrUnsupportedStore }
 
 // ParseStoreURL parses a store URL as Nix does for the stores cairn
 // supports: "" or "auto" (the default local store), "local", "dummy://",
@@ -71,17 +80,18 @@ func ParseStoreURL(s string) (StoreURL, error) {
 		}
 		return StoreURL{Kind: StoreLocal, Root: root}, nil
 	}
-	return StoreURL{}, fmt.Errorf("don't know how to open Nix store '%s': %w", s, ErrUnsupportedStore)
+	return StoreURL{}, &unsupportedStoreError{s}
 }
 
-// Opener returns the function IO uses to open the store of u for writing,
-// or nil for a store that is never written (dummy://).
-func (u StoreURL) Opener() func(ctx context.Context) (*local.Store, error) {
+// Opener returns the function IO uses to open the store of u (with logical
+// store directory dir; "" means /nix/store) for writing, or nil for a store
+// that is never written (dummy://).
+func (u StoreURL) Opener(dir storepath.Dir) func(ctx context.Context) (*local.Store, error) {
 	if u.Kind == StoreDummy {
 		return nil
 	}
 	return func(ctx context.Context) (*local.Store, error) {
-		st, err := local.Open(ctx, local.Options{Root: u.Root})
+		st, err := local.Open(ctx, local.Options{Root: u.Root, StoreDir: dir})
 		if err != nil {
 			if errors.Is(err, fs.ErrPermission) {
 				return nil, fmt.Errorf("opening the Nix store: %w (run as a user who can write /nix, or use --store /some/dir for a store under that root, or --store dummy:// to only compute paths)", err)
@@ -92,14 +102,18 @@ func (u StoreURL) Opener() func(ctx context.Context) (*local.Store, error) {
 	}
 }
 
-// Writable reports whether the store of u can probably be written by this
-// process: its real store directory (or the first existing parent) is
-// writable. Only a cheap check; opening can still fail.
-func (u StoreURL) Writable() bool {
+// Writable reports whether the store of u (with logical store directory
+// dir) can probably be written by this process: its real store directory
+// (or the first existing parent) is writable. Only a cheap check; opening
+// can still fail.
+func (u StoreURL) Writable(dir storepath.Dir) bool {
 	if u.Kind == StoreDummy {
 		return false
 	}
-	p := filepath.Join(u.Root, "/nix/store")
+	if dir == "" {
+		dir = storepath.DefaultDir
+	}
+	p := filepath.Join(u.Root, string(dir))
 	for {
 		if _, err := os.Stat(p); err == nil {
 			return access(p)
