@@ -18,6 +18,41 @@ type Attrs struct {
 
 var emptyAttrs = &Attrs{}
 
+type attrs1 struct {
+	Attrs
+	arr [1]Attr
+}
+
+type attrs2 struct {
+	Attrs
+	arr [2]Attr
+}
+
+type attrs4 struct {
+	Attrs
+	arr [4]Attr
+}
+
+// allocAttrs returns a set with n zeroed bindings, in one allocation when
+// n is small. The caller fills a[:n] in symbol order.
+func allocAttrs(n int) *Attrs {
+	switch {
+	case n == 1:
+		x := &attrs1{}
+		x.a = x.arr[:]
+		return &x.Attrs
+	case n == 2:
+		x := &attrs2{}
+		x.a = x.arr[:]
+		return &x.Attrs
+	case n <= 4:
+		x := &attrs4{}
+		x.a = x.arr[:n]
+		return &x.Attrs
+	}
+	return &Attrs{a: make([]Attr, n)}
+}
+
 // Len returns the number of attributes.
 func (s *Attrs) Len() int { return len(s.a) }
 
@@ -84,7 +119,8 @@ func update(l, r *Attrs) *Attrs {
 	if len(l.a) == 0 {
 		return r
 	}
-	out := make([]Attr, 0, len(l.a)+len(r.a))
+	res := allocAttrs(len(l.a) + len(r.a))
+	out := res.a[:0]
 	i, j := 0, 0
 	for i < len(l.a) && j < len(r.a) {
 		switch {
@@ -102,7 +138,8 @@ func update(l, r *Attrs) *Attrs {
 	}
 	out = append(out, l.a[i:]...)
 	out = append(out, r.a[j:]...)
-	return &Attrs{a: out}
+	res.a = out
+	return res
 }
 
 // lexOrder returns the bindings sorted bytewise by name.

@@ -502,7 +502,15 @@ func (e *eAssert) eval(ev *Evaluator, env *Env) (Value, error) {
 }
 
 func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
-	out := make([]Attr, len(e.attrs), len(e.attrs)+len(e.dyn))
+	var res *Attrs
+	var out []Attr
+	if len(e.dyn) == 0 {
+		res = allocAttrs(len(e.attrs))
+		out = res.a
+	} else {
+		res = &Attrs{}
+		out = make([]Attr, len(e.attrs), len(e.attrs)+len(e.dyn))
+	}
 	dynEnv := env
 	sorted := true
 	if e.rec {
@@ -594,7 +602,8 @@ func (e *eAttrs) eval(ev *Evaluator, env *Env) (Value, error) {
 	if len(out) == 0 {
 		return AttrsValue(emptyAttrs), nil
 	}
-	return AttrsValue(&Attrs{a: out, pos: e.p}), nil
+	res.a, res.pos = out, e.p
+	return AttrsValue(res), nil
 }
 
 func (e *eList) eval(ev *Evaluator, env *Env) (Value, error) {
