@@ -48,6 +48,12 @@ type Config struct {
 	AllowNoChroot bool
 	// SandboxPaths are extra bind mounts (sandbox-paths).
 	SandboxPaths []sandbox.Mount
+	// DevShmSize is the size of the sandbox's /dev/shm
+	// (sandbox-dev-shm-size, default "50%").
+	DevShmSize string
+	// AllowNewPrivileges leaves NO_NEW_PRIVS unset
+	// (allow-new-privileges).
+	AllowNewPrivileges bool
 	// BuildUser is the host user of sandboxed builds; nil means the
 	// caller's own ids (as Nix without build-users-group).
 	BuildUser *BuildUser

@@ -88,6 +88,7 @@ func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Pat
 	spec := &sandbox.Spec{
 		Path: req.Builder, Args: su.Args, Env: su.Env, Dir: top,
 		HostUID: hostUID, HostGID: hostGID, Linux32: req.Platform == "i686-linux",
+		DevShmSize: b.cfg.DevShmSize, AllowNewPrivileges: b.cfg.AllowNewPrivileges,
 	}
 	for id, o := range req.Outputs {
 		if _, ok := valid[id]; ok && !check {

@@ -336,3 +336,36 @@ func TestCheckMode(t *testing.T) {
 		t.Errorf("verify after check: %+v %v", v, err)
 	}
 }
+
+func TestInputsAndSetupErrors(t *testing.T) {
+	needSandbox(t)
+	e := newEnv(t, Config{MaxLogSize: 4096})
+	txt, err := e.st.AddText(context.Background(), "data.txt", []byte("file input\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A regular-file input is visible (and read-only); the host store
+	// beside it is not.
+	p := e.drv(drvSpec{name: "reads-file", srcs: []storepath.Path{txt.Path}, script: `
+cat ` + e.st.Dir().Print(txt.Path) + ` > $out
+ls /nix/store | grep -c . >> $out
+echo x >> ` + e.st.Dir().Print(txt.Path) + ` 2>/dev/null || echo read-only >> $out`})
+	res, err := e.build(p, Options{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.logs)
+	}
+	// Visible in /nix/store: busybox, data.txt and the output.
+	if got := e.outFile(res, "out", ""); got != "file input\n3\nread-only\n" {
+		t.Errorf("got %q", got)
+	}
+	_, err = e.build(e.drv(drvSpec{name: "chatty", script: "while true; do echo aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; done"}), Options{})
+	if err == nil || !strings.Contains(err.Error(), "exceed the limit of 4096") {
+		t.Errorf("max-log-size: %v", err)
+	}
+	req := e.request(e.drv(drvSpec{name: "nobuilder", script: "true"}))
+	req.Builder = "/nix/store/00000000000000000000000000000000-missing/bin/sh"
+	_, err = e.b.Build(context.Background(), req, Options{})
+	if err == nil || !strings.Contains(err.Error(), "while setting up the build environment") || !strings.Contains(err.Error(), "executing '"+req.Builder+"'") {
+		t.Errorf("missing builder: %v", err)
+	}
+}
