@@ -61,6 +61,7 @@ const replHelp = `The following commands are available:
   :a <expr>     Add attributes from resulting set to scope
   :l <path>     Load Nix expression and add it to scope
   :p <expr>     Evaluate and print expression recursively
+  :r            Reload all files (in a fresh evaluator; variables are reset)
   :t <expr>     Describe result of evaluation
   :?            Brings up this help menu
   :q            Exit the repl
@@ -75,16 +76,17 @@ func runRepl(ctx context.Context, o *ReplOptions) (err error) {
 		_, err := io.WriteString(f.Stdout, "Usage: cairn repl [options...] [files...]\n\n"+replHelp)
 		return err
 	}
-	s, err := newSession(ctx, f, &o.Eval, storeAuto)
+	newS := func() (*session, error) { return newSession(ctx, f, &o.Eval, storeAuto) }
+	s, err := newS()
 	if err != nil {
 		return err
 	}
+	r := &repl{s: s, newSession: newS, vars: map[string]eval.Value{}}
 	defer func() {
-		if cerr := s.close(); err == nil {
+		if cerr := r.s.close(); err == nil {
 			err = cerr
 		}
 	}()
-	r := &repl{s: s, vars: map[string]eval.Value{}}
 	in, isFile := f.Stdin.(*os.File)
 	outFile, outIsFile := f.Stdout.(*os.File)
 	if isFile && outIsFile && term.IsTerminal(int(in.Fd())) && term.IsTerminal(int(outFile.Fd())) {
@@ -96,15 +98,18 @@ func runRepl(ctx context.Context, o *ReplOptions) (err error) {
 // repl is the state of one REPL session: the session and the variables
 // bound so far.
 type repl struct {
-	s     *session
-	vars  map[string]eval.Value
-	names []string // variable names, in the order they were first bound
-	globs []string // global names of the base environment (for completion)
-	out   io.Writer
+	s          *session
+	newSession func() (*session, error) // for :r
+	vars       map[string]eval.Value
+	names      []string // variable names, in the order they were first bound
+	globs      []string // global names of the base environment (for completion)
+	loaded     []string // files loaded with :l, for :r
+	out        io.Writer
+	errOut     io.Writer // errors: standard error, or the terminal
 }
 
 func (r *repl) runLines(ctx context.Context, o *ReplOptions) error {
-	r.out = r.s.f.Stdout
+	r.out, r.errOut = r.s.f.Stdout, r.s.f.Stderr
 	if err := r.loadFiles(o.Files); err != nil {
 		return err
 	}
@@ -147,7 +152,7 @@ func (r *repl) runTerminal(ctx context.Context, in, out *os.File, o *ReplOptions
 	if w, h, err := term.GetSize(int(out.Fd())); err == nil && w > 0 && h > 0 {
 		t.SetSize(w, h)
 	}
-	r.out = t
+	r.out, r.errOut = t, t
 	hist, herr := openHistory(r.s.f, o.HistoryFile)
 	if herr != nil {
 		fmt.Fprintf(t, "warning: %v\n", herr)
@@ -168,7 +173,7 @@ func (r *repl) runTerminal(ctx context.Context, in, out *os.File, o *ReplOptions
 	}
 	fmt.Fprintf(t, "Welcome to cairn (the Nix language, in Go). Type :? for help.\n\n")
 	if err := r.loadFiles(o.Files); err != nil {
-		fmt.Fprint(t, r.errorText(err))
+		fmt.Fprint(r.errOut, r.errorText(err))
 	}
 	var pending string
 	for {
@@ -218,7 +223,7 @@ func (r *repl) handle(line string) (quit, incomplete bool) {
 		if strings.Contains(msg, "unexpected end of file") && !strings.HasSuffix(line, "\n") {
 			return false, true
 		}
-		fmt.Fprint(r.out, r.errorText(err))
+		fmt.Fprint(r.errOut, r.errorText(err))
 		return false, false
 	}
 	if printed {
@@ -247,7 +252,10 @@ func (r *repl) command(line string) (quit, printed bool, err error) {
 		case ":?", ":help":
 			_, err := io.WriteString(r.out, replHelp)
 			return false, false, err
+		case ":r", ":reload":
+			return false, false, r.reload()
 		case ":l", ":load":
+			r.loaded = append(r.loaded, arg)
 			err := r.s.run(func() error {
 				p, err := r.s.lookupFileArg(arg)
 				if err != nil {
@@ -307,6 +315,22 @@ func (r *repl) command(line string) (quit, printed bool, err error) {
 	}
 	err = r.withValue(line, func(v eval.Value) error { return r.printValue(v, 1) })
 	return false, err == nil, err
+}
+
+// reload is :r: a fresh evaluator (so changed files, imported ones too,
+// are read again), no variables, and the files loaded so far loaded again.
+func (r *repl) reload() error {
+	s, err := r.newSession()
+	if err != nil {
+		return err
+	}
+	if err := r.s.close(); err != nil {
+		fmt.Fprintf(r.errOut, "warning: %v\n", err)
+	}
+	r.s, r.vars, r.names, r.globs = s, map[string]eval.Value{}, nil, nil
+	files := r.loaded
+	r.loaded = nil
+	return r.loadFiles(files)
 }
 
 // withValue evaluates src in the REPL scope and passes the value to fn.
