@@ -100,7 +100,7 @@ type Compat struct {
 // CompatCurrent returns the preset matching current Nix (the default).
 func CompatCurrent() Compat {
 	return Compat{
-		NixVersion:       "2.34.0",
+		NixVersion:       "2.36.0",
 		MemoiseErrors:    true,
 		CheckedIntArith:  true,
 		JSONShortestFlt:  true,
