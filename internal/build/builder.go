@@ -55,7 +55,13 @@ type Config struct {
 	// (allow-new-privileges).
 	AllowNewPrivileges bool
 	// BuildUser is the host user of sandboxed builds; nil means the
-	// caller's own ids (as Nix without build-users-group).
+	// caller's own ids (as Nix without build-users-group). When running
+	// as root, set it (Nix uses nixbld1 of group nixbld): a builder
+	// mapped to host root owns, through the sandbox, everything of root
+	// that is mounted writable into it (the build directory and its
+	// own chroot only; inputs, devices and sandbox-paths are mounted
+	// read-only). The build user must be able to traverse the store's
+	// real directory and TmpDir.
 	BuildUser *BuildUser
 	// Cores is NIX_BUILD_CORES; 0 means the number of CPUs.
 	Cores int

@@ -212,9 +212,9 @@ func TestExitStatus(t *testing.T) {
 func TestParseSandboxPaths(t *testing.T) {
 	got, err := ParseSandboxPaths([]string{"/bin/sh=/nix/store/x-busybox/bin/busybox", "/etc/ssl?", "/usr"})
 	want := []sandbox.Mount{
-		{Source: "/nix/store/x-busybox/bin/busybox", Target: "/bin/sh"},
-		{Source: "/etc/ssl", Target: "/etc/ssl", Optional: true},
-		{Source: "/usr", Target: "/usr"},
+		{Source: "/nix/store/x-busybox/bin/busybox", Target: "/bin/sh", ReadOnly: true},
+		{Source: "/etc/ssl", Target: "/etc/ssl", ReadOnly: true, Optional: true},
+		{Source: "/usr", Target: "/usr", ReadOnly: true},
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v %v", got, err)

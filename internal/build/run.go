@@ -162,7 +162,7 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 	}
 	spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: r.buildDir, Target: SandboxBuildDir})
 	if slices.Contains(b.cfg.SystemFeatures, "kvm") {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: "/dev/kvm", Target: "/dev/kvm", Optional: true})
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: "/dev/kvm", Target: "/dev/kvm", ReadOnly: true, Optional: true})
 	}
 	spec.Mounts = append(spec.Mounts, b.cfg.SandboxPaths...)
 	spec.Root = r.chroot

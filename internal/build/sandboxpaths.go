@@ -11,11 +11,13 @@ import (
 // ParseSandboxPaths parses Nix's sandbox-paths entries: "path" binds a
 // host path at the same place, "target=source" binds source at target,
 // and a trailing "?" makes the entry optional (skipped if source does
-// not exist).
+// not exist). The mounts are read-only: a builder that runs as the
+// owner of the host files (no separate build user) must not be able to
+// change them.
 func ParseSandboxPaths(entries []string) ([]sandbox.Mount, error) {
 	var ms []sandbox.Mount
 	for _, e := range entries {
-		m := sandbox.Mount{}
+		m := sandbox.Mount{ReadOnly: true}
 		if rest, ok := strings.CutSuffix(e, "?"); ok {
 			m.Optional, e = true, rest
 		}

@@ -67,7 +67,9 @@ func setup(s *initSpec) error {
 		}
 	}
 	for _, d := range devices {
-		if err := bind("/dev/"+d, filepath.Join(root, "dev", d), false); err != nil {
+		// Read-only: the devices stay writable, but their host inodes'
+		// modes and owners cannot be changed from inside.
+		if err := bind("/dev/"+d, filepath.Join(root, "dev", d), true); err != nil {
 			if d == "tty" && errors.Is(err, unix.ENXIO) {
 				continue
 			}

@@ -152,6 +152,7 @@ echo "uidmap=$($b cat /proc/self/uid_map | $b tr -s ' ')"
 $b ls /etc >/dev/null 2>&1 && echo "etc visible" || echo "no etc"
 echo x > /tmp/f; $b chmod 4755 /tmp/f 2>&1 || echo "chmod suid refused"
 $b chmod 755 /tmp/f && echo "chmod ok"
+$b chmod 600 /dev/null 2>/dev/null && echo "chmod /dev/null!" || echo "/dev/null protected"
 echo hi > /dev/null && echo devnull ok
 $b head -c 4 /dev/zero | $b wc -c
 $b wget -T 2 -q -O- http://1.1.1.1/ >/dev/null 2>&1 && echo "network!" || echo "no network"
@@ -165,7 +166,7 @@ echo "caps=$($b grep CapEff /proc/self/status)"
 		"id=1000:100", "host=localhost dom=(none)", "pwd=/tmp", "pid=1",
 		"root=bin dev proc tmp ",
 		"dev=fd full null ptmx pts random shm stderr stdin stdout tty urandom zero ",
-		"net=lo ", "uidmap= 1000 ", "no etc", "chmod suid refused", "chmod ok", "devnull ok",
+		"net=lo ", "uidmap= 1000 ", "no etc", "chmod suid refused", "chmod ok", "/dev/null protected", "devnull ok",
 		"4\n", "no network", "caps=CapEff:\t0000000000000000",
 	} {
 		if !strings.Contains(out, want) {
