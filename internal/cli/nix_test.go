@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -124,5 +125,54 @@ func TestDifferentialNixStore(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s differs:\nnix   %s\ncairn %s", p, want, got)
 		}
+	}
+}
+
+// TestDifferentialNixEval compares `cairn eval --compat 2.8` with Nix 2.8's
+// `nix eval` (stdout and exit status), each writing into its own chroot
+// store.
+func TestDifferentialNixEval(t *testing.T) {
+	ni := nixInstantiate(t)
+	nix := filepath.Join(filepath.Dir(ni), "nix")
+	work := t.TempDir()
+	if err := os.WriteFile(filepath.Join(work, "demo.nix"), []byte(demoSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := [][]string{
+		{"--expr", `{ a = 1 + 1; b = { c = [ "x" 2.5 null ]; }; d = x: x; }`},
+		{"--expr", `let x = { a = 1; }; in [ x x ]`},
+		{"--json", "--expr", `{ b = 2; a = [ "x" true ]; }`},
+		{"--raw", "--expr", `"line1\nline2"`},
+		{"-f", "demo.nix", "names"},
+		{"-f", "demo.nix", "pkgs.curl.drvPath"},
+		{"-f", "demo.nix", "pkgs.zlib", "--apply", "p: p.outPath"},
+		{"--expr", `derivation { name = "a"; system = "x86_64-linux"; builder = "/bin/sh"; }`},
+		{"--impure", "--expr", `"${./demo.nix}"`}, // nix eval is pure by default, cairn eval is not
+		{"--raw", "--expr", "{ }"},
+	}
+	for i, args := range cases {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			root := filepath.Join(work, "nix-"+strconv.Itoa(i))
+			cmd := exec.Command(nix, append([]string{"--extra-experimental-features", "nix-command", "eval", "--store", root, "--option", "substituters", ""}, args...)...)
+			cmd.Dir = work
+			cmd.Env = append(os.Environ(), "NIX_PATH=", "HOME="+work)
+			var nixOut, nixErr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &nixOut, &nixErr
+			nixCode := 0
+			if err := cmd.Run(); err != nil {
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) {
+					t.Fatal(err)
+				}
+				nixCode = ee.ExitCode()
+			}
+			var out, errb bytes.Buffer
+			cargs := append([]string{"cairn", "eval", "--compat", "2.8", "--store", filepath.Join(work, "cairn-"+strconv.Itoa(i))}, args...)
+			code := mainIn(t.Context(), work, cargs, strings.NewReader(""), &out, &errb, []string{"HOME=" + work})
+			if code != nixCode || out.String() != nixOut.String() {
+				t.Errorf("nix eval %s\nnix (exit %d):\n%q\n%s\ncairn (exit %d):\n%q\n%s", strings.Join(args, " "),
+					nixCode, nixOut.String(), nixErr.String(), code, out.String(), errb.String())
+			}
+		})
 	}
 }

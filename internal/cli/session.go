@@ -85,14 +85,15 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 	case err != nil:
 		return nil, err
 	}
+	u.StoreDir = storeDir
 	gopts := glue.Options{StoreDir: storeDir, Root: u.Root}
 	switch {
 	case mode == storeReadOnly:
-	case mode == storeAuto && u.Default && !u.Writable(storeDir):
+	case mode == storeAuto && u.Default && !u.Writable():
 		// The system store is not writable by this user: evaluate like
 		// Nix's read-only mode (paths computed, nothing written).
 	default:
-		gopts.OpenStore = u.Opener(storeDir)
+		gopts.OpenStore = u.Opener()
 	}
 	gio := glue.New(ctx, gopts)
 

@@ -84,7 +84,7 @@ func TestLocalStore(t *testing.T) {
 	root := t.TempDir()
 	u, err := ParseStoreURL("local?root=" + root)
 	must(t, err)
-	g := New(context.Background(), Options{Root: root, OpenStore: u.Opener("")})
+	g := New(context.Background(), Options{Root: root, OpenStore: u.Opener()})
 	defer g.Close()
 	for _, tt := range storeCases {
 		if got := evalString(t, g, dir, tt.expr); got != tt.want {
@@ -106,7 +106,7 @@ func TestLocalStore(t *testing.T) {
 		t.Error(err)
 	}
 	// A second session reads the .drv back from the store (not from memory).
-	g2 := New(context.Background(), Options{Root: root, OpenStore: u.Opener("")})
+	g2 := New(context.Background(), Options{Root: root, OpenStore: u.Opener()})
 	defer g2.Close()
 	d, err := g2.readDerivation("/nix/store/24wfygrhdvysvi868pd7vwzs30mws2z5-a.drv")
 	must(t, err)

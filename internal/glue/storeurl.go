@@ -33,6 +33,9 @@ type StoreURL struct {
 	// Default reports that no URL was given (or "auto"): the system
 	// store, which evaluation may do without when it cannot be written.
 	Default bool
+	// StoreDir is the logical store directory ("" means /nix/store);
+	// callers set it from NIX_STORE_DIR.
+	StoreDir storepath.Dir
 }
 
 // ErrUnsupportedStore is matched by ParseStoreURL errors for store types
@@ -83,15 +86,14 @@ func ParseStoreURL(s string) (StoreURL, error) {
 	return StoreURL{}, &unsupportedStoreError{s}
 }
 
-// Opener returns the function IO uses to open the store of u (with logical
-// store directory dir; "" means /nix/store) for writing, or nil for a store
-// that is never written (dummy://).
-func (u StoreURL) Opener(dir storepath.Dir) func(ctx context.Context) (*local.Store, error) {
+// Opener returns the function IO uses to open the store of u for writing,
+// or nil for a store that is never written (dummy://).
+func (u StoreURL) Opener() func(ctx context.Context) (*local.Store, error) {
 	if u.Kind == StoreDummy {
 		return nil
 	}
 	return func(ctx context.Context) (*local.Store, error) {
-		st, err := local.Open(ctx, local.Options{Root: u.Root, StoreDir: dir})
+		st, err := local.Open(ctx, local.Options{Root: u.Root, StoreDir: u.StoreDir})
 		if err != nil {
 			if errors.Is(err, fs.ErrPermission) {
 				return nil, fmt.Errorf("opening the Nix store: %w (run as a user who can write /nix, or use --store /some/dir for a store under that root, or --store dummy:// to only compute paths)", err)
@@ -102,14 +104,14 @@ func (u StoreURL) Opener(dir storepath.Dir) func(ctx context.Context) (*local.St
 	}
 }
 
-// Writable reports whether the store of u (with logical store directory
-// dir) can probably be written by this process: its real store directory
-// (or the first existing parent) is writable. Only a cheap check; opening
-// can still fail.
-func (u StoreURL) Writable(dir storepath.Dir) bool {
+// Writable reports whether the store of u can probably be written by this
+// process: its real store directory (or the first existing parent) is
+// writable. Only a cheap check; opening can still fail.
+func (u StoreURL) Writable() bool {
 	if u.Kind == StoreDummy {
 		return false
 	}
+	dir := u.StoreDir
 	if dir == "" {
 		dir = storepath.DefaultDir
 	}
