@@ -70,6 +70,8 @@ func TestScan(t *testing.T) {
 		{"float overflow", "1.0e999", "EOF ERR 0:invalid float '1.0e999'"},
 		{"float underflow", "1.0e-400", "EOF ERR 0:invalid float '1.0e-400'"},
 		{"float zero", "0.0e-400", "FLOAT(0) EOF"},
+		{"float subnormal", "1.0e-310", "EOF ERR 0:invalid float '1.0e-310'"},
+		{"float min normal", "2.2250738585072014e-308", "FLOAT(2.2250738585072014e-308) EOF"},
 		{"paths", "./a a/b 1/2 a.b/c /x ../y", "path(./a) PATH_END path(a/b) PATH_END path(1/2) PATH_END path(a.b/c) PATH_END path(/x) PATH_END path(../y) PATH_END EOF"},
 		{"path vs ops", "a//b a / b ...", "ID(a) '//' ID(b) ID(a) '/' ID(b) '...' EOF"},
 		{"path ellipsis", ".../a", "path(.../a) PATH_END EOF"},
