@@ -36,7 +36,8 @@ touch /build/f; chmod 4755 /build/f 2> $out/suid || true
 echo $$ > $out/pid
 test -t 1 && echo tty > $out/tty
 test -t 0 || echo stdin not a tty > $out/stdin
-ln -s $out/env $out/self-link`
+ln -s $out/env $out/self-link
+echo probe-log-line`
 
 // TestDifferentialNix builds the same derivation with Nix 2.8 (nix-build
 // in a chroot store) and with cairn, and compares the output NAR hashes.
@@ -61,10 +62,10 @@ func TestDifferentialNix(t *testing.T) {
 		os.Symlink("busybox", bbDir+"/bin/"+a)
 	}
 	nixRoot := filepath.Join(tmp, "nixroot")
-	nix := func(args ...string) string {
+	nixIn := func(storeRoot string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+nixRoot)
+		cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+storeRoot)
 		out, err := cmd.Output()
 		if err != nil {
 			stderr := ""
@@ -75,6 +76,7 @@ func TestDifferentialNix(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
+	nix := func(args ...string) string { t.Helper(); return nixIn(nixRoot, args...) }
 	bb := nix("nix-store", "--add", bbDir)
 	expr := `derivation {
   name = "probe"; system = "x86_64-linux";
@@ -139,6 +141,16 @@ func TestDifferentialNix(t *testing.T) {
 		theirs := filepath.Join(nixRoot, outPrinted)
 		diff, _ := exec.Command("diff", "-r", theirs, ours).CombinedOutput()
 		t.Errorf("NAR hash %s, Nix 2.8 built %s; diff -r nix cairn:\n%s", got, nixHash, diff)
+	}
+	// Nix 2.8 reads what we registered and the log we stored.
+	if got := nixIn(root, "nix-store", "-q", "--hash", outPrinted); got != nixHash.Encode(nixhash.Nix32, true) {
+		t.Errorf("nix-store -q --hash on our store: %s", got)
+	}
+	if got := nixIn(root, "nix-store", "--read-log", drvPrinted); got != "probe-log-line" {
+		t.Errorf("nix-store --read-log on our store: %q", got)
+	}
+	if got := nixIn(root, "nix-store", "-q", "--deriver", outPrinted); got != drvPrinted {
+		t.Errorf("deriver %q", got)
 	}
 	if got, want := res.Outputs["out"].References, store.SortPaths([]storepath.Path{bbInfo.Path, res.Outputs["out"].Path}); !slices.Equal(got, want) {
 		t.Errorf("references %v, want %v (as Nix 2.8)", got, want)
