@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -518,6 +520,12 @@ func TestNixOSToplevel(t *testing.T) {
 		v, err := ev.EvalString(`let sys = import <nixpkgs/nixos> { system = "x86_64-linux"; configuration = { fileSystems."/".device = "/dev/sda1"; boot.loader.grub.device = "nodev"; services.nginx.enable = true; }; }; t = sys.config.system.build.toplevel; in t.drvPath + "\t" + t.outPath`, "«string»", "/")
 		if err != nil {
 			return err
+		}
+		if f := os.Getenv("EVAL_HEAPPROF"); f != "" {
+			runtime.GC()
+			w, _ := os.Create(f)
+			pprof.WriteHeapProfile(w)
+			w.Close()
 		}
 		return ev.PrintAmbiguous(&out, v)
 	})
