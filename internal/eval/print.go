@@ -131,23 +131,10 @@ func (p *printer) print(v Value, depth int) {
 		}
 	}
 	b := &p.b
+	if writeScalar(b, v, p.maxStr) {
+		return
+	}
 	switch v.Kind() {
-	case KInt:
-		b.WriteString(strconv.FormatInt(v.IntV(), 10))
-	case KFloat:
-		b.WriteString(formatFloat(v.FloatV()))
-	case KBool:
-		if v.BoolV() {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
-	case KString:
-		quoteString(b, v.Str(), p.maxStr)
-	case KPath:
-		b.WriteString(v.Str())
-	case KNull:
-		b.WriteString("null")
 	case KAttrs:
 		a := v.AttrsV()
 		if p.seen[unsafe.Pointer(a)] {
@@ -252,23 +239,10 @@ func (ev *Evaluator) printAmbiguous(b *strings.Builder, v Value, cell unsafe.Poi
 			return nil
 		}
 	}
+	if writeScalar(b, v, -1) {
+		return nil
+	}
 	switch v.Kind() {
-	case KInt:
-		b.WriteString(strconv.FormatInt(v.IntV(), 10))
-	case KFloat:
-		b.WriteString(formatFloat(v.FloatV()))
-	case KBool:
-		if v.BoolV() {
-			b.WriteString("true")
-		} else {
-			b.WriteString("false")
-		}
-	case KString:
-		quoteString(b, v.Str(), -1)
-	case KPath:
-		b.WriteString(v.Str())
-	case KNull:
-		b.WriteString("null")
 	case KAttrs:
 		a := v.AttrsV()
 		if a.Len() > 0 {
@@ -613,3 +587,29 @@ func printIdentifier(s string) string {
 
 // symStr is a symbol as CppNix streams it.
 func (ev *Evaluator) symStr(s Sym) string { return printIdentifier(ev.syms.name(s)) }
+
+// writeScalar prints ints, floats, Booleans, strings, paths and null as
+// both printers do and reports whether v was one of them.
+func writeScalar(b *strings.Builder, v Value, maxStr int) bool {
+	switch v.Kind() {
+	case KInt:
+		b.WriteString(strconv.FormatInt(v.IntV(), 10))
+	case KFloat:
+		b.WriteString(formatFloat(v.FloatV()))
+	case KBool:
+		if v.BoolV() {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case KString:
+		quoteString(b, v.Str(), maxStr)
+	case KPath:
+		b.WriteString(v.Str())
+	case KNull:
+		b.WriteString("null")
+	default:
+		return false
+	}
+	return true
+}
