@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -229,5 +230,25 @@ func TestArgv0(t *testing.T) {
 	errb.Reset()
 	if code := run(t.Context(), f, []string{"nix-instantiate", "--bogus"}); code != 1 || errb.String() != "error: unrecognised flag '--bogus'\nTry 'nix-instantiate --help' for more information.\n" {
 		t.Errorf("bad flag: exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestShowStats checks NIX_SHOW_STATS: the value on stdout, then JSON
+// counters on stderr that reflect the evaluation.
+func TestShowStats(t *testing.T) {
+	var out, errb strings.Builder
+	f := &Factory{Stdout: &out, Stderr: &errb, Environ: []string{"NIX_REMOTE=dummy://", "NIX_SHOW_STATS=1"}, Prog: "cairn"}
+	code := run(t.Context(), f, []string{"cairn", "instantiate", "--eval", "-E", "let f = x: x + 1; in f (f 1)"})
+	if code != 0 || out.String() != "3\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
+	}
+	var stats struct {
+		NrFunctionCalls int64 `json:"nrFunctionCalls"`
+	}
+	if err := json.Unmarshal([]byte(errb.String()), &stats); err != nil {
+		t.Fatalf("stderr is not JSON: %v\n%s", err, errb.String())
+	}
+	if stats.NrFunctionCalls < 2 {
+		t.Errorf("nrFunctionCalls = %d, want at least 2", stats.NrFunctionCalls)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"cairn/internal/compat/storepath"
@@ -151,7 +153,45 @@ func withSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode, 
 			err = errors.Join(ferr, cerr)
 		}
 	}()
-	return fn(s, out)
+	if err := fn(s, out); err != nil {
+		return err
+	}
+	if v := f.getenv("NIX_SHOW_STATS"); v != "" && v != "0" {
+		if err := out.Flush(); err != nil {
+			return err
+		}
+		s.printStats(f.Stderr)
+	}
+	return nil
+}
+
+// printStats writes evaluation counters as JSON to w, in the shape of the
+// matching fields of Nix's NIX_SHOW_STATS output, plus Go heap figures.
+func (s *session) printStats(w io.Writer) {
+	st := s.ev.Stats()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	var ru syscall.Rusage
+	cpu := 0.0
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	fmt.Fprintf(w, `{
+  "cpuTime": %f,
+  "envs": {
+    "number": %d
+  },
+  "nrThunks": %d,
+  "nrLookups": %d,
+  "nrPrimOpCalls": %d,
+  "nrFunctionCalls": %d,
+  "gc": {
+    "heapSize": %d,
+    "totalBytes": %d,
+    "cycles": %d
+  }
+}
+`, cpu, st.Envs, st.Thunks, st.Lookups, st.PrimopCalls, st.Calls, ms.HeapSys, ms.TotalAlloc, ms.NumGC)
 }
 
 // close writes profiles and closes the store.
