@@ -13,6 +13,7 @@ import (
 	"cairn/internal/build/sandbox"
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
 	"cairn/internal/store/local"
 )
 
@@ -83,6 +84,9 @@ func newEnv(t testing.TB, cfg Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	// Store directories are read-only; a non-root test cannot delete
+	// them without making them writable first.
+	t.Cleanup(func() { fsutil.RemoveAll(root) })
 	return setupEnv(t, st, root, cfg)
 }
 

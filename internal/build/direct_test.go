@@ -8,12 +8,14 @@ import (
 	"testing"
 
 	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
 	"cairn/internal/store/local"
 )
 
 func TestNoSandbox(t *testing.T) {
 	needBusybox(t)
 	tmp := t.TempDir()
+	t.Cleanup(func() { fsutil.RemoveAll(tmp) }) // read-only store directories
 	// Without a sandbox the store must be where its paths say it is.
 	st, err := local.Open(context.Background(), local.Options{
 		StoreDir: storepath.Dir(filepath.Join(tmp, "store")), StateDir: filepath.Join(tmp, "state"), ReservedSize: -1,

@@ -14,6 +14,7 @@ import (
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
 	"cairn/internal/store"
 	"cairn/internal/store/local"
 )
@@ -50,6 +51,7 @@ func TestDifferentialNix(t *testing.T) {
 		t.Skip("SKIPPING: nix-build is missing (apt-get install -y nix-bin)")
 	}
 	tmp := t.TempDir()
+	t.Cleanup(func() { fsutil.RemoveAll(tmp) }) // read-only store directories
 	// The build user must be able to reach the store.
 	for d := tmp; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
@@ -283,7 +284,7 @@ func (b *Builder) register(ctx context.Context, req *Request, r *buildRun, infos
 					return fmt.Errorf("register outputs of %s: %w", drv, err)
 				}
 			}
-			if err := os.Rename(r.actual[id], real); err != nil {
+			if err := moveOutput(r.actual[id], real); err != nil {
 				for _, m := range moved {
 					fsutil.RemoveAll(m)
 				}
@@ -300,4 +301,29 @@ func (b *Builder) register(ctx context.Context, req *Request, r *buildRun, infos
 		return fmt.Errorf("register outputs of %s: %w", drv, err)
 	}
 	return nil
+}
+
+// moveOutput renames a canonicalised output into the store. Moving a
+// directory to another parent rewrites its ".." entry, which needs write
+// permission on it when we are not root; its canonical mode and mtime
+// are restored afterwards.
+func moveOutput(from, to string) error {
+	fi, err := os.Lstat(from)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return os.Rename(from, to)
+	}
+	if err := os.Chmod(from, 0o755); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		os.Chmod(from, fi.Mode().Perm())
+		return err
+	}
+	if err := os.Chmod(to, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return os.Chtimes(to, time.Time{}, time.Unix(fsutil.StoreMtime, 0))
 }

@@ -103,9 +103,14 @@ echo building probe
 	if want := []storepath.Path{e.bb, info.Path}; !slices.Equal(info.References, store.SortPaths(want)) {
 		t.Errorf("references %v, want %v", info.References, want)
 	}
-	fi, err := os.Lstat(filepath.Join(e.st.RealPath(info.Path), "env"))
-	if err != nil || fi.Mode().Perm() != 0o444 || fi.ModTime().Unix() != 1 {
-		t.Errorf("output not canonical: %v %v", fi.Mode(), fi.ModTime())
+	for name, mode := range map[string]os.FileMode{"env": 0o444, "": os.ModeDir | 0o555} {
+		fi, err := os.Lstat(filepath.Join(e.st.RealPath(info.Path), name))
+		if err != nil || fi.Mode() != mode || fi.ModTime().Unix() != 1 {
+			t.Errorf("output %q not canonical: %v %v", name, fi.Mode(), fi.ModTime())
+		}
+	}
+	if v, err := e.st.Verify(context.Background(), verifyAll()); err != nil || !v.OK() {
+		t.Errorf("verify: %+v %v", v, err)
 	}
 	// The log is stored where nix log looks, and the chroot is gone.
 	logData, err := os.ReadFile(res.LogFile)
