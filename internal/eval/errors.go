@@ -45,6 +45,11 @@ func (e *EvalError) Error() string { return e.Msg }
 // failed <path> lookup).
 func (e *EvalError) Catchable() bool { return e.kind == errThrow || e.kind == errAssert }
 
+// IsAssertion reports whether e is a CppNix AssertionError: a failed
+// assert or a throw (ThrownError derives from it), the errors nix-env -qa
+// skips a package for.
+func (e *EvalError) IsAssertion() bool { return e.kind == errAssert || e.kind == errThrow }
+
 // IsAbort reports whether e came from builtins.abort.
 func (e *EvalError) IsAbort() bool { return e.kind == errAbort }
 
