@@ -38,7 +38,7 @@ func hashPlaceholder(output string) string {
 // setup computes the builder's argv, environment and files as Nix 2.8's
 // initEnv, initTmpDir and writeStructuredAttrs do. buildTop is the build
 // directory as the builder sees it; impure supplies impureEnvVars values.
-func setup(req *Request, dir storepath.Dir, buildTop string, cores int, impure map[string]string) (*builderSetup, error) {
+func setup(req *Request, dir storepath.Dir, buildTop string, cores int, impure map[string]string, exports map[string][]exportedPath) (*builderSetup, error) {
 	rewrite := rewriter(req, dir)
 	env := map[string]string{
 		"PATH":            "/path-not-set",
@@ -48,6 +48,9 @@ func setup(req *Request, dir storepath.Dir, buildTop string, cores int, impure m
 	}
 	files := map[string][]byte{}
 	if req.StructuredAttrs == nil {
+		for name, paths := range exports {
+			files[name] = []byte(validityRegistration(dir, paths))
+		}
 		for k, v := range req.Env {
 			if !slices.Contains(req.PassAsFile, k) {
 				env[k] = v
@@ -70,7 +73,7 @@ func setup(req *Request, dir storepath.Dir, buildTop string, cores int, impure m
 	env["NIX_LOG_FD"] = "2"
 	env["TERM"] = "xterm-256color"
 	if req.StructuredAttrs != nil {
-		js, sh, err := structuredAttrs(req, dir)
+		js, sh, err := structuredAttrs(req, dir, exports)
 		if err != nil {
 			return nil, err
 		}
@@ -109,7 +112,7 @@ func rewriter(req *Request, dir storepath.Dir) func(string) string {
 // structuredAttrs returns .attrs.json and .attrs.sh: the __json object
 // with "outputs" set to the output paths, serialised as nlohmann::json's
 // dump() does (keys sorted, no spaces), and its bash rendering.
-func structuredAttrs(req *Request, dir storepath.Dir) ([]byte, string, error) {
+func structuredAttrs(req *Request, dir storepath.Dir, exports map[string][]exportedPath) ([]byte, string, error) {
 	dec := json.NewDecoder(bytes.NewReader(req.StructuredAttrs))
 	dec.UseNumber()
 	var attrs map[string]any
@@ -121,6 +124,9 @@ func structuredAttrs(req *Request, dir storepath.Dir) ([]byte, string, error) {
 		outs[id] = dir.Print(o.Path)
 	}
 	attrs["outputs"] = outs
+	for name, paths := range exports {
+		attrs[name] = pathInfoJSON(dir, paths)
+	}
 	var b bytes.Buffer
 	writeJSON(&b, attrs)
 	return b.Bytes(), attrsShell(attrs), nil

@@ -3,6 +3,7 @@ package build
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -108,6 +109,29 @@ func FromDerivation(dir storepath.Dir, drvPath storepath.Path, drv *derivation.D
 		if err != nil {
 			return nil, fail("%v", err)
 		}
+		if raw, ok := attrs["exportReferencesGraph"]; ok {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(raw, &m) == nil {
+				req.ExportReferencesGraph = map[string][]storepath.Path{}
+				for k, v := range m {
+					var l []string
+					if json.Unmarshal(v, &l) != nil {
+						var one string
+						if err := json.Unmarshal(v, &one); err != nil {
+							return nil, fail("exportReferencesGraph.%s must be a list of store paths", k)
+						}
+						l = []string{one}
+					}
+					for _, ps := range l {
+						p, _, err := dir.ParseSub(ps)
+						if err != nil {
+							return nil, fail("'exportReferencesGraph' contains a non-store path '%s'", ps)
+						}
+						req.ExportReferencesGraph[k] = append(req.ExportReferencesGraph[k], p)
+					}
+				}
+			}
+		}
 		req.NoChroot = jsonBool(attrs, "__noChroot", false)
 		req.AllowSubstitutes = jsonBool(attrs, "allowSubstitutes", true)
 		req.PreferLocalBuild = jsonBool(attrs, "preferLocalBuild", false)
@@ -115,6 +139,23 @@ func FromDerivation(dir storepath.Dir, drvPath storepath.Path, drv *derivation.D
 		req.PassAsFile = envStrings(drv.Env, "passAsFile")
 		req.ImpureEnvVars = envStrings(drv.Env, "impureEnvVars")
 		req.RequiredSystemFeatures = envStrings(drv.Env, "requiredSystemFeatures")
+		if s, ok := drv.Env["exportReferencesGraph"]; ok {
+			ss := envStrings(drv.Env, "exportReferencesGraph")
+			if len(ss)%2 != 0 {
+				return nil, fail("odd number of tokens in 'exportReferencesGraph': '%s'", s)
+			}
+			req.ExportReferencesGraph = map[string][]storepath.Path{}
+			for i := 0; i < len(ss); i += 2 {
+				if !exportFileName.MatchString(ss[i]) {
+					return nil, fail("invalid file name '%s' in 'exportReferencesGraph'", ss[i])
+				}
+				p, _, err := dir.ParseSub(ss[i+1])
+				if err != nil {
+					return nil, fail("'exportReferencesGraph' contains a non-store path '%s'", ss[i+1])
+				}
+				req.ExportReferencesGraph[ss[i]] = []storepath.Path{p}
+			}
+		}
 		req.NoChroot = drv.Env["__noChroot"] == "1"
 		if v, ok := drv.Env["allowSubstitutes"]; ok {
 			req.AllowSubstitutes = v == "1"
@@ -134,6 +175,8 @@ func FromDerivation(dir storepath.Dir, drvPath storepath.Path, drv *derivation.D
 	}
 	return req, nil
 }
+
+var exportFileName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 
 // envStrings splits a plain attribute on whitespace (Nix's
 // getStringsAttr).

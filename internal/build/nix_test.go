@@ -64,7 +64,7 @@ func TestDifferentialNix(t *testing.T) {
 		os.Symlink("busybox", bbDir+"/bin/"+a)
 	}
 	nixRoot := filepath.Join(tmp, "nixroot")
-	nixIn := func(storeRoot string, args ...string) string {
+	nixIn := func(t *testing.T, storeRoot string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+storeRoot)
@@ -78,23 +78,9 @@ func TestDifferentialNix(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	nix := func(args ...string) string { t.Helper(); return nixIn(nixRoot, args...) }
-	bb := nix("nix-store", "--add", bbDir)
-	expr := `derivation {
-  name = "probe"; system = "x86_64-linux";
-  builder = "${builtins.storePath "` + bb + `"}/bin/sh";
-  PATH = "` + bb + `/bin";
-  args = ["-c" ''` + strings.ReplaceAll(nixProbe, "${", "''${") + `''];
-}`
-	os.WriteFile(filepath.Join(tmp, "probe.nix"), []byte(expr), 0o644)
-	drvPrinted := nix("nix-instantiate", filepath.Join(tmp, "probe.nix"))
-	outPrinted := nix("nix-build", "--option", "substituters", "", "--cores", "1", "--no-out-link", drvPrinted)
-	nixHash, err := nixhash.Parse(nix("nix-store", "-q", "--hash", outPrinted))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	// The same derivation in our store.
+	nix := func(t *testing.T, args ...string) string { t.Helper(); return nixIn(t, nixRoot, args...) }
+	bb := nix(t, "nix-store", "--add", bbDir)
+	// The same derivations in our store.
 	root := filepath.Join(tmp, "ours")
 	st, err := local.Open(context.Background(), local.Options{Root: root, ReservedSize: -1})
 	if err != nil {
@@ -104,22 +90,6 @@ func TestDifferentialNix(t *testing.T) {
 	bbInfo, err := st.AddPath(context.Background(), bbDir, local.AddOptions{Name: "bb", Method: storepath.Recursive})
 	if err != nil || st.Dir().Print(bbInfo.Path) != bb {
 		t.Fatalf("busybox at %v (%v), Nix has %s", bbInfo, err, bb)
-	}
-	drvData, err := os.ReadFile(filepath.Join(nixRoot, drvPrinted))
-	if err != nil {
-		t.Fatal(err)
-	}
-	drv, err := derivation.Parse(drvData)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drvInfo, err := st.AddText(context.Background(), "probe.drv", drvData, []storepath.Path{bbInfo.Path})
-	if err != nil || st.Dir().Print(drvInfo.Path) != drvPrinted {
-		t.Fatalf("drv at %v (%v), Nix has %s", drvInfo, err, drvPrinted)
-	}
-	req, err := FromDerivation(st.Dir(), drvInfo.Path, drv, func(storepath.Path) (*derivation.Derivation, error) { return nil, os.ErrNotExist })
-	if err != nil {
-		t.Fatal(err)
 	}
 	cfg := Config{Cores: 1, TmpDir: filepath.Join(tmp, "builds")}
 	os.Mkdir(cfg.TmpDir, 0o755)
@@ -134,27 +104,81 @@ func TestDifferentialNix(t *testing.T) {
 		gid, _ := strconv.Atoi(g.Gid)
 		cfg.BuildUser = &BuildUser{UID: uid, GID: gid}
 	}
-	res, err := New(st, cfg).Build(context.Background(), req, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := res.Outputs["out"].NarHash; !got.Equal(nixHash) {
-		ours := st.RealPath(res.Outputs["out"].Path)
-		theirs := filepath.Join(nixRoot, outPrinted)
-		diff, _ := exec.Command("diff", "-r", theirs, ours).CombinedOutput()
-		t.Errorf("NAR hash %s, Nix 2.8 built %s; diff -r nix cairn:\n%s", got, nixHash, diff)
-	}
-	// Nix 2.8 reads what we registered and the log we stored.
-	if got := nixIn(root, "nix-store", "-q", "--hash", outPrinted); got != nixHash.Encode(nixhash.Nix32, true) {
-		t.Errorf("nix-store -q --hash on our store: %s", got)
-	}
-	if got := nixIn(root, "nix-store", "--read-log", drvPrinted); got != "probe-log-line" {
-		t.Errorf("nix-store --read-log on our store: %q", got)
-	}
-	if got := nixIn(root, "nix-store", "-q", "--deriver", outPrinted); got != drvPrinted {
-		t.Errorf("deriver %q", got)
-	}
-	if got, want := res.Outputs["out"].References, store.SortPaths([]storepath.Path{bbInfo.Path, res.Outputs["out"].Path}); !slices.Equal(got, want) {
-		t.Errorf("references %v, want %v (as Nix 2.8)", got, want)
+	builder := New(st, cfg)
+
+	bbNix := `builtins.storePath "` + bb + `"`
+	for _, c := range []struct{ name, expr string }{
+		{"probe", `derivation {
+  name = "probe"; system = "x86_64-linux";
+  builder = "${` + bbNix + `}/bin/sh";
+  PATH = "` + bb + `/bin";
+  args = ["-c" ''` + strings.ReplaceAll(nixProbe, "${", "''${") + `''];
+}`},
+		// Structured attributes and both forms of exportReferencesGraph.
+		// (Not the environment: 2.8 sets NIX_ATTRS_*_FILE to host paths
+		// that do not exist in the sandbox; cairn uses /build.)
+		{"structured", `derivation {
+  name = "structured"; system = "x86_64-linux"; __structuredAttrs = true;
+  builder = "${` + bbNix + `}/bin/sh";
+  args = ["-c" "export PATH=` + bb + `/bin; out=$(sed -n \"s/^declare -A outputs=(\\['out'\\]='\\([^']*\\)' )$/\\1/p\" /build/.attrs.sh); mkdir $out; cp /build/.attrs.json $out/json; cp /build/.attrs.sh $out/sh; echo probe-log-line"];
+  exportReferencesGraph.closure = [ (` + bbNix + `) ];
+  list = [ 1 "two" true null 1.5 ]; attrs = { a = "x'y"; b = 2; }; nested = { l = [ [ 1 ] ]; };
+  outputChecks.out.maxSize = 1000000;
+}`},
+		{"export-plain", `derivation {
+  name = "export-plain"; system = "x86_64-linux";
+  builder = "${` + bbNix + `}/bin/sh";
+  args = ["-c" "${` + bbNix + `}/bin/cp /build/graph $out; echo probe-log-line"];
+  exportReferencesGraph = [ "graph" (` + bbNix + `) ];
+}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os.WriteFile(filepath.Join(tmp, c.name+".nix"), []byte(c.expr), 0o644)
+			drvPrinted := nix(t, "nix-instantiate", filepath.Join(tmp, c.name+".nix"))
+			outPrinted := nix(t, "nix-build", "--option", "substituters", "", "--cores", "1", "--no-out-link", drvPrinted)
+			nixHash, err := nixhash.Parse(nix(t, "nix-store", "-q", "--hash", outPrinted))
+			if err != nil {
+				t.Fatal(err)
+			}
+			drvData, err := os.ReadFile(filepath.Join(nixRoot, drvPrinted))
+			if err != nil {
+				t.Fatal(err)
+			}
+			drv, err := derivation.Parse(drvData)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drvInfo, err := st.AddText(context.Background(), c.name+".drv", drvData, []storepath.Path{bbInfo.Path})
+			if err != nil || st.Dir().Print(drvInfo.Path) != drvPrinted {
+				t.Fatalf("drv at %v (%v), Nix has %s", drvInfo, err, drvPrinted)
+			}
+			req, err := FromDerivation(st.Dir(), drvInfo.Path, drv, func(storepath.Path) (*derivation.Derivation, error) { return nil, os.ErrNotExist })
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := builder.Build(context.Background(), req, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := res.Outputs["out"].NarHash; !got.Equal(nixHash) {
+				ours := st.RealPath(res.Outputs["out"].Path)
+				theirs := filepath.Join(nixRoot, outPrinted)
+				diff, _ := exec.Command("diff", "-r", theirs, ours).CombinedOutput()
+				t.Errorf("NAR hash %s, Nix 2.8 built %s; diff -r nix cairn:\n%s", got, nixHash, diff)
+			}
+			// Nix 2.8 reads what we registered and the log we stored.
+			if got := nixIn(t, root, "nix-store", "-q", "--hash", outPrinted); got != nixHash.Encode(nixhash.Nix32, true) {
+				t.Errorf("nix-store -q --hash on our store: %s", got)
+			}
+			if got := nixIn(t, root, "nix-store", "--read-log", drvPrinted); got != "probe-log-line" {
+				t.Errorf("nix-store --read-log on our store: %q", got)
+			}
+			if got := nixIn(t, root, "nix-store", "-q", "--deriver", outPrinted); got != drvPrinted {
+				t.Errorf("deriver %q", got)
+			}
+			if got, want := res.Outputs["out"].References, store.SortPaths([]storepath.Path{bbInfo.Path, res.Outputs["out"].Path}); c.name == "probe" && !slices.Equal(got, want) {
+				t.Errorf("references %v, want %v (as Nix 2.8)", got, want)
+			}
+		})
 	}
 }

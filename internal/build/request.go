@@ -65,6 +65,11 @@ type Request struct {
 	// Config.AllowNoChroot).
 	NoChroot               bool
 	RequiredSystemFeatures []string
+	// ExportReferencesGraph maps file names (plain attributes) or
+	// attribute names (structured) to store paths whose closures the
+	// builder gets: as nix-store --register-validity text in a file of
+	// the build directory, or as path-info JSON in .attrs.json.
+	ExportReferencesGraph map[string][]storepath.Path
 	// AllowSubstitutes is false for allowSubstitutes = false.
 	AllowSubstitutes bool
 	PreferLocalBuild bool

@@ -68,7 +68,7 @@ func TestLoadGraphFixtures(t *testing.T) {
 	}
 
 	// The environment of the pass-as-file build, as Nix 2.8 sets it.
-	su, err := setup(req, dir, "/build", 4, nil)
+	su, err := setup(req, dir, "/build", 4, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestLoadGraphFixtures(t *testing.T) {
 	}
 
 	// Structured attributes: only the base variables, plus the files.
-	su, err = setup(sreq, dir, "/build", 1, nil)
+	su, err = setup(sreq, dir, "/build", 1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestPlaceholdersRewritten(t *testing.T) {
 	out = p
 	req := &Request{Builder: "/bin/sh", Args: []string{"-c", "echo " + hashPlaceholder("out")},
 		Env: map[string]string{"v": "x" + hashPlaceholder("out") + "/bin"}, Outputs: map[string]Output{"out": {Path: out}}}
-	su, err := setup(req, storepath.DefaultDir, "/build", 1, nil)
+	su, err := setup(req, storepath.DefaultDir, "/build", 1, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestFixedOutputEnv(t *testing.T) {
 	p, _ := storepath.ParseBase("2bql154azj0rrqqsjhjs92sdmg6n48b0-x")
 	req := &Request{Builder: "/bin/sh", Env: map[string]string{}, ImpureEnvVars: []string{"http_proxy", "unset_var"},
 		Outputs: map[string]Output{"out": {Path: p, Fixed: &FixedHash{Hash: nixhash.Sum(nixhash.SHA256, nil)}}}}
-	su, err := setup(req, storepath.DefaultDir, "/build", 1, map[string]string{"http_proxy": "http://proxy"})
+	su, err := setup(req, storepath.DefaultDir, "/build", 1, map[string]string{"http_proxy": "http://proxy"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func FuzzStructuredAttrs(f *testing.F) {
 		}
 		p, _ := storepath.ParseBase("2bql154azj0rrqqsjhjs92sdmg6n48b0-x")
 		req := &Request{StructuredAttrs: []byte(js), Outputs: map[string]Output{"out": {Path: p}}}
-		out, _, err := structuredAttrs(req, storepath.DefaultDir)
+		out, _, err := structuredAttrs(req, storepath.DefaultDir, nil)
 		if err != nil {
 			return
 		}

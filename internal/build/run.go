@@ -72,7 +72,11 @@ func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Pat
 	if sandboxed {
 		top = SandboxBuildDir
 	}
-	su, err := setup(req, b.store.Dir(), top, b.cfg.Cores, b.cfg.ImpureEnv)
+	exports, err := b.exportGraphs(ctx, req, closure)
+	if err != nil {
+		return r, err
+	}
+	su, err := setup(req, b.store.Dir(), top, b.cfg.Cores, b.cfg.ImpureEnv, exports)
 	if err != nil {
 		return r, err
 	}
