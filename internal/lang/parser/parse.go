@@ -83,7 +83,7 @@ func (p *parser) next() {
 
 func (p *parser) scan(t *scanner.Tok) {
 	p.sc.Next(t)
-	if t.Kind == token.PIPE_FROM || t.Kind == token.PIPE_INTO {
+	if (t.Kind == token.PIPE_FROM || t.Kind == token.PIPE_INTO) && !p.opts.PipeOperators {
 		p.fail(t.Start, "experimental Nix feature 'pipe-operators' is disabled; add '--extra-experimental-features pipe-operators' to enable it")
 	}
 }
@@ -250,7 +250,47 @@ func (p *parser) parseExpr() ast.Expr {
 		els := p.parseExpr()
 		return &ast.If{At: at, Cond: cond, Then: then, Else: els}
 	}
-	return p.parseOp(0)
+	x := p.parseOp(0)
+	switch p.tok.Kind {
+	case token.PIPE_INTO:
+		// expr_pipe_into: left-nested, `a |> f |> g` is g (f a).
+		for p.tok.Kind == token.PIPE_INTO {
+			at := p.pos(p.tok.Start)
+			p.next()
+			x = p.makeCall(at, p.parseOp(0), x)
+		}
+	case token.PIPE_FROM:
+		// expr_pipe_from: right-nested, `f <| g <| x` is f (g x).
+		at := p.pos(p.tok.Start)
+		p.next()
+		x = p.makeCall(at, x, p.parseExpr1Pipe())
+	}
+	return x
+}
+
+// parseExpr1Pipe parses the right side of `<|`: expr_op [<| ...].
+func (p *parser) parseExpr1Pipe() ast.Expr {
+	p.enter()
+	defer func() { p.depth-- }()
+	x := p.parseOp(0)
+	if p.tok.Kind == token.PIPE_FROM {
+		at := p.pos(p.tok.Start)
+		p.next()
+		x = p.makeCall(at, x, p.parseExpr1Pipe())
+	}
+	return x
+}
+
+// makeCall applies fn to arg, appending to fn's arguments when fn is
+// already a call, as CppNix's makeCall does.
+func (p *parser) makeCall(at token.Pos, fn, arg ast.Expr) ast.Expr {
+	if c, ok := fn.(*ast.Call); ok {
+		c.Args = append(c.Args, arg)
+		return c
+	}
+	c := p.calls.new()
+	c.At, c.Fn, c.Args = at, fn, []ast.Expr{arg}
+	return c
 }
 
 // isFormals reports whether the '{' at the current token starts a

@@ -30,6 +30,9 @@ type Options struct {
 	BaseDir string
 	// HomeDir is $HOME, used for `~/` path literals.
 	HomeDir string
+	// PipeOperators enables `|>` and `<|` (Nix's experimental feature
+	// pipe-operators); without it they are an error when lexed.
+	PipeOperators bool
 	// Pure rejects `~/` path literals, as Nix does in pure evaluation
 	// mode ("the path '~/x' can not be resolved in pure mode").
 	Pure bool

@@ -228,6 +228,31 @@ func TestDeepNesting(t *testing.T) {
 	}
 }
 
+func TestPipeOperators(t *testing.T) {
+	opts := stdinOpts
+	opts.PipeOperators = true
+	for in, want := range map[string]string{
+		"a |> f |> g":             "(g (f a))",
+		"x |> f a":                "(f a x)",
+		"f <| g <| x":             "(f (g x))",
+		"a + b |> f":              "(f (a + b))",
+		"[ (a |> f) ]":            "[ ((f a)) ]",
+		"a |> f <| b":             "ERR «stdin»:1:8: syntax error, unexpected '<|', expecting end of file",
+		"if a |> f then b else c": "(if (f a) then b else c)",
+	} {
+		e, err := parser.ParseFile(token.NewFileSet(), "«stdin»", []byte(in), opts)
+		got := ""
+		if err != nil {
+			got = "ERR " + err.(scanner.ErrorList)[0].Error()
+		} else {
+			got = ast.Show(e)
+		}
+		if got != want {
+			t.Errorf("%q: got %s, want %s", in, got, want)
+		}
+	}
+}
+
 func TestPure(t *testing.T) {
 	opts := stdinOpts
 	opts.Pure = true
