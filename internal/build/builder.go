@@ -218,17 +218,15 @@ func (b *Builder) Build(ctx context.Context, req *Request, opts Options) (*Resul
 		res.LogFile = run.logFile
 	}
 	if err != nil {
-		return nil, err
+		return nil, run.fail(err)
 	}
 	infos, err := b.processOutputs(ctx, req, run, closure)
 	if err != nil {
-		run.failed = true
-		return nil, err
+		return nil, run.fail(err)
 	}
 	if opts.Check {
 		if err := b.compareCheck(req, run, infos, valid); err != nil {
-			run.failed = true
-			return nil, err
+			return nil, run.fail(err)
 		}
 		res.Status, res.Outputs, res.Stop = Checked, valid, time.Now()
 		registered = true
@@ -281,6 +279,17 @@ type buildRun struct {
 	fromUID int
 	logFile string
 	failed  bool
+}
+
+// fail marks the run failed; with keep-failed, a build error says where
+// the build directory is kept.
+func (r *buildRun) fail(err error) error {
+	r.failed = true
+	var be *Error
+	if r.b.cfg.KeepFailed && r.buildDir != "" && errors.As(err, &be) && !strings.Contains(be.Msg, "note: keeping build directory") {
+		be.Msg += fmt.Sprintf("\nnote: keeping build directory '%s'", r.buildDir)
+	}
+	return err
 }
 
 // cleanup removes the chroot and, unless the build failed with

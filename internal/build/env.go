@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -153,11 +154,7 @@ func writeJSON(b *bytes.Buffer, v any) {
 		}
 		b.WriteByte(']')
 	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
+		keys := slices.Sorted(maps.Keys(v))
 		b.WriteByte('{')
 		for i, k := range keys {
 			if i > 0 {
@@ -269,11 +266,7 @@ func shellSimple(v any) (string, bool) {
 
 // attrsShell is Nix's writeStructuredAttrsShell.
 func attrsShell(attrs map[string]any) string {
-	keys := make([]string, 0, len(attrs))
-	for k := range attrs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(attrs))
 	var b strings.Builder
 	for _, k := range keys {
 		if !shVarName.MatchString(k) {
@@ -301,11 +294,7 @@ func attrsShell(attrs map[string]any) string {
 				fmt.Fprintf(&b, "declare -a %s=(%s)\n", k, s2.String())
 			}
 		case map[string]any:
-			keys2 := make([]string, 0, len(v))
-			for k2 := range v {
-				keys2 = append(keys2, k2)
-			}
-			slices.Sort(keys2)
+			keys2 := slices.Sorted(maps.Keys(v))
 			var s2 strings.Builder
 			good := true
 			for _, k2 := range keys2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,11 +39,7 @@ func (b *Builder) processOutputs(ctx context.Context, req *Request, r *buildRun,
 		hashParts = append(hashParts, p.HashPart())
 	}
 	infos := map[string]*store.PathInfo{}
-	ids := make([]string, 0, len(r.actual))
-	for id := range r.actual {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(r.actual))
 	for _, id := range ids {
 		actual := r.actual[id]
 		out := req.Outputs[id]
@@ -154,11 +151,7 @@ func (b *Builder) checkOutputs(ctx context.Context, req *Request, infos map[stri
 		}
 		return done, size, nil
 	}
-	ids := make([]string, 0, len(infos))
-	for id := range infos {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(infos))
 	for _, id := range ids {
 		info := infos[id]
 		c, ok := req.Checks[id]
@@ -238,11 +231,7 @@ func (b *Builder) checkOutputs(ctx context.Context, req *Request, infos map[stri
 // compareCheck compares a check-mode rebuild with the valid outputs.
 func (b *Builder) compareCheck(req *Request, r *buildRun, infos, valid map[string]*store.PathInfo) error {
 	drv := b.print(req.DrvPath)
-	ids := make([]string, 0, len(infos))
-	for id := range infos {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(infos))
 	for _, id := range ids {
 		if infos[id].NarHash.Equal(valid[id].NarHash) {
 			continue
@@ -268,11 +257,7 @@ func (b *Builder) register(ctx context.Context, req *Request, r *buildRun, infos
 	drv := b.print(req.DrvPath)
 	var moved []string
 	var list []*store.PathInfo
-	ids := make([]string, 0, len(infos))
-	for id := range infos {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := slices.Sorted(maps.Keys(infos))
 	for _, id := range ids {
 		if _, ok := valid[id]; ok {
 			continue

@@ -162,12 +162,20 @@ func TestFailureKeepsNothing(t *testing.T) {
 
 	// keep-failed keeps the build directory.
 	e.b.cfg.KeepFailed = true
-	if _, err := e.build(p, Options{}); err == nil {
+	_, err = e.build(p, Options{})
+	if err == nil {
 		t.Fatal("second build succeeded")
 	}
 	ents, _ := os.ReadDir(keep)
 	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "nix-build-fails.drv-") {
 		t.Fatalf("kept: %v", ents)
+	}
+	if !strings.HasSuffix(err.Error(), "\nnote: keeping build directory '"+filepath.Join(keep, ents[0].Name())+"'") {
+		t.Errorf("message does not say where the build directory is:\n%s", err)
+	}
+	// The partial output is kept beside the build files.
+	if data, err := os.ReadFile(filepath.Join(keep, ents[0].Name(), req.Outputs["out"].Path.Base(), "x")); err != nil || string(data) != "partial\n" {
+		t.Errorf("kept output: %q %v", data, err)
 	}
 }
 
