@@ -14,7 +14,19 @@ type Attr struct {
 type Attrs struct {
 	a   []Attr
 	pos Pos // position of the expression that built the set
+	// A small right-hand side of // is layered on top of the left side
+	// instead of copying it (as CppNix does): base is the layer below,
+	// whose names a shadows; n is the number of distinct names. All()
+	// flattens on first use.
+	base  *Attrs
+	n     int32
+	depth uint8
 }
+
+const (
+	maxLayerRHS = 16 // CppNix's bindingsUpdateLayerRhsSizeThreshold
+	maxLayers   = 8
+)
 
 var emptyAttrs = &Attrs{}
 
@@ -54,13 +66,35 @@ func allocAttrs(n int) *Attrs {
 }
 
 // Len returns the number of attributes.
-func (s *Attrs) Len() int { return len(s.a) }
+func (s *Attrs) Len() int {
+	if s.base != nil {
+		return int(s.n)
+	}
+	return len(s.a)
+}
 
 // All returns the bindings in symbol-id (internal) order. Do not modify.
-func (s *Attrs) All() []Attr { return s.a }
+func (s *Attrs) All() []Attr {
+	if s.base != nil {
+		s.a = mergeAttrs(s.base.All(), s.a)
+		s.base = nil
+		s.depth = 0
+	}
+	return s.a
+}
 
 // Get returns the binding for name.
 func (s *Attrs) Get(name Sym) (*Attr, bool) {
+	for s.base != nil {
+		if at, ok := s.getOwn(name); ok {
+			return at, true
+		}
+		s = s.base
+	}
+	return s.getOwn(name)
+}
+
+func (s *Attrs) getOwn(name Sym) (*Attr, bool) {
 	a := s.a
 	if len(a) <= 8 {
 		for i := range a {
@@ -113,39 +147,53 @@ func newAttrs(a []Attr) *Attrs {
 
 // update returns l // r.
 func update(l, r *Attrs) *Attrs {
-	if len(r.a) == 0 {
+	if r.Len() == 0 {
 		return l
 	}
-	if len(l.a) == 0 {
+	if l.Len() == 0 {
 		return r
 	}
-	res := allocAttrs(len(l.a) + len(r.a))
-	out := res.a[:0]
+	if r.base == nil && len(r.a) <= maxLayerRHS && l.depth < maxLayers {
+		n := l.Len() + len(r.a)
+		for i := range r.a {
+			if _, ok := l.Get(r.a[i].Name); ok {
+				n--
+			}
+		}
+		return &Attrs{a: r.a, base: l, n: int32(n), depth: l.depth + 1}
+	}
+	res := &Attrs{}
+	res.a = mergeAttrs(l.All(), r.All())
+	return res
+}
+
+// mergeAttrs merges two sorted binding lists, r winning on equal names.
+func mergeAttrs(l, r []Attr) []Attr {
+	out := allocAttrs(len(l) + len(r)).a[:0]
 	i, j := 0, 0
-	for i < len(l.a) && j < len(r.a) {
+	for i < len(l) && j < len(r) {
 		switch {
-		case l.a[i].Name < r.a[j].Name:
-			out = append(out, l.a[i])
+		case l[i].Name < r[j].Name:
+			out = append(out, l[i])
 			i++
-		case l.a[i].Name > r.a[j].Name:
-			out = append(out, r.a[j])
+		case l[i].Name > r[j].Name:
+			out = append(out, r[j])
 			j++
 		default:
-			out = append(out, r.a[j])
+			out = append(out, r[j])
 			i++
 			j++
 		}
 	}
-	out = append(out, l.a[i:]...)
-	out = append(out, r.a[j:]...)
-	res.a = out
-	return res
+	out = append(out, l[i:]...)
+	return append(out, r[j:]...)
 }
 
 // lexOrder returns the bindings sorted bytewise by name.
 func (ev *Evaluator) lexOrder(s *Attrs) []Attr {
-	out := make([]Attr, len(s.a))
-	copy(out, s.a)
+	all := s.All()
+	out := make([]Attr, len(all))
+	copy(out, all)
 	names := ev.syms.names
 	sort.Slice(out, func(i, j int) bool { return names[out[i].Name] < names[out[j].Name] })
 	return out
