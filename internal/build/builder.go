@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"cairn/internal/build/sandbox"
@@ -88,8 +89,13 @@ type Config struct {
 	// defaults nixos-test, benchmark, big-parallel, and kvm if /dev/kvm
 	// is usable). With "kvm", /dev/kvm is put in the sandbox.
 	SystemFeatures []string
-	// Log receives the raw output of builders (nil: discarded).
+	// Log receives the raw output of builders (nil: discarded); writes
+	// from concurrent builds are serialised.
 	Log io.Writer
+	// LogLine, if set, is called with each complete line a builder
+	// prints ("\r" restarts a line), "@nix {json}" lines included, from
+	// the goroutines of concurrent builds.
+	LogLine func(drv storepath.Path, line string)
 	// ImpureEnv gives the values of impureEnvVars for fixed-output
 	// derivations (the caller's environment).
 	ImpureEnv map[string]string
@@ -125,7 +131,22 @@ func New(st Store, cfg Config) *Builder {
 			cfg.SystemFeatures = append(cfg.SystemFeatures, "kvm")
 		}
 	}
+	if cfg.Log != nil {
+		cfg.Log = &lockedWriter{w: cfg.Log}
+	}
 	return &Builder{store: st, cfg: cfg}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // Options modify one Build.

@@ -39,7 +39,7 @@ func (b *Builder) runBuiltin(ctx context.Context, req *Request, r *buildRun, val
 	if err != nil {
 		return err
 	}
-	sink := newLogSink(b.cfg.LogLines, logw, b.cfg.Log)
+	sink := b.newLogSink(req, logw)
 	defer sink.close()
 	rewrite := rewriter(req, b.store.Dir())
 	env := map[string]string{}

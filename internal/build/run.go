@@ -185,7 +185,7 @@ func (b *Builder) execute(ctx context.Context, req *Request, r *buildRun, spec *
 	if err != nil {
 		return err
 	}
-	sink := newLogSink(b.cfg.LogLines, logw, b.cfg.Log)
+	sink := b.newLogSink(req, logw)
 	defer sink.close()
 	// Like Nix, the builder writes to a pseudo-terminal in raw mode.
 	pr, pw, err := sandbox.OpenPty(spec.HostUID)
@@ -336,17 +336,27 @@ func (b *Builder) openLog(req *Request, r *buildRun) (io.Writer, error) {
 // lines end at '\n', a '\r' restarts the current line, and "@nix " lines
 // are not part of the tail.
 type logSink struct {
-	mu    sync.Mutex
-	n     int
-	file  io.Writer
-	echo  io.Writer
-	lines []string
-	cur   []byte
-	size  int64
+	mu     sync.Mutex
+	onLine func(string)
+	n      int
+	file   io.Writer
+	echo   io.Writer
+	lines  []string
+	cur    []byte
+	size   int64
 }
 
 func newLogSink(n int, file, echo io.Writer) *logSink {
 	return &logSink{n: n, file: file, echo: echo}
+}
+
+func (b *Builder) newLogSink(req *Request, file io.Writer) *logSink {
+	s := newLogSink(b.cfg.LogLines, file, b.cfg.Log)
+	if f := b.cfg.LogLine; f != nil {
+		drv := req.DrvPath
+		s.onLine = func(line string) { f(drv, line) }
+	}
+	return s
 }
 
 func (s *logSink) Write(p []byte) {
@@ -374,6 +384,9 @@ func (s *logSink) Write(p []byte) {
 func (s *logSink) flushLine() {
 	line := string(s.cur)
 	s.cur = s.cur[:0]
+	if s.onLine != nil {
+		s.onLine(line)
+	}
 	if strings.HasPrefix(line, "@nix ") {
 		return
 	}
@@ -394,6 +407,11 @@ func (s *logSink) tail() []string {
 }
 
 func (s *logSink) close() {
+	s.mu.Lock()
+	if len(s.cur) > 0 {
+		s.flushLine()
+	}
+	s.mu.Unlock()
 	if c, ok := s.file.(io.Closer); ok && s.file != nil {
 		c.Close()
 	}

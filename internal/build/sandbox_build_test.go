@@ -20,7 +20,8 @@ import (
 
 func TestSandboxEnvironmentAndIsolation(t *testing.T) {
 	needSandbox(t)
-	e := newEnv(t, Config{Cores: 3})
+	var lines []string
+	e := newEnv(t, Config{Cores: 3, LogLine: func(drv storepath.Path, line string) { lines = append(lines, drv.Name()+": "+line) }})
 	// Something listening on the host's loopback must be unreachable.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,6 +123,9 @@ echo building probe
 	}
 	if _, err := os.Stat(filepath.Join(e.st.RealStoreDir(), p.Base()+".chroot")); !os.IsNotExist(err) {
 		t.Errorf("chroot left behind: %v", err)
+	}
+	if want := []string{"probe.drv: building probe"}; !slices.Equal(lines, want) {
+		t.Errorf("LogLine got %q, want %q", lines, want)
 	}
 	// Building again does nothing.
 	res2, err := e.build(p, Options{})
