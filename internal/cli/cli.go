@@ -76,7 +76,7 @@ type command struct {
 }
 
 func commands() []command {
-	return []command{
+	return append([]command{
 		{"instantiate", "evaluate Nix expressions and instantiate derivations, like nix-instantiate", func(ctx context.Context, f *Factory, args []string) error {
 			// Messages name the program as nix-instantiate does
 			// ("Try 'nix-instantiate --help'"), so output matches Nix's.
@@ -92,7 +92,7 @@ func commands() []command {
 		{"demo", "a guided tour: evaluate an embedded example and show each step", func(ctx context.Context, f *Factory, args []string) error {
 			return newDemoCmd(f, func(o *DemoOptions) error { return runDemo(ctx, o) })(args)
 		}},
-	}
+	}, storeCommands()...)
 }
 
 // Main runs cairn with args (os.Args: the program name first) and returns
