@@ -257,12 +257,18 @@ To allow them:
 or build without the sandbox (sandbox = false), which is not isolated.`
 
 func unavailable(err error) error {
+	why := ""
 	switch {
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSPC),
-		errors.Is(err, unix.EUSERS), errors.Is(err, unix.EACCES):
-		return fmt.Errorf("start sandbox: create namespaces: %w: %w\n%s", err, ErrUnavailable, fixHint)
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EUSERS):
+		why = " (the limit on user namespaces, user.max_user_namespaces, is 0 or reached)"
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		why = " (this host does not let this user create namespaces)"
+	case errors.Is(err, unix.EINVAL):
+		why = " (the kernel lacks user, PID, network, IPC or UTS namespaces)"
+	default:
+		return fmt.Errorf("start sandbox: %w", err)
 	}
-	return fmt.Errorf("start sandbox: %w", err)
+	return fmt.Errorf("start sandbox: create namespaces%s: %w: %w\n%s", why, err, ErrUnavailable, fixHint)
 }
 
 // prepareRoot creates, as the caller, the skeleton and the mount points

@@ -270,3 +270,31 @@ func TestUnavailableHint(t *testing.T) {
 }
 
 const syscallEPERM = unix.EPERM
+
+// TestUnavailableWhenUserNamespacesDisabled runs Check in a process where
+// user namespaces are switched off (user.max_user_namespaces = 0 inside
+// a user namespace of its own) and expects ErrUnavailable with the fix.
+func TestUnavailableWhenUserNamespacesDisabled(t *testing.T) {
+	if os.Getenv("CAIRN_SANDBOX_CHECK_CHILD") == "1" {
+		err := Check(context.Background(), t.TempDir())
+		fmt.Printf("errors.Is(ErrUnavailable)=%v\n%v\n", errors.Is(err, ErrUnavailable), err)
+		return
+	}
+	need(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("SKIPPING: no unshare(1) to disable user namespaces with")
+	}
+	exe, _ := os.Executable()
+	cmd := exec.Command(unshare, "--user", "--map-root-user", busybox, "sh", "-c",
+		`echo 0 > /proc/sys/user/max_user_namespaces && exec "$0" -test.run '^TestUnavailableWhenUserNamespacesDisabled$' -test.v`, exe)
+	cmd.Env = append(os.Environ(), "CAIRN_SANDBOX_CHECK_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "errors.Is(ErrUnavailable)=true") || !strings.Contains(string(out), "user.max_user_namespaces") {
+		t.Errorf("child output:\n%s", out)
+	}
+	t.Logf("%s", out)
+}
