@@ -160,9 +160,24 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 		}
 	}
 	for _, p := range closure {
-		spec.Mounts = append(spec.Mounts, sandbox.Mount{
-			Source: filepath.Join(b.store.RealStoreDir(), p.Base()), Target: b.print(p), ReadOnly: true,
-		})
+		real := filepath.Join(b.store.RealStoreDir(), p.Base())
+		fi, err := os.Lstat(real)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			// A bind mount would follow it; copy the link (Nix copies
+			// non-directories into the chroot).
+			target, err := os.Readlink(real)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(target, filepath.Join(storeIn, p.Base())); err != nil {
+				return err
+			}
+			continue
+		}
+		spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: real, Target: b.print(p), ReadOnly: true})
 	}
 	spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: r.buildDir, Target: SandboxBuildDir})
 	if slices.Contains(b.cfg.SystemFeatures, "kvm") {

@@ -16,6 +16,7 @@ import (
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store"
+	"cairn/internal/store/local"
 )
 
 func TestSandboxEnvironmentAndIsolation(t *testing.T) {
@@ -361,13 +362,28 @@ func TestInputsAndSetupErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A symlink input stays a symlink.
+	linkDir := t.TempDir()
+	os.Symlink("/nix/store/dangling-target", linkDir+"/l")
+	link, err := e.st.AddPath(context.Background(), linkDir+"/l", local.AddOptions{Name: "link", Method: storepath.Recursive})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := e.drv(drvSpec{name: "reads-link", srcs: []storepath.Path{link.Path}, script: "readlink " + e.st.Dir().Print(link.Path) + " > $out"})
+	res, err := e.build(lp, Options{})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, e.logs)
+	}
+	if got := e.outFile(res, "out", ""); got != "/nix/store/dangling-target\n" {
+		t.Errorf("symlink input reads %q", got)
+	}
 	// A regular-file input is visible (and read-only); the host store
 	// beside it is not.
 	p := e.drv(drvSpec{name: "reads-file", srcs: []storepath.Path{txt.Path}, script: `
 cat ` + e.st.Dir().Print(txt.Path) + ` > $out
 ls /nix/store | grep -c . >> $out
 echo x >> ` + e.st.Dir().Print(txt.Path) + ` 2>/dev/null || echo read-only >> $out`})
-	res, err := e.build(p, Options{})
+	res, err = e.build(p, Options{})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, e.logs)
 	}
