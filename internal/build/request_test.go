@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/store/local"
 )
 
 // fixtures are .drv files written by Nix 2.8 (see
@@ -260,4 +262,34 @@ func FuzzStructuredAttrs(f *testing.F) {
 			t.Fatalf("not canonical:\n%s\n%s", out, again.String())
 		}
 	})
+}
+
+func TestCanBuild(t *testing.T) {
+	st, err := local.Open(context.Background(), local.Options{Root: t.TempDir(), ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b := New(st, Config{System: "x86_64-linux", ExtraPlatforms: []string{"i686-linux"}, SystemFeatures: []string{"big-parallel"}})
+	p, _ := storepath.ParseBase("2bql154azj0rrqqsjhjs92sdmg6n48b0-x.drv")
+	for _, tt := range []struct {
+		platform, builder string
+		features          []string
+		ok                bool
+	}{
+		{"x86_64-linux", "/bin/sh", nil, true},
+		{"i686-linux", "/bin/sh", nil, true},
+		{"aarch64-linux", "/bin/sh", nil, false},
+		{"builtin", "builtin:fetchurl", nil, true},
+		{"x86_64-linux", "/bin/sh", []string{"big-parallel"}, true},
+		{"x86_64-linux", "/bin/sh", []string{"kvm"}, false},
+	} {
+		err := b.CanBuild(&Request{DrvPath: p, Platform: tt.platform, Builder: tt.builder, RequiredSystemFeatures: tt.features})
+		if (err == nil) != tt.ok {
+			t.Errorf("%s %v: %v", tt.platform, tt.features, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "is required to build '/nix/store/"+p.Base()+"', but I am a 'x86_64-linux'") {
+			t.Errorf("message: %v", err)
+		}
+	}
 }
