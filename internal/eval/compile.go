@@ -22,6 +22,11 @@ type scope struct {
 type compiler struct {
 	ev  *Evaluator
 	err *EvalError
+	// inheritFrom holds, while an `inherit (e) x` attribute is compiled
+	// under Compat.InheritFromOnce == false, the set's from-expressions:
+	// Nix 2.8 evaluates e anew for each inherited attribute (so the
+	// attributes' values are distinct, as nix-env -qa's deduplication sees).
+	inheritFrom []ast.Expr
 }
 
 // internNames pre-interns the names of a parsed file in source order, as
@@ -211,6 +216,12 @@ func (c *compiler) expr(e ast.Expr, sc *scope) expr {
 	case *ast.CurPos:
 		return &eCurPos{p: n.At}
 	case *ast.InheritFrom:
+		if from := c.inheritFrom; from != nil {
+			c.inheritFrom = nil
+			x := c.expr(from[n.Index], sc)
+			c.inheritFrom = from
+			return x
+		}
 		return &eVar{p: n.At, level: 0, slot: n.Index}
 	}
 	c.fail(e.Pos(), "internal error: unknown expression %T", e)
@@ -253,12 +264,25 @@ func (c *compiler) bindings(a *ast.Attrs, outer, inner *scope) *eAttrs {
 			ad.e = c.expr(d.Value, outer)
 		case ast.InheritedFrom:
 			ad.kind = attrInheritedFrom
-			ad.e = c.expr(d.Value, ifScope)
+			ad.e = c.inheritedFrom(d.Value, ifScope, a.InheritFrom)
 		}
 		sorted[slot] = ad
 	}
 	out.attrs = sorted
 	return out
+}
+
+// inheritedFrom compiles the value of an `inherit (e) x` attribute (a
+// select from the set's from-expression).
+func (c *compiler) inheritedFrom(v ast.Expr, ifScope *scope, from []ast.Expr) expr {
+	if c.ev.opts.Compat.InheritFromOnce {
+		return c.expr(v, ifScope)
+	}
+	saved := c.inheritFrom
+	c.inheritFrom = from
+	x := c.expr(v, ifScope)
+	c.inheritFrom = saved
+	return x
 }
 
 func (c *compiler) attrs(a *ast.Attrs, sc *scope) expr {
@@ -289,7 +313,7 @@ func (c *compiler) attrs(a *ast.Attrs, sc *scope) expr {
 			ad.e = c.expr(d.Value, sc)
 		case ast.InheritedFrom:
 			ad.kind = attrInheritedFrom
-			ad.e = c.expr(d.Value, ifScope)
+			ad.e = c.inheritedFrom(d.Value, ifScope, a.InheritFrom)
 		}
 		defs[i] = ad
 	}
