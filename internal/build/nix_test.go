@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/nixhash"
@@ -181,4 +182,53 @@ func TestDifferentialNix(t *testing.T) {
 			}
 		})
 	}
+
+	// Nix 2.8 and cairn build the same derivation in the same store at
+	// the same time: the per-path locks make one of them build it and
+	// the other find it valid.
+	t.Run("concurrent-with-nix", func(t *testing.T) {
+		expr := `derivation {
+  name = "shared"; system = "x86_64-linux";
+  builder = "${` + bbNix + `}/bin/sh";
+  args = ["-c" "${` + bbNix + `}/bin/sleep 1; echo shared > $out"];
+}`
+		os.WriteFile(filepath.Join(tmp, "shared.nix"), []byte(expr), 0o644)
+		drvPrinted := nix(t, "nix-instantiate", filepath.Join(tmp, "shared.nix"))
+		shared, err := local.Open(context.Background(), local.Options{Root: nixRoot, ReservedSize: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer shared.Close()
+		drvPath, _ := shared.ParsePath(drvPrinted)
+		drv, err := shared.ReadDerivation(context.Background(), drvPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := FromDerivation(shared.Dir(), drvPath, drv, func(p storepath.Path) (*derivation.Derivation, error) {
+			return shared.ReadDerivation(context.Background(), p)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("nix-build", "--option", "substituters", "", "--no-out-link", drvPrinted)
+		cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+nixRoot)
+		var nixOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &nixOut, &nixOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		res, err := New(shared, cfg).Build(context.Background(), req, Options{})
+		if werr := cmd.Wait(); werr != nil {
+			t.Fatalf("nix-build: %v\n%s", werr, nixOut.String())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("cairn: %v; nix-build said:\n%s", res.Status, nixOut.String())
+		built := strings.Contains(nixOut.String(), "building '"+drvPrinted+"'")
+		if built == (res.Status == Built) {
+			t.Errorf("nix built: %v, cairn: %v; want exactly one build", built, res.Status)
+		}
+	})
 }
