@@ -252,6 +252,38 @@ func TestBuiltinFetchurl(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "HTTP error 404") {
 		t.Errorf("404: %v", err)
 	}
+	// unpack = "1" restores a NAR; the hash is recursive.
+	tree := t.TempDir()
+	os.MkdirAll(tree+"/d/sub", 0o755)
+	os.WriteFile(tree+"/d/sub/f", []byte("in a nar\n"), 0o755)
+	var narBuf bytes.Buffer
+	if err := nar.DumpPath(&narBuf, tree+"/d"); err != nil {
+		t.Fatal(err)
+	}
+	narSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(narBuf.Bytes()) }))
+	defer narSrv.Close()
+	rh := nixhash.Sum(nixhash.SHA256, narBuf.Bytes())
+	us := fixedSpec("unpacked", "", storepath.Recursive, rh)
+	ud := &derivation.Derivation{
+		Outputs: map[string]derivation.Output{"out": *us.fixed}, InputDrvs: map[string][]string{},
+		Platform: "builtin", Builder: "builtin:fetchurl",
+		Env: map[string]string{"name": "unpacked", "builder": "builtin:fetchurl", "system": "builtin", "url": narSrv.URL + "/x.nar", "unpack": "1", "outputHashMode": "recursive"},
+	}
+	if err := e.hash.FillOutputs(ud, "unpacked"); err != nil {
+		t.Fatal(err)
+	}
+	uinfo, err := e.st.AddText(context.Background(), "unpacked.drv", ud.Bytes(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.drvs[uinfo.Path] = ud
+	res, err = e.build(uinfo.Path, Options{})
+	if err != nil {
+		t.Fatalf("unpack: %v", err)
+	}
+	if got := e.outFile(res, "out", "sub/f"); got != "in a nar\n" || !res.Outputs["out"].NarHash.Equal(rh) {
+		t.Errorf("unpacked %q, nar hash %v", got, res.Outputs["out"].NarHash)
+	}
 	// Hashed mirrors are tried first.
 	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/sha256/"+h.Hex() {
