@@ -90,6 +90,7 @@ var layerRules = []layerRule{
 	// Wiring.
 	{pkg: "glue", internal: concat(evalAll, storeBase, []string{"build/**", "fetch"})},
 	{pkg: "flake", internal: concat(evalAll, storeBase, []string{"build/**", "fetch", "glue"})},
+	{pkg: "pkglist", internal: evalAll, external: stdOnly}, // nix-env -qa over an evaluated value
 
 	// System.
 	{pkg: "profile", internal: storeBase},

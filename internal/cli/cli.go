@@ -92,6 +92,9 @@ func commands() []command {
 		{"demo", "a guided tour: evaluate an embedded example and show each step", func(ctx context.Context, f *Factory, args []string) error {
 			return newDemoCmd(f, func(o *DemoOptions) error { return runDemo(ctx, o) })(args)
 		}},
+		{"env", "list the packages of an expression, like nix-env -qa", func(ctx context.Context, f *Factory, args []string) error {
+			return newEnvCmd(f, func(o *EnvOptions) error { return runEnv(ctx, o) })(args)
+		}},
 	}, storeCommands()...)
 }
 

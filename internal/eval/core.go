@@ -262,19 +262,20 @@ func (ev *Evaluator) forceThunk(t *Thunk, p Pos) (Value, error) {
 	t.x = uint64(thRunning)
 	var v Value
 	var err error
-	if ev.forceDepth > maxSafeDepth {
-		t.x = uint64(thPending)
-		return Value{}, ev.stackOverflow(p)
-	}
-	ev.forceDepth++
+	ev.nest++
 	var app *appThunk
-	if t.ptr == nil {
+	if ev.nest-ev.hopBase > hopEvery {
+		v, err = ev.hop(func() (Value, error) { return ev.runThunk(t, p) })
+	} else if t.ptr == nil {
 		app = t.code.(*appThunk)
 		v, err = ev.callFunction(app.f, []Value{app.a}, p)
 	} else {
 		v, err = ev.eval(t.code, t.env())
 	}
-	ev.forceDepth--
+	ev.nest--
+	if t.ptr == nil {
+		app, _ = t.code.(*appThunk)
+	}
 	if err != nil {
 		return Value{}, ev.thunkFailed(t, err)
 	}
@@ -312,6 +313,40 @@ func (ev *Evaluator) stackOverflow(p Pos) error {
 	return &EvalError{Msg: "stack overflow; max-call-depth exceeded", Pos: p, kind: errStackOverflow}
 }
 
+// runThunk evaluates a pending thunk's code (used after a stack hop).
+func (ev *Evaluator) runThunk(t *Thunk, p Pos) (Value, error) {
+	if t.ptr == nil {
+		app := t.code.(*appThunk)
+		return ev.callFunction(app.f, []Value{app.a}, p)
+	}
+	return ev.eval(t.code, t.env())
+}
+
+// hopEvery is how many nested calls and thunk forces run on one goroutine
+// stack. Deeper evaluation continues on a fresh goroutine while the
+// current one waits, so no goroutine stack comes near the Go runtime's
+// fixed ceiling (1 GB), whatever the depth limit.
+const hopEvery = 20000
+
+// hop runs fn on a new goroutine and waits for it. Only one goroutine
+// runs evaluation at a time; the channel orders their memory accesses.
+//
+//go:noinline
+func (ev *Evaluator) hop(fn func() (Value, error)) (Value, error) {
+	base := ev.hopBase
+	ev.hopBase = ev.nest
+	var v Value
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		v, err = fn()
+	}()
+	<-done
+	ev.hopBase = base
+	return v, err
+}
+
 // callFunction applies fn to args (CppNix EvalState::callFunction). The
 // common paths keep small stack frames: deep Nix recursion is deep Go
 // recursion.
@@ -320,6 +355,28 @@ func (ev *Evaluator) callFunction(fn Value, args []Value, p Pos) (Value, error) 
 		return Value{}, ev.stackOverflow(p)
 	}
 	ev.depth++
+	ev.nest++
+	if ev.nest-ev.hopBase > hopEvery {
+		// Copy args so that they do not escape on the common path.
+		cp := make([]Value, len(args))
+		copy(cp, args)
+		v, err := ev.callHop(fn, cp, p)
+		ev.nest--
+		ev.depth--
+		return v, err
+	}
+	v, err := ev.callFunction2(fn, args, p)
+	ev.nest--
+	ev.depth--
+	return v, err
+}
+
+//go:noinline
+func (ev *Evaluator) callHop(fn Value, args []Value, p Pos) (Value, error) {
+	return ev.hop(func() (Value, error) { return ev.callFunction2(fn, args, p) })
+}
+
+func (ev *Evaluator) callFunction2(fn Value, args []Value, p Pos) (Value, error) {
 	cur, err := ev.force(fn, p)
 	for err == nil && len(args) > 0 {
 		if cur.Kind() == KLambda {
@@ -331,7 +388,6 @@ func (ev *Evaluator) callFunction(fn Value, args []Value, p Pos) (Value, error) 
 		cur, n, err = ev.callOther(cur, args, p)
 		args = args[n:]
 	}
-	ev.depth--
 	return cur, err
 }
 

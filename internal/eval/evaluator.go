@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"path"
-	"runtime/debug"
 	"strings"
 
 	"cairn/internal/eval/spell"
@@ -15,15 +14,16 @@ import (
 // Evaluator evaluates Nix expressions. It is not safe for concurrent use;
 // run all calls from one goroutine (see Run).
 type Evaluator struct {
-	opts       Options
-	syms       *symtab
-	fset       *token.FileSet
-	maxDepth   int
-	depth      int
-	forceDepth int
-	stats      Stats
-	stk        []Value    // primop argument stack
-	lambdas    []*eLambda // by id (lambda values carry the id)
+	opts     Options
+	syms     *symtab
+	fset     *token.FileSet
+	maxDepth int
+	depth    int
+	nest     int // nested calls and thunk forces (for stack hops)
+	hopBase  int
+	stats    Stats
+	stk      []Value    // primop argument stack
+	lambdas  []*eLambda // by id (lambda values carry the id)
 
 	baseEnv   *Env
 	baseScope *scope
@@ -56,7 +56,7 @@ func New(opts Options) *Evaluator {
 		opts:        opts,
 		syms:        newSymtab(),
 		fset:        token.NewFileSet(),
-		maxDepth:    min(opts.MaxCallDepth, maxSafeDepth),
+		maxDepth:    opts.MaxCallDepth,
 		fileCache:   map[string]Value{},
 		storeCopies: map[string]string{},
 		regexCache:  map[string]any{},
@@ -74,22 +74,10 @@ func (ev *Evaluator) Stats() Stats { return ev.stats }
 // Options returns the options ev was created with (defaults filled in).
 func (ev *Evaluator) Options() Options { return ev.opts }
 
-// maxSafeDepth caps call and thunk nesting so that a Go stack of at most
-// 1 GiB (the runtime's hard ceiling is 2 GB) always suffices: the
-// evaluator's frames stay under ~900 bytes per Nix call level.
-const maxSafeDepth = 1_100_000
-
 // Run calls fn on a goroutine whose stack may grow large enough for
 // MaxCallDepth nested calls, so the depth limit always trips before the Go
 // runtime's stack limit. All evaluation entry points should run inside it.
 func (ev *Evaluator) Run(fn func() error) error {
-	if ev.maxDepth > 100_000 {
-		// The default limit is 1 GB on 64-bit systems; make sure nobody
-		// lowered it.
-		if prev := debug.SetMaxStack(1 << 30); prev > 1<<30 {
-			debug.SetMaxStack(prev)
-		}
-	}
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
 	return <-done

@@ -308,6 +308,16 @@ func (ev *Evaluator) forceDeep(v Value, _ Pos, seen map[unsafe.Pointer]bool) err
 	}
 	ev.depth++
 	defer func() { ev.depth-- }()
+	ev.nest++
+	defer func() { ev.nest-- }()
+	if ev.nest-ev.hopBase > hopEvery {
+		_, err := ev.hop(func() (Value, error) { return Value{}, ev.forceDeep1(v, p, seen) })
+		return err
+	}
+	return ev.forceDeep1(v, p, seen)
+}
+
+func (ev *Evaluator) forceDeep1(v Value, p Pos, seen map[unsafe.Pointer]bool) error {
 	if v.IsThunk() {
 		k := unsafe.Pointer(v.thunk())
 		if seen[k] {
