@@ -46,30 +46,9 @@
 //
 // Call depth is counted exactly as CppNix (callFunction, eqValues,
 // coerceToString, forceValueDeep, toJSON, printing); the default limit is
-// 10000. Run evaluates on its own goroutine; frames on the call path are
-// kept small (about 1 KiB per Nix call level) and depth is capped at
-// 1.1 million so the Go runtime's stack ceiling is never reached.
-//
-// # Adding a builtin
-//
-// Builtins are Primop values registered by createBaseEnv from the table
-// functions in builtins.go and iobuiltins.go (coreBuiltins, listBuiltins,
-// attrBuiltins, stringBuiltins, ioBuiltins, extraBuiltins). Add an entry
-//
-//	{Name: "__foo", Arity: 2, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) { ... }}
-//
-// to one of them (or to a new table function listed in allBuiltins).
-// Names starting with "__" are only reachable as builtins.foo; others are
-// also global. Arity 0 makes a lazily evaluated constant. If the name is
-// not in builtinOrder (CppNix's registration order, which decides symbol
-// ids), it is registered after the known ones.
-//
-// Inside a primop, arguments may be thunks: use ev.force, ev.forceInt,
-// ev.forceString, ev.forceStringNoCtx, ev.forceAttrs, ev.forceList,
-// ev.forceFunction (each takes the errorCtx string CppNix uses, e.g.
-// "while evaluating the first argument passed to builtins.foo" = "while evaluating the first argument passed to
-// builtins.foo"), ev.coerceToString for string coercion with context,
-// ev.callFunction to call Nix functions, ev.newApp for lazy applications,
-// and ev.ferr for plain errors. Return errors unchanged: the caller adds
-// "while calling the 'foo' builtin".
+// 10000 (Options.MaxCallDepth). Run evaluates on its own goroutine, and
+// every 20000 nested calls or thunk forces evaluation continues on a fresh
+// goroutine while the previous one waits (hop), so no goroutine stack
+// approaches the Go runtime's fatal 1 GB ceiling whatever the limit; a
+// million-deep recursion with a raised limit works.
 package eval
