@@ -1,0 +1,164 @@
+package binarycache
+
+import (
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+
+	"cairn/internal/compat/narinfo"
+	"cairn/internal/compat/nixhash"
+)
+
+// decompressor returns a reader of the data compressed with method in r.
+func decompressor(method string, r io.Reader) (io.Reader, func(), error) {
+	switch method {
+	case "none":
+		return r, func() {}, nil
+	case "xz":
+		x, err := xz.NewReader(r)
+		return x, func() {}, err
+	case "bzip2":
+		return bzip2.NewReader(r), func() {}, nil
+	case "gzip":
+		g, err := gzip.NewReader(r)
+		return g, func() {}, err
+	case "zstd":
+		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, nil, err
+		}
+		return z, z.Close, nil
+	}
+	return nil, nil, fmt.Errorf("unsupported compression method '%s'", method)
+}
+
+// countHasher counts and hashes what is read through it.
+type countHasher struct {
+	r io.Reader
+	h *nixhash.Hasher
+}
+
+func (c *countHasher) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	return n, err
+}
+
+// verifier streams a decompressed NAR and checks it against a narinfo.
+// It hands out at most NarSize bytes and returns the last of them only
+// after the compressed stream ended cleanly and every hash and size
+// matched; otherwise the read returns an error instead.
+type verifier struct {
+	raw     io.ReadCloser
+	file    *countHasher // the compressed bytes
+	dec     io.Reader
+	closeFn func()
+	nar     *nixhash.Hasher
+	ni      *narinfo.NarInfo
+	what    string // printed store path
+	done    bool
+	err     error
+}
+
+func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string) (*verifier, error) {
+	if ni.NarHash.Algo != nixhash.SHA256 {
+		return nil, fmt.Errorf("download NAR of '%s': NarHash is not sha256", what)
+	}
+	v := &verifier{raw: raw, ni: ni, what: what, nar: nixhash.NewHasher(nixhash.SHA256)}
+	algo := nixhash.SHA256
+	if !ni.FileHash.IsZero() {
+		algo = ni.FileHash.Algo
+	}
+	v.file = &countHasher{r: raw, h: nixhash.NewHasher(algo)}
+	dec, closeFn, err := decompressor(ni.Compression, v.file)
+	if err != nil {
+		return nil, fmt.Errorf("download NAR of '%s': %w", what, err)
+	}
+	v.dec, v.closeFn = dec, closeFn
+	return v, nil
+}
+
+func (v *verifier) fail(format string, args ...any) error {
+	v.err = fmt.Errorf("download NAR of '%s': "+format, append([]any{v.what}, args...)...)
+	return v.err
+}
+
+func (v *verifier) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	if v.done {
+		return 0, io.EOF
+	}
+	left := v.ni.NarSize - v.nar.Len()
+	if uint64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := v.dec.Read(p)
+	v.nar.Write(p[:n])
+	if v.nar.Len() == v.ni.NarSize {
+		if ferr := v.finish(); ferr != nil {
+			return 0, ferr
+		}
+		v.done = true
+		return n, nil
+	}
+	if err == io.EOF {
+		return 0, v.fail("truncated: %d of %d NAR bytes: %w", v.nar.Len(), v.ni.NarSize, io.ErrUnexpectedEOF)
+	}
+	if err != nil {
+		if isTransient(err) || errors.Is(err, ErrStalled) {
+			v.err = fmt.Errorf("download NAR of '%s': %w", v.what, err)
+			return 0, v.err
+		}
+		return 0, v.fail("%s stream: %w", v.ni.Compression, err)
+	}
+	return n, nil
+}
+
+// finish checks the end of the streams and every hash and size.
+func (v *verifier) finish() error {
+	var b [1]byte
+	n, err := io.ReadFull(v.dec, b[:])
+	if n > 0 {
+		return v.fail("the %s stream holds more than NarSize = %d bytes", v.ni.Compression, v.ni.NarSize)
+	}
+	if err != io.EOF {
+		if isTransient(err) {
+			v.err = fmt.Errorf("download NAR of '%s': %w", v.what, err)
+			return v.err
+		}
+		return v.fail("%s stream: %w", v.ni.Compression, err)
+	}
+	// Some decompressors stop before the end of the file; the rest must
+	// be empty.
+	if n, err := io.Copy(io.Discard, v.file); err != nil {
+		return v.fail("%w", err)
+	} else if n > 0 {
+		return v.fail("%d bytes of trailing data after the %s stream", n, v.ni.Compression)
+	}
+	if got := v.nar.Sum(); !got.Equal(v.ni.NarHash) {
+		return v.fail("NAR hash mismatch:\n  specified: %s\n  got:       %s",
+			v.ni.NarHash.Encode(nixhash.Nix32, true), got.Encode(nixhash.Nix32, true))
+	}
+	if !v.ni.FileHash.IsZero() {
+		if v.ni.FileSize != 0 && v.file.h.Len() != v.ni.FileSize {
+			return v.fail("file size mismatch: specified %d, got %d", v.ni.FileSize, v.file.h.Len())
+		}
+		if got := v.file.h.Sum(); !got.Equal(v.ni.FileHash) {
+			return v.fail("file hash mismatch:\n  specified: %s\n  got:       %s",
+				v.ni.FileHash.Encode(nixhash.Nix32, true), got.Encode(nixhash.Nix32, true))
+		}
+	}
+	return nil
+}
+
+func (v *verifier) Close() error {
+	v.closeFn()
+	return v.raw.Close()
+}
