@@ -286,6 +286,11 @@ func list(acc accessor, p string, l LsFlags, w io.Writer) error {
 		}
 		b, err := listJSON(nil, acc, p, l.Recursive)
 		if err != nil {
+			if st, serr := acc.stat(p); serr == nil && st.typ == 0 {
+				// Nix has opened the object when it finds the path
+				// missing, and closes it on the way out.
+				w.Write([]byte("{}"))
+			}
 			return err
 		}
 		_, err = w.Write(b)

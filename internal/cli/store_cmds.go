@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/store"
 	"cairn/internal/store/local"
 )
 
@@ -23,7 +25,10 @@ func storeSubcommands() []subcommand {
 			return newStoreAddCmd(f, "nar", func(o *StoreAddOptions) error { return runStoreAdd(ctx, o) })(args)
 		}},
 		{"add-file", "add a regular file to the store, flat-hashed (nix store add-file)", func(ctx context.Context, f *Factory, args []string) error {
-			return newStoreAddCmd(f, "flat", func(o *StoreAddOptions) error { return runStoreAdd(ctx, o) })(args)
+			return newStoreAddCmd(f, "flat", func(o *StoreAddOptions) error {
+				o.KeepExecutable = true
+				return runStoreAdd(ctx, o)
+			})(args)
 		}},
 		{"cat", "print the contents of a file in the store", func(ctx context.Context, f *Factory, args []string) error {
 			return newStoreCatCmd(f, func(o *StoreCatOptions) error { return runStoreCat(ctx, o) })(args)
@@ -60,6 +65,9 @@ type StoreAddOptions struct {
 	Algo   string // --hash-algo; default sha256
 	DryRun bool
 	Path   string
+	// KeepExecutable stores a flat file with its executable bit, as
+	// Nix 2.8's `nix store add-file` does (it imports the file's NAR).
+	KeepExecutable bool
 }
 
 func newStoreAddCmd(f *Factory, mode string, runF func(*StoreAddOptions) error) func([]string) error {
@@ -134,6 +142,14 @@ func runStoreAdd(ctx context.Context, o *StoreAddOptions) error {
 					return err
 				}
 				sp = info.Path
+			case "flat":
+				if o.KeepExecutable {
+					if sp, err = addFileNAR(ctx, st, p, name, algo); err != nil {
+						return err
+					}
+					break
+				}
+				fallthrough
 			default:
 				m := storepath.Recursive
 				if o.Mode == "flat" {
@@ -149,6 +165,26 @@ func runStoreAdd(ctx context.Context, o *StoreAddOptions) error {
 		_, err := fmt.Fprintln(out, st.Dir().Print(sp))
 		return err
 	})
+}
+
+// addFileNAR adds the regular file p flat-hashed, importing its NAR so
+// that an executable file stays executable (Nix 2.8's add-file).
+func addFileNAR(ctx context.Context, st *local.Store, p, name string, algo nixhash.Algo) (storepath.Path, error) {
+	data, err := readRegular(p)
+	if err != nil {
+		return storepath.Path{}, err
+	}
+	var buf bytes.Buffer
+	if err := nar.DumpPath(&buf, p); err != nil {
+		return storepath.Path{}, err
+	}
+	ca := storepath.ContentAddress{Method: storepath.Flat, Hash: nixhash.Sum(algo, data)}
+	sp, err := st.Dir().MakeFixedOutputPath(name, storepath.Flat, ca.Hash, nil, false)
+	if err != nil {
+		return storepath.Path{}, err
+	}
+	info := &store.PathInfo{Path: sp, NarHash: nixhash.Sum(nixhash.SHA256, buf.Bytes()), NarSize: uint64(buf.Len()), CA: ca}
+	return sp, st.AddNar(ctx, info, &buf)
 }
 
 // readRegular reads p, which must be a regular file.
@@ -414,7 +450,9 @@ func newStoreGCCmd(f *Factory, runF func(*StoreGCOptions) error) func([]string) 
 			case "--max":
 				var v string
 				if v, err = s.value(arg); err == nil {
-					o.Max, err = parseSize(v)
+					if o.Max, err = parseSize(v); err != nil {
+						err = &usageError{f.Prog, fmt.Sprintf("flag '--max' requires a size in bytes, got '%s'", v)}
+					}
 				}
 			default:
 				err = storeArg(s, arg, &o.Store, &pos)

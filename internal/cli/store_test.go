@@ -104,6 +104,12 @@ func TestStoreAddLsCat(t *testing.T) {
 	text := e.ok("store", "add", "--mode", "text", "--name", "t.txt", "src/hello.txt")
 	e.expect(text, 0, "store", "add", "--mode", "text", "--dry-run", "--name", "t.txt", "src/hello.txt")
 
+	// add-file keeps the executable bit (Nix 2.8 imports the file's NAR);
+	// add --mode flat writes a plain file, as current Nix does.
+	x := strings.TrimSpace(e.ok("store", "add-file", "-n", "x", "src/d/sub/e"))
+	e.expect("-r-xr-xr-x                    1 x\n", 0, "store", "ls", "-l", x)
+	e.expect(x+"\n", 0, "store", "add", "--mode", "flat", "-n", "x", "src/d/sub/e")
+
 	e.expect("./a\n./link\n./sub\n", 0, "store", "ls", pathD)
 	e.expect("-r--r--r--                    2 ./a\n"+
 		"lrwxrwxrwx                    0 ./link -> ../hello.txt\n"+
