@@ -5,6 +5,7 @@
 #                    and bench/, with nix-setup-systemd (its recommended nixbld set-up)
 #   g++              libstdc++'s std::regex as the oracle of internal/eval/regex's tests
 #   nlohmann-json3-dev  nlohmann::json as the oracle of internal/eval/json's tests
+#   busybox-static   a static /bin/busybox: the builder of internal/build's sandboxed test builds
 #   git, ca-certificates, time (/usr/bin/time for bench/), findutils
 #   a Go >= 1.26 toolchain: /usr/local/go or a go on PATH if new enough; otherwise Debian's
 #   newest golang-1.2x from bookworm-backports, which fetches $CAIRN_GO_TOOLCHAIN (default
@@ -22,14 +23,14 @@ if [[ $(id -u) != 0 ]]; then
 	if command -v sudo >/dev/null; then
 		SUDO=(sudo)
 	else
-		log "not root and no sudo: run as root, or install: nix-bin nix-setup-systemd g++ nlohmann-json3-dev git ca-certificates time"
+		log "not root and no sudo: run as root, or install: nix-bin nix-setup-systemd g++ nlohmann-json3-dev busybox-static git ca-certificates time"
 		exit 1
 	fi
 fi
 apt_get() { "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@"; }
 
 missing=()
-for p in nix-bin nix-setup-systemd g++ nlohmann-json3-dev git ca-certificates time findutils; do
+for p in nix-bin nix-setup-systemd g++ nlohmann-json3-dev busybox-static git ca-certificates time findutils; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
 		missing+=("$p")
 	fi
