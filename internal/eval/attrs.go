@@ -1,6 +1,10 @@
 package eval
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // Attr is one binding of an attribute set.
 type Attr struct {
@@ -133,7 +137,7 @@ func newAttrs(a []Attr) *Attrs {
 		}
 	}
 	if !sorted {
-		sort.SliceStable(a, func(i, j int) bool { return a[i].Name < a[j].Name })
+		slices.SortStableFunc(a, func(x, y Attr) int { return cmp.Compare(x.Name, y.Name) })
 		out := a[:1]
 		for i := 1; i < len(a); i++ {
 			if a[i].Name != out[len(out)-1].Name {
@@ -195,6 +199,8 @@ func (ev *Evaluator) lexOrder(s *Attrs) []Attr {
 	out := make([]Attr, len(all))
 	copy(out, all)
 	names := ev.syms.names
-	sort.Slice(out, func(i, j int) bool { return names[out[i].Name] < names[out[j].Name] })
+	if len(out) > 1 {
+		slices.SortFunc(out, func(x, y Attr) int { return strings.Compare(names[x.Name], names[y.Name]) })
+	}
 	return out
 }

@@ -1,8 +1,8 @@
 package eval
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 
 	"cairn/internal/lang/ast"
 	"cairn/internal/lang/token"
@@ -240,7 +240,7 @@ func (c *compiler) bindings(a *ast.Attrs, outer, inner *scope) *eAttrs {
 	for i := range order {
 		order[i] = i
 	}
-	sort.Slice(order, func(i, j int) bool { return defs[order[i]].name < defs[order[j]].name })
+	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(defs[i].name, defs[j].name) })
 	for slot, i := range order {
 		inner.names[defs[i].name] = slot
 	}
@@ -317,7 +317,7 @@ func (c *compiler) attrs(a *ast.Attrs, sc *scope) expr {
 		}
 		defs[i] = ad
 	}
-	sort.Slice(defs, func(i, j int) bool { return defs[i].name < defs[j].name })
+	slices.SortFunc(defs, func(x, y attrDef) int { return cmp.Compare(x.name, y.name) })
 	out.attrs = defs
 	for _, d := range a.Dynamic {
 		out.dyn = append(out.dyn, dynAttr{p: d.At, name: c.expr(d.NameExpr, sc), value: c.expr(d.Value, sc)})
@@ -350,7 +350,7 @@ func (c *compiler) lambda(n *ast.Lambda, sc *scope) expr {
 		for i := range idx {
 			idx[i] = i
 		}
-		sort.Slice(idx, func(i, j int) bool { return fs[idx[i]].name < fs[idx[j]].name })
+		slices.SortFunc(idx, func(i, j int) int { return cmp.Compare(fs[i].name, fs[j].name) })
 		sorted := make([]formal, len(fs))
 		for k, i := range idx {
 			sorted[k] = fs[i]

@@ -3,6 +3,7 @@ package eval
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -358,10 +359,21 @@ type xmlWriter struct {
 	pending []string
 }
 
-func (w *xmlWriter) indent() { w.b.WriteString(strings.Repeat("  ", len(w.pending))) }
+const xmlSpaces = "                                                                "
+
+func (w *xmlWriter) indent() {
+	n := 2 * len(w.pending)
+	for n > len(xmlSpaces) {
+		w.b.WriteString(xmlSpaces)
+		n -= len(xmlSpaces)
+	}
+	w.b.WriteString(xmlSpaces[:n])
+}
 
 func (w *xmlWriter) attrs(as []xmlAttr) {
-	sort.Slice(as, func(i, j int) bool { return as[i].k < as[j].k })
+	if len(as) > 1 {
+		slices.SortFunc(as, func(x, y xmlAttr) int { return strings.Compare(x.k, y.k) })
+	}
 	for _, a := range as {
 		w.b.WriteString(" " + a.k + "=\"")
 		for i := 0; i < len(a.v); i++ {
