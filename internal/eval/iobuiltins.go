@@ -205,7 +205,7 @@ func ioBuiltins() []Primop {
 			var refs []string
 			for _, c := range cv.Ctx().Elems() {
 				if strings.HasPrefix(c, "=") || strings.HasPrefix(c, "!") {
-					return Value{}, ev.ferr("files created by %s may not reference derivations, but %s references %s", "builtins.toFile", name, displayCtxElem(c))
+					return Value{}, ev.ferr("files created by %s may not reference derivations, but %s references %s", "builtins.toFile", name, c)
 				}
 				refs = append(refs, c)
 			}
