@@ -7,10 +7,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"cairn/internal/build/sandbox"
 	"cairn/internal/cli"
 )
 
 func main() {
+	// A sandboxed build re-executes this binary as the sandbox init.
+	sandbox.MaybeRunInit(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
 	stop()
