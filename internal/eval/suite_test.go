@@ -318,6 +318,36 @@ func TestLangSuite(t *testing.T) {
 	if os.Getenv("EVAL_LIST") != "" {
 		t.Logf("failing: %s", strings.Join(failed, " "))
 	}
+	if only != "" {
+		return
+	}
+	known := readKnownFailures(t)
+	for _, n := range failed {
+		if !known[n] {
+			t.Errorf("%s fails and is not in testdata/known-failures.txt (EVAL_TEST=%s shows the diff)", n, n)
+		}
+		delete(known, n)
+	}
+	for n := range known {
+		t.Errorf("%s passes now: remove it from testdata/known-failures.txt", n)
+	}
+}
+
+func readKnownFailures(t *testing.T) map[string]bool {
+	b, err := os.ReadFile("testdata/known-failures.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
+		if f := strings.Fields(l); len(f) > 0 {
+			m[f[0]] = true
+		}
+	}
+	return m
 }
 
 func postprocess(t *testing.T, base, got string) string {
@@ -357,7 +387,7 @@ func TestExpr(t *testing.T) {
 		return ev.PrintAmbiguous(&out, v)
 	})
 	if err != nil {
-		stderr.WriteString(ev.FormatError(err, true))
+		t.Errorf("%s", ev.FormatError(err, true))
 	}
 	t.Logf("stdout: %s\nstderr: %s", out.String(), stderr.String())
 }
@@ -454,7 +484,7 @@ func TestNixpkgsAttr(t *testing.T) {
 		return ev.PrintAmbiguous(&out, v)
 	})
 	if err != nil {
-		stderr.WriteString(ev.FormatError(err, true))
+		t.Fatalf("%s", ev.FormatError(err, true))
 	}
 	t.Logf("stdout: %s\nstderr: %s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
 }
@@ -502,6 +532,9 @@ func TestNixpkgsDrvPaths(t *testing.T) {
 		}
 	}
 	t.Logf("nixpkgs drv paths: %d/%d match", pass, total)
+	if total-pass > 2 { // ghc and pandoc fail in Nix 2.8 too (no hackage-packages.nix)
+		t.Errorf("%d attributes differ from Nix 2.8", total-pass)
+	}
 }
 
 // TestNixOSToplevel evaluates the reference NixOS configuration (set
@@ -530,7 +563,16 @@ func TestNixOSToplevel(t *testing.T) {
 		return ev.PrintAmbiguous(&out, v)
 	})
 	if err != nil {
-		stderr.WriteString(ev.FormatError(err, true))
+		t.Fatalf("%s", ev.FormatError(err, true))
 	}
-	t.Logf("stdout: %s\nstderr: %.3000s\nstats: %+v", out.String(), stderr.String(), ev.Stats())
+	t.Logf("stdout: %s\nstats: %+v", out.String(), ev.Stats())
+	if b, err := os.ReadFile("/work/shared/reference/nixpkgs-2020-drvpaths.tsv"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Split(line, "\t"); len(f) == 3 && strings.HasPrefix(f[0], "nixos-toplevel") {
+				if want := `"` + f[1] + `\t` + f[2] + `"`; out.String() != want {
+					t.Errorf("got %s, want %s", out.String(), want)
+				}
+			}
+		}
+	}
 }
