@@ -106,7 +106,10 @@ func TestNixReadsCairnProfile(t *testing.T) {
 	h2 := addPkg(t, st, "hello-1.1", map[string]string{"bin/hello": "2"})
 	other := addPkg(t, st, "other-3", map[string]string{"bin/other": "o"})
 	steps := []func(m *Manifest) error{
-		func(m *Manifest) error { m.Elements = append(m.Elements, Element{StorePaths: []storepath.Path{h1}, Active: true}); return nil },
+		func(m *Manifest) error {
+			m.Elements = append(m.Elements, Element{StorePaths: []storepath.Path{h1}, Active: true})
+			return nil
+		},
 		func(m *Manifest) error {
 			m.Elements = append(m.Elements, Element{StorePaths: []storepath.Path{other}, Active: true})
 			return nil
