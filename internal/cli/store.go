@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -29,6 +30,21 @@ type subcommand struct {
 // runGroup dispatches args[0] among subs; group names the group in
 // messages ("store").
 func runGroup(ctx context.Context, f *Factory, group string, subs []subcommand, args []string) error {
+	// Common flags may come before the subcommand name (cairn store
+	// --store /r ls ...): move them after it.
+	var lead []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		sc := &argScanner{prog: f.Prog, args: args}
+		var ignored StoreFlags
+		if ok, err := parseEvalFlag(sc, sc.next(), &ignored); err != nil || !ok {
+			break
+		}
+		lead = append(lead, args[:sc.i]...)
+		args = args[sc.i:]
+	}
+	if len(args) > 0 && len(lead) > 0 {
+		args = append(append([]string{args[0]}, args[1:]...), lead...)
+	}
 	if len(args) == 0 || args[0] == "--help" || args[0] == "-h" || args[0] == "help" {
 		w := f.Stdout
 		if len(args) == 0 {
@@ -39,17 +55,68 @@ func runGroup(ctx context.Context, f *Factory, group string, subs []subcommand, 
 			fmt.Fprintf(w, "  %-12s %s\n", c.name, c.short)
 		}
 		if len(args) == 0 {
-			return &usageError{f.Prog, fmt.Sprintf("'nix %s' requires a sub-command.", group)}
+			return &usageError{f.Prog, fmt.Sprintf("'cairn %s' requires a sub-command", group)}
 		}
 		return nil
 	}
 	for _, c := range subs {
 		if c.name == args[0] {
 			f.Prog = "cairn " + group + " " + c.name
+			if slices.Contains(args[1:], "--help") {
+				return printUsage(f, group+" "+c.name, c.short)
+			}
 			return c.run(ctx, f, args[1:])
 		}
 	}
 	return &usageError{f.Prog, fmt.Sprintf("'%s' is not a recognised command", args[0])}
+}
+
+// usages returns the synopses `--help` prints, by command.
+func usages() map[string]string {
+	return map[string]string{
+		"store add":       "[--mode flat|nar|text] [--name N] [--hash-algo A] [--dry-run] PATH",
+		"store add-path":  "[--name N] [--dry-run] PATH",
+		"store add-file":  "[--name N] [--dry-run] FILE",
+		"store cat":       "STOREPATH/FILE",
+		"store ls":        "[-R] [-l] [-d] [--json] STOREPATH[/SUB]",
+		"store dump-path": "STOREPATH...",
+		"store delete":    "[--ignore-liveness] STOREPATH...",
+		"store gc":        "[--dry-run] [--max BYTES]",
+		"store optimise":  "",
+		"store verify":    "[--check-contents] [--repair] | [--no-contents] [--no-trust] [--sigs-needed N] (--all | STOREPATH...)",
+		"nar cat":         "NARFILE PATH",
+		"nar ls":          "[-R] [-l] [-d] [--json] NARFILE PATH",
+		"nar dump-path":   "PATH",
+		"nar restore":     "DEST < NARFILE",
+		"hash path":       "[--type ALGO] [--base16|--base32|--base64|--sri] PATH...",
+		"hash file":       "[--type ALGO] [--base16|--base32|--base64|--sri] FILE...",
+		"hash convert":    "[--hash-algo ALGO] [--from FORMAT] [--to base16|nix32|base64|sri] HASH...",
+		"hash to-base16":  "[--type ALGO] HASH...",
+		"hash to-base32":  "[--type ALGO] HASH...",
+		"hash to-base64":  "[--type ALGO] HASH...",
+		"hash to-sri":     "[--type ALGO] HASH...",
+		"derivation show": "[-r] DRVPATH...",
+		"show-derivation": "[-r] DRVPATH...",
+		"path-info":       "[--json] [-r] [-s] [-S] [-h] [--sigs] (--all | STOREPATH...)",
+		"why-depends":     "[--all] [--precise] PACKAGE DEPENDENCY",
+	}
+}
+
+// printUsage prints the synopsis of command to standard output.
+func printUsage(f *Factory, command, short string) error {
+	_, err := fmt.Fprintf(f.Stdout, "Usage: cairn %s %s\n\n%s.\nEvery command also takes --store URL and --option NAME VALUE.\n", command, usages()[command], strings.ToUpper(short[:1])+short[1:])
+	return err
+}
+
+// withHelp wraps the run function of a top-level command so that --help
+// prints its synopsis.
+func withHelp(name, short string, run func(ctx context.Context, f *Factory, args []string) error) command {
+	return command{name, short, func(ctx context.Context, f *Factory, args []string) error {
+		if slices.Contains(args, "--help") {
+			return printUsage(f, name, short)
+		}
+		return run(ctx, f, args)
+	}}
 }
 
 // StoreFlags are the flags every store command accepts: --store URL,
@@ -246,15 +313,15 @@ func storeCommands() []command {
 		{"store", "manipulate the store: add, cat, ls, dump-path, delete, gc, optimise, verify", group("store", storeSubcommands)},
 		{"nar", "read and write NAR files: cat, ls, dump-path, restore", group("nar", narSubcommands)},
 		{"hash", "compute and convert hashes: path, file, convert, to-base16/32/64, to-sri", group("hash", hashSubcommands)},
-		{"path-info", "query information about store paths, like nix path-info", func(ctx context.Context, f *Factory, args []string) error {
+		withHelp("path-info", "query information about store paths, like nix path-info", func(ctx context.Context, f *Factory, args []string) error {
 			return newPathInfoCmd(f, func(o *PathInfoOptions) error { return runPathInfo(ctx, o) })(args)
-		}},
+		}),
 		{"derivation", "work with derivations: show", group("derivation", derivationSubcommands)},
-		{"show-derivation", "show store derivations as JSON, like nix show-derivation", func(ctx context.Context, f *Factory, args []string) error {
+		withHelp("show-derivation", "show store derivations as JSON, like nix show-derivation", func(ctx context.Context, f *Factory, args []string) error {
 			return newDerivationShowCmd(f, func(o *DerivationShowOptions) error { return runDerivationShow(ctx, o) })(args)
-		}},
-		{"why-depends", "show why a store path has another in its closure, like nix why-depends", func(ctx context.Context, f *Factory, args []string) error {
+		}),
+		withHelp("why-depends", "show why a store path has another in its closure, like nix why-depends", func(ctx context.Context, f *Factory, args []string) error {
 			return newWhyDependsCmd(f, func(o *WhyDependsOptions) error { return runWhyDepends(ctx, o) })(args)
-		}},
+		}),
 	}
 }

@@ -214,3 +214,40 @@ func TestStoreMaintenanceFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreUsages checks that every store command has a --help synopsis
+// and that --help prints it instead of running the command.
+func TestStoreUsages(t *testing.T) {
+	u := usages()
+	groups := map[string][]subcommand{
+		"store": storeSubcommands(), "nar": narSubcommands(),
+		"hash": hashSubcommands(), "derivation": derivationSubcommands(),
+	}
+	for g, subs := range groups {
+		for _, c := range subs {
+			if _, ok := u[g+" "+c.name]; !ok {
+				t.Errorf("no usage for %s %s", g, c.name)
+			}
+		}
+	}
+	for _, c := range storeCommands() {
+		if _, isGroup := groups[c.name]; !isGroup {
+			if _, ok := u[c.name]; !ok {
+				t.Errorf("no usage for %s", c.name)
+			}
+		}
+	}
+	e := newStoreEnv(t)
+	for _, args := range [][]string{{"store", "gc", "--help"}, {"why-depends", "--help"}} {
+		out, _, code := e.run("", args...)
+		if code != 0 || !strings.HasPrefix(out, "Usage: cairn "+strings.Join(args[:len(args)-1], " ")+" ") {
+			t.Errorf("%v: exit %d, %q", args, code, out)
+		}
+	}
+	if _, errs, code := e.run("", "store"); code != 1 || !strings.Contains(errs, "'cairn store' requires a sub-command") {
+		t.Errorf("cairn store: exit %d, %s", code, errs)
+	}
+	if _, errs, code := e.run("", "store", "frob"); code != 1 || !strings.Contains(errs, "'frob' is not a recognised command") {
+		t.Errorf("cairn store frob: exit %d, %s", code, errs)
+	}
+}
