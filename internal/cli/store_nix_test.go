@@ -79,9 +79,11 @@ const chainNix = `let
   b = builtins.toFile "b" "line one\nref ${a} end\nmore\n";
   c = builtins.toFile "c" "${b} and\n${a}\n\x01\xff";
   dir = builtins.path { path = ./src/e; name = "e"; };
-  user = builtins.toFile "user" "uses ${dir}/q\"uote and ${c}";
+  user = builtins.toFile "user" "é uses ${dir}/q\"uote and\t${c} ü";
 in {
   inherit a b c dir user;
+  fod = derivation { name = "fod"; system = "x86_64-linux"; builder = "/bin/sh"; outputHashMode = "recursive"; outputHashAlgo = "sha256"; outputHash = "sha256-HDfQGvQL4ugGkd48w99EN3ppmvuxfGjwgJZLL9Bx/BM="; };
+  flat = derivation { name = "flat"; system = "x86_64-linux"; builder = "/bin/sh"; outputHash = "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"; outputHashAlgo = "sha256"; args = [ "${user}" ]; };
   drv = derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${c} > $out" ]; };
   drv2 = derivation { name = "y"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "cat ${(derivation { name = "x"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo ${c} > $out" ]; })} ${user}" ]; outputs = [ "out" "dev" ]; };
 }
@@ -105,7 +107,7 @@ func newNixStore(t *testing.T) (n *nixStore, paths map[string]string) {
 		"d":     n.mustNix("store", "add-path", "src/d"),
 		"hello": n.mustNix("store", "add-file", "src/hello.txt"),
 	}
-	for _, a := range []string{"a", "b", "c", "dir", "user", "drv.drvPath", "drv2.drvPath"} {
+	for _, a := range []string{"a", "b", "c", "dir", "user", "drv.drvPath", "drv2.drvPath", "fod.drvPath", "flat.drvPath"} {
 		paths[a] = n.mustNix("eval", "--raw", "-f", "chain.nix", a)
 	}
 	return n, paths
@@ -174,6 +176,8 @@ func TestStoreCommandsNix(t *testing.T) {
 		s("show-derivation " + p["drv.drvPath"]),
 		s("show-derivation -r " + p["drv2.drvPath"]),
 		s("show-derivation " + p["drv.drvPath"] + " " + p["drv2.drvPath"]),
+		s("show-derivation " + p["fod.drvPath"] + " " + p["flat.drvPath"]),
+		s("show-derivation -r " + p["flat.drvPath"]),
 		s("hash path src/d"),
 		s("hash path --base16 src/e"),
 		s("hash path --type sha1 --base32 src/e"),
