@@ -319,3 +319,57 @@ func TestStoreGCNix(t *testing.T) {
 		t.Errorf("nix path-info -r on cairn's collected store: exit %d, %q", code, out)
 	}
 }
+
+// TestStoreVerifyCorruptNix corrupts a file in two copies of a store and
+// checks that cairn and Nix 2.8 agree on the exit statuses of the whole
+// store check and of the per-path check.
+func TestStoreVerifyCorruptNix(t *testing.T) {
+	n, p := newNixStore(t)
+	copyStore := func(name string) string {
+		dst := filepath.Join(n.work, name)
+		if out, err := exec.Command("cp", "-a", n.root, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+		return dst
+	}
+	r1, r2 := copyStore("r1"), copyStore("r2")
+	for _, r := range []string{r1, r2} {
+		f := filepath.Join(r, p["d"], "a")
+		if err := os.Chmod(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("b\n"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nixStoreVerify := func(root string, args ...string) int {
+		cmd := exec.Command("nix-store", append([]string{"--store", root, "--verify"}, args...)...)
+		cmd.Env = append(os.Environ(), "NIX_REMOTE=", "HOME="+n.work)
+		if err := cmd.Run(); err != nil {
+			if ee, ok := err.(*exec.ExitError); ok {
+				return ee.ExitCode()
+			}
+			t.Fatal(err)
+		}
+		return 0
+	}
+	for _, c := range []struct {
+		ours []string
+		nix  func(root string) int
+	}{
+		{[]string{"store", "verify"}, func(r string) int { return nixStoreVerify(r) }},
+		{[]string{"store", "verify", "--check-contents"}, func(r string) int { return nixStoreVerify(r, "--check-contents") }},
+		{[]string{"store", "verify", "--all"}, func(r string) int { _, code := n.nixIn(r, "store", "verify", "--all"); return code }},
+		{[]string{"store", "verify", "--no-contents", "--all"}, func(r string) int {
+			_, code := n.nixIn(r, "store", "verify", "--no-contents", "--all")
+			return code
+		}},
+		{[]string{"store", "verify", p["d"], p["c"]}, func(r string) int { _, code := n.nixIn(r, "store", "verify", p["d"], p["c"]); return code }},
+		{[]string{"store", "verify", p["c"]}, func(r string) int { _, code := n.nixIn(r, "store", "verify", p["c"]); return code }},
+	} {
+		_, got := n.cairnIn(r1, c.ours...)
+		if want := c.nix(r2); got != want {
+			t.Errorf("%v: cairn exit %d, nix exit %d", c.ours, got, want)
+		}
+	}
+}
