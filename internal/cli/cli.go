@@ -95,6 +95,9 @@ func commands() []command {
 		{"env", "list the packages of an expression, like nix-env -qa", func(ctx context.Context, f *Factory, args []string) error {
 			return newEnvCmd(f, func(o *EnvOptions) error { return runEnv(ctx, o) })(args)
 		}},
+		{"profile", "manage profiles: install, remove, list, history, rollback, wipe-history, diff-closures", func(ctx context.Context, f *Factory, args []string) error {
+			return runGroup(ctx, f, "profile", profileSubcommands(), args)
+		}},
 	}, storeCommands()...)
 }
 

@@ -48,6 +48,9 @@ func storeSubcommands() []subcommand {
 		{"optimise", "hard-link identical files in the store", func(ctx context.Context, f *Factory, args []string) error {
 			return newStoreOptimiseCmd(f, func(o *StoreOptimiseOptions) error { return runStoreOptimise(ctx, o) })(args)
 		}},
+		{"diff-closures", "show version and size changes between two closures", func(ctx context.Context, f *Factory, args []string) error {
+			return newStoreDiffClosuresCmd(f, func(o *StoreDiffClosuresOptions) error { return runStoreDiffClosures(ctx, o) })(args)
+		}},
 		{"verify", "check store paths for corruption and trust", func(ctx context.Context, f *Factory, args []string) error {
 			return newStoreVerifyCmd(f, func(o *StoreVerifyOptions) error { return runStoreVerify(ctx, o) })(args)
 		}},
