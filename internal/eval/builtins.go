@@ -850,7 +850,7 @@ func mergeSort(a []Value, less func(x, y Value) bool) []Value {
 }
 
 func mergeSortRec(a, buf []Value, less func(x, y Value) bool) {
-	if len(a) <= 12 {
+	if len(a) <= 7 {
 		for i := 1; i < len(a); i++ {
 			for j := i; j > 0 && less(a[j], a[j-1]); j-- {
 				a[j], a[j-1] = a[j-1], a[j]
