@@ -351,27 +351,7 @@ func runProfileList(ctx context.Context, o *ProfileOptions) error {
 
 func runProfileHistory(ctx context.Context, o *ProfileOptions) error {
 	return withProfile(ctx, o, func(st *local.Store, prof string, out *bufio.Writer) error {
-		gens, cur, err := profile.Generations(prof)
-		if err != nil {
-			return err
-		}
-		var prev *profile.Manifest
-		var prevNum uint64
-		for i, g := range gens {
-			m, err := profile.ReadManifest(st, g.Link)
-			if err != nil {
-				return err
-			}
-			if i > 0 {
-				out.WriteString("\n")
-			}
-			out.WriteString(profile.HistoryVersionHeader(g, g.Number == cur, prevNum))
-			var b strings.Builder
-			profile.WriteDiff(&b, prev, m, "  ")
-			out.WriteString(b.String())
-			prev, prevNum = m, g.Number
-		}
-		return nil
+		return profile.WriteHistory(out, st, prof)
 	})
 }
 
@@ -424,31 +404,6 @@ func runProfileWipe(ctx context.Context, o *ProfileOptions) error {
 
 func runProfileDiffClosures(ctx context.Context, o *ProfileOptions) error {
 	return withProfile(ctx, o, func(st *local.Store, prof string, out *bufio.Writer) error {
-		gens, _, err := profile.Generations(prof)
-		if err != nil {
-			return err
-		}
-		for i := 1; i < len(gens); i++ {
-			before, err := profile.FollowToStore(st.Dir(), gens[i-1].Link)
-			if err != nil {
-				return err
-			}
-			after, err := profile.FollowToStore(st.Dir(), gens[i].Link)
-			if err != nil {
-				return err
-			}
-			if i > 1 {
-				out.WriteString("\n")
-			}
-			fmt.Fprintf(out, "Version %d -> %d:\n", gens[i-1].Number, gens[i].Number)
-			changes, err := profile.DiffClosures(ctx, st, before, after)
-			if err != nil {
-				return err
-			}
-			if err := profile.WriteClosureDiff(out, changes, "  "); err != nil {
-				return err
-			}
-		}
-		return nil
+		return profile.WriteProfileClosureDiffs(ctx, out, st, prof)
 	})
 }

@@ -156,3 +156,65 @@ func HistoryVersionHeader(g Generation, current bool, prev uint64) string {
 	}
 	return s + ":\n"
 }
+
+// WriteHistory prints the generations of profile as `nix profile
+// history` does: per version its number (green if current, else bold),
+// the date of its link (UTC), the version it follows, and the package
+// changes from that version.
+func WriteHistory(w io.Writer, st Store, profile string) error {
+	gens, cur, err := Generations(profile)
+	if err != nil {
+		return err
+	}
+	var prev *Manifest
+	var prevNum uint64
+	var b strings.Builder
+	for i, g := range gens {
+		m, err := ReadManifest(st, g.Link)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString(HistoryVersionHeader(g, g.Number == cur, prevNum))
+		WriteDiff(&b, prev, m, "  ")
+		prev, prevNum = m, g.Number
+	}
+	_, err = io.WriteString(w, b.String())
+	return err
+}
+
+// WriteProfileClosureDiffs prints the closure differences between
+// consecutive generations of profile as `nix profile diff-closures`.
+func WriteProfileClosureDiffs(ctx context.Context, w io.Writer, st Store, profile string) error {
+	gens, _, err := Generations(profile)
+	if err != nil {
+		return err
+	}
+	for i := 1; i < len(gens); i++ {
+		before, err := FollowToStore(st.Dir(), gens[i-1].Link)
+		if err != nil {
+			return err
+		}
+		after, err := FollowToStore(st.Dir(), gens[i].Link)
+		if err != nil {
+			return err
+		}
+		sep := ""
+		if i > 1 {
+			sep = "\n"
+		}
+		if _, err := fmt.Fprintf(w, "%sVersion %d -> %d:\n", sep, gens[i-1].Number, gens[i].Number); err != nil {
+			return err
+		}
+		changes, err := DiffClosures(ctx, st, before, after)
+		if err != nil {
+			return err
+		}
+		if err := WriteClosureDiff(w, changes, "  "); err != nil {
+			return err
+		}
+	}
+	return nil
+}

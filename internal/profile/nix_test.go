@@ -137,12 +137,28 @@ func TestNixReadsCairnProfile(t *testing.T) {
 		t.Errorf("nix-env --list-generations:\n%s\nwant:\n%s", got, want.String())
 	}
 	got := mustNix(t, base, "nix", "profile", "history", "--profile", profile)
-	for _, line := range []string{"(current)", "hello: ∅ -> 1.0", "other: ∅ -> 3", "hello: 1.0 -> 1.1"} {
-		if line == "(current)" {
-			line = "Version \x1b[32;1m2\x1b[0m"
-		}
+	for _, line := range []string{"Version \x1b[32;1m2\x1b[0m", "hello: ∅ -> 1.0", "other: ∅ -> 3", "hello: 1.0 -> 1.1"} {
 		if !strings.Contains(got, line) {
 			t.Errorf("nix profile history lacks %q:\n%s", line, got)
+		}
+	}
+	var ours strings.Builder
+	if err := WriteHistory(&ours, st, profile); err != nil || ours.String() != got {
+		t.Errorf("history: %v\ncairn:\n%q\nnix:\n%q", err, ours.String(), got)
+	}
+	got = mustNix(t, base, "nix", "profile", "diff-closures", "--profile", profile)
+	ours.Reset()
+	if err := WriteProfileClosureDiffs(ctx, &ours, st, profile); err != nil || ours.String() != got {
+		t.Errorf("profile diff-closures: %v\ncairn:\n%q\nnix:\n%q", err, ours.String(), got)
+	}
+	big := addPkg(t, st, "hello-2.0", map[string]string{"bin/hello": strings.Repeat("x", 30000)})
+	for _, pair := range [][2]storepath.Path{{h1, h2}, {h2, big}, {big, h1}, {h1, h1}} {
+		got = mustNix(t, base, "nix", "store", "diff-closures", st.Dir().Print(pair[0]), st.Dir().Print(pair[1]))
+		changes, err := DiffClosures(ctx, st, pair[0], pair[1])
+		ours.Reset()
+		WriteClosureDiff(&ours, changes, "")
+		if err != nil || ours.String() != got {
+			t.Errorf("store diff-closures %s %s: %v\ncairn: %q\nnix:   %q", pair[0], pair[1], err, ours.String(), got)
 		}
 	}
 	if got := mustNix(t, base, "nix", "profile", "list", "--profile", profile); !strings.Contains(got, st.Dir().Print(other)) {
