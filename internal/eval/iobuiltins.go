@@ -37,7 +37,32 @@ func (ev *Evaluator) coerceToPath(p Pos, v Value, cb *ctxBuilder, ctx string) (s
 
 func (ev *Evaluator) realisePath(v Value) (string, error) {
 	var cb ctxBuilder
-	return ev.coerceToPath(0, v, &cb, "while realising the context of a path")
+	p, err := ev.coerceToPath(0, v, &cb, "while realising the context of a path")
+	if err != nil || cb.c.Len() == 0 {
+		return p, err
+	}
+	// Import from derivation: the path refers to store objects that may
+	// have to be built first.
+	r, ok := ev.opts.IO.(Realiser)
+	if !ok {
+		return p, nil
+	}
+	if err := r.RealiseContext(cb.c.Elems()); err != nil {
+		var ee *EvalError
+		if !errors.As(err, &ee) {
+			ee = ev.ferr("%s", err.Error())
+		}
+		return "", addTracef(ee, 0, "while realising the context of path '%s'", p)
+	}
+	return p, nil
+}
+
+// Realiser is an optional IO extension for import from derivation: it
+// makes the store paths in a string context valid (building "!out!drv"
+// outputs), as CppNix's realiseContext does before import, readFile,
+// readDir or pathExists of a path with context.
+type Realiser interface {
+	RealiseContext(elems []string) error
 }
 
 func ioBuiltins() []Primop {
