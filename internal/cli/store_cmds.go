@@ -25,10 +25,7 @@ func storeSubcommands() []subcommand {
 			return newStoreAddCmd(f, "nar", func(o *StoreAddOptions) error { return runStoreAdd(ctx, o) })(args)
 		}},
 		{"add-file", "add a regular file to the store, flat-hashed (nix store add-file)", func(ctx context.Context, f *Factory, args []string) error {
-			return newStoreAddCmd(f, "flat", func(o *StoreAddOptions) error {
-				o.KeepExecutable = true
-				return runStoreAdd(ctx, o)
-			})(args)
+			return newStoreAddCmd(f, "flat", func(o *StoreAddOptions) error { return runStoreAdd(ctx, o) })(args)
 		}},
 		{"cat", "print the contents of a file in the store", func(ctx context.Context, f *Factory, args []string) error {
 			return newStoreCatCmd(f, func(o *StoreCatOptions) error { return runStoreCat(ctx, o) })(args)
@@ -68,9 +65,6 @@ type StoreAddOptions struct {
 	Algo   string // --hash-algo; default sha256
 	DryRun bool
 	Path   string
-	// KeepExecutable stores a flat file with its executable bit, as
-	// Nix 2.8's `nix store add-file` does (it imports the file's NAR).
-	KeepExecutable bool
 }
 
 func newStoreAddCmd(f *Factory, mode string, runF func(*StoreAddOptions) error) func([]string) error {
@@ -146,19 +140,13 @@ func runStoreAdd(ctx context.Context, o *StoreAddOptions) error {
 				}
 				sp = info.Path
 			case "flat":
-				if o.KeepExecutable {
-					if sp, err = addFileNAR(ctx, st, p, name, algo); err != nil {
-						return err
-					}
-					break
+				// Nix 2.8 (add-file, nix-store --add-fixed) imports the
+				// file's NAR, so an executable file stays executable.
+				if sp, err = addFileNAR(ctx, st, p, name, algo); err != nil {
+					return err
 				}
-				fallthrough
 			default:
-				m := storepath.Recursive
-				if o.Mode == "flat" {
-					m = storepath.Flat
-				}
-				info, err := st.AddPath(ctx, p, local.AddOptions{Name: name, Method: m, Algo: algo})
+				info, err := st.AddPath(ctx, p, local.AddOptions{Name: name, Method: storepath.Recursive, Algo: algo})
 				if err != nil {
 					return err
 				}

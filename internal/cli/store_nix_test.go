@@ -232,9 +232,36 @@ func TestStoreAddNix(t *testing.T) {
 		}
 		ours = append(ours, strings.TrimSpace(got))
 	}
-	// Nix 2.8 has no `store add --mode`: the same paths via the modern
-	// spelling.
-	n.cairnIn(ourRoot, "store", "add", "--mode", "flat", "src/hello.txt")
+	// Nix 2.8 has no `store add --mode`: compare with nix-store
+	// --add-fixed, and text mode with builtins.toFile.
+	for _, c := range []struct {
+		ours, nixStore []string
+	}{
+		{[]string{"store", "add", "--hash-algo", "sha1", "src/hello.txt"}, []string{"--add-fixed", "--recursive", "sha1", "src/hello.txt"}},
+		{[]string{"store", "add", "--mode", "nar", "--hash-algo", "sha512", "src/d"}, []string{"--add-fixed", "--recursive", "sha512", "src/d"}},
+		{[]string{"store", "add", "--mode", "flat", "--hash-algo", "md5", "src/hello.txt"}, []string{"--add-fixed", "md5", "src/hello.txt"}},
+		{[]string{"store", "add", "--mode", "flat", "src/d/sub/e"}, []string{"--add-fixed", "sha256", "src/d/sub/e"}},
+	} {
+		cmd := exec.Command("nix-store", append([]string{"--store", nixRoot}, c.nixStore...)...)
+		cmd.Dir, cmd.Env = n.work, append(os.Environ(), "NIX_REMOTE=", "HOME="+n.work)
+		want, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("nix-store %v: %v", c.nixStore, err)
+		}
+		got, code := n.cairnIn(ourRoot, c.ours...)
+		if got != string(want) || code != 0 {
+			t.Errorf("%v: cairn (exit %d) %q, nix-store %v %q", c.ours, code, got, c.nixStore, want)
+		}
+		ours = append(ours, strings.TrimSpace(got))
+	}
+	n.write("t.txt", "text \x01 contents\n", 0o644)
+	n.write("t.nix", `builtins.toFile "t.txt" (builtins.readFile ./t.txt)`, 0o644)
+	want, _ := n.nixIn(nixRoot, "eval", "--raw", "-f", "t.nix")
+	got, code := n.cairnIn(ourRoot, "store", "add", "--mode", "text", "t.txt")
+	if got != want+"\n" || code != 0 {
+		t.Errorf("store add --mode text: %q, builtins.toFile: %q", got, want)
+	}
+	ours = append(ours, strings.TrimSpace(got))
 	wantJSON, c1 := n.nixIn(nixRoot, append([]string{"path-info", "--json"}, ours...)...)
 	gotJSON, c2 := n.nixIn(ourRoot, append([]string{"path-info", "--json"}, ours...)...)
 	wantJSON = registrationTime.ReplaceAllString(wantJSON, "")

@@ -104,8 +104,7 @@ func TestStoreAddLsCat(t *testing.T) {
 	text := e.ok("store", "add", "--mode", "text", "--name", "t.txt", "src/hello.txt")
 	e.expect(text, 0, "store", "add", "--mode", "text", "--dry-run", "--name", "t.txt", "src/hello.txt")
 
-	// add-file keeps the executable bit (Nix 2.8 imports the file's NAR);
-	// add --mode flat writes a plain file, as current Nix does.
+	// Flat adds keep the executable bit (Nix 2.8 imports the file's NAR).
 	x := strings.TrimSpace(e.ok("store", "add-file", "-n", "x", "src/d/sub/e"))
 	e.expect("-r-xr-xr-x                    1 "+strings.TrimPrefix(x, "/nix/store/")+"\n", 0, "store", "ls", "-l", x)
 	e.expect(x+"\n", 0, "store", "add", "--mode", "flat", "-n", "x", "src/d/sub/e")
