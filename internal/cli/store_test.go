@@ -359,3 +359,35 @@ func TestDerivationShowCmd(t *testing.T) {
 	e.expect(string(want), 0, "show-derivation", "-r", p)
 	e.expect("", 1, "derivation", "show", "/nix/store/s50wzinhlnrxqiijsfnbmdn34cw3whr4-simple")
 }
+
+// TestStoreSelection runs through Main (no --store flag) with the store
+// chosen by NIX_REMOTE, by --option store and by a relative --store.
+func TestStoreSelection(t *testing.T) {
+	e := newStoreEnv(t)
+	src := filepath.Join(e.work, "src/d")
+	for _, c := range []struct {
+		env  []string
+		args []string
+	}{
+		{[]string{"NIX_REMOTE=local?root=" + e.root}, []string{"store", "add", src}},
+		{[]string{"NIX_REMOTE=" + e.root}, []string{"path-info", pathD}},
+		{nil, []string{"store", "ls", "--option", "store", e.root, pathD + "/a"}},
+		{[]string{"NIX_CONFIG=store = " + e.root}, []string{"path-info", pathD}},
+	} {
+		var out, errb bytes.Buffer
+		code := Main(t.Context(), append([]string{"cairn"}, c.args...), strings.NewReader(""), &out, &errb, append([]string{"HOME=" + e.work}, c.env...))
+		if code != 0 || out.Len() == 0 {
+			t.Errorf("%v %v: exit %d, %q, %s", c.env, c.args, code, out.String(), errb.String())
+		}
+	}
+	// Relative to the working directory, not the process's.
+	var out, errb bytes.Buffer
+	if code := mainIn(t.Context(), e.work, []string{"cairn", "path-info", "--store", "./root", pathD}, strings.NewReader(""), &out, &errb, nil); code != 0 || out.String() != pathD+"\n" {
+		t.Errorf("--store ./root: exit %d, %q, %s", code, out.String(), errb.String())
+	}
+	// dummy:// holds nothing.
+	errb.Reset()
+	if code := mainIn(t.Context(), e.work, []string{"cairn", "path-info", "--store", "dummy://", pathD}, strings.NewReader(""), &out, &errb, nil); code != 1 || !strings.Contains(errb.String(), "holds no paths") {
+		t.Errorf("dummy store: exit %d, %s", code, errb.String())
+	}
+}
