@@ -98,7 +98,7 @@ func commands() []command {
 		{"profile", "manage profiles: install, remove, list, history, rollback, wipe-history, diff-closures", func(ctx context.Context, f *Factory, args []string) error {
 			return runGroup(ctx, f, "profile", profileSubcommands(), args)
 		}},
-	}, storeCommands()...)
+	}, withBuildCommands(storeCommands())...)
 }
 
 // Main runs cairn with args (os.Args: the program name first) and returns
