@@ -126,6 +126,9 @@ func (b *httpBackend) try(ctx context.Context, u string) (io.ReadCloser, error) 
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		// From here on the clock runs only while a Read waits, so a
+		// slow consumer is not mistaken for a stalled server.
+		timer.Stop()
 		return &stallBody{body: resp.Body, timer: timer, stall: b.stall, ctx: rctx, cancel: cancel, url: u}, nil
 	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden:
 		resp.Body.Close()
@@ -152,10 +155,9 @@ type stallBody struct {
 }
 
 func (s *stallBody) Read(p []byte) (int, error) {
+	s.timer.Reset(s.stall)
 	n, err := s.body.Read(p)
-	if n > 0 {
-		s.timer.Reset(s.stall)
-	}
+	s.timer.Stop()
 	if err != nil && err != io.EOF {
 		if errors.Is(context.Cause(s.ctx), ErrStalled) {
 			return n, fmt.Errorf("read %s: nothing received for %v: %w", s.url, s.stall, ErrStalled)

@@ -1,0 +1,256 @@
+package binarycache
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cairn/internal/compat/narinfo"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/store"
+)
+
+// A slow consumer is not a stalled server: the stall clock runs only
+// while a read waits.
+func TestSlowConsumerIsNotStall(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[:1], "none", nil)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	opts := fastOpts(srv.URL)
+	opts.StallTimeout = 100 * time.Millisecond
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni, err := c.NarInfo(ctx, paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.OpenNar(ctx, ni)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 100)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	rest, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("after a pause of the consumer: %v", err)
+	}
+	if uint64(100+len(rest)) != ni.NarSize {
+		t.Errorf("read %d of %d bytes", 100+len(rest), ni.NarSize)
+	}
+}
+
+// With require-sigs, a content-addressed path needs no signature when
+// its CA computes to the path (Nix's checkSignatures), but a CA that
+// does not is no excuse.
+func TestRequireSigsContentAddressed(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[2:], "zstd", nil)
+	opts := fastOpts("file://" + dir)
+	opts.RequireSigs = true
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := openLocal(t)
+	if err := c.Substitute(ctx, dst, paths[2:]); err != nil {
+		t.Fatalf("unsigned CA closure: %v", err)
+	}
+	// Claim a CA that computes elsewhere.
+	file := filepath.Join(dir, paths[0].HashPart()+".narinfo")
+	data, _ := os.ReadFile(file)
+	ni, err := narinfo.Parse(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni.CA.Hash = nixhash.Sum(nixhash.SHA256, []byte("elsewhere"))
+	os.WriteFile(file, []byte(ni.String()), 0o644)
+	c, err = Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst = openLocal(t)
+	if err := c.Substitute(ctx, dst, paths[:1]); err == nil || !strings.Contains(err.Error(), "lacks a signature") {
+		t.Fatalf("wrong CA without signature: %v", err)
+	}
+	notRegistered(t, dst, paths[0])
+}
+
+// NarInfos runs queries in parallel, up to Options.Parallel.
+func TestParallelQueries(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[2:], "none", nil)
+	var now, peak atomic.Int32
+	fs := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".narinfo") {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	opts := fastOpts(srv.URL)
+	opts.Parallel = 8
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The three real paths and 17 missing ones.
+	query := append([]storepath.Path(nil), paths...)
+	for i := range 17 {
+		p, _ := storepath.FromDigest(bytes.Repeat([]byte{byte(i)}, 20), "missing")
+		query = append(query, p)
+	}
+	start := time.Now()
+	got, err := c.NarInfos(ctx, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Errorf("%d narinfos, want 3", len(got))
+	}
+	if p := peak.Load(); p < 2 || p > 8 {
+		t.Errorf("peak concurrency %d, want 2..8", p)
+	}
+	if took := time.Since(start); took > 20*50*time.Millisecond/2 {
+		t.Errorf("20 queries took %v: not parallel", took)
+	}
+}
+
+// The writer refuses a path whose references are not in the cache, and
+// one whose NAR does not match, leaving no narinfo behind.
+func TestWriterRejects(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := filepath.Join(t.TempDir(), "c")
+	c, err := Open(ctx, Options{URL: "file://" + dir, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Copy(ctx, src, c, paths[1:2], CopyOptions{NoClosure: true}); err == nil || !strings.Contains(err.Error(), "because the reference") {
+		t.Errorf("missing reference: %v", err)
+	}
+	info, _ := src.QueryPathInfo(ctx, paths[0])
+	bad := *info
+	bad.NarSize++
+	var nar bytes.Buffer
+	src.NarFromPath(ctx, paths[0], &nar)
+	if err := c.AddNar(ctx, &bad, bytes.NewReader(nar.Bytes())); err == nil {
+		t.Error("wrong NarSize accepted")
+	}
+	if err := c.AddNar(ctx, info, bytes.NewReader(append(nar.Bytes(), 0))); err == nil {
+		t.Error("trailing data accepted")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.narinfo"))
+	tmp, _ := filepath.Glob(filepath.Join(dir, "nar", ".tmp-*"))
+	if len(files)+len(tmp) != 0 {
+		t.Errorf("left behind %v %v", files, tmp)
+	}
+	if _, err := Open(ctx, Options{URL: "file://" + dir, Create: true, Compression: "bzip2"}); err != nil {
+		t.Fatal(err)
+	} else if c2, _ := Open(ctx, Options{URL: "file://" + dir, Compression: "bzip2"}); c2.AddNar(ctx, info, bytes.NewReader(nar.Bytes())) == nil {
+		t.Error("bzip2 writing claimed to work")
+	}
+	hc, err := Open(ctx, Options{URL: httptest.NewServer(http.FileServer(http.Dir(dir))).URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.AddNar(ctx, info, bytes.NewReader(nar.Bytes())); err == nil || !strings.Contains(err.Error(), "only supported for file://") {
+		t.Errorf("http write: %v", err)
+	}
+}
+
+func FuzzParseInfo(f *testing.F) {
+	f.Add("StoreDir: /nix/store\nWantMassQuery: 1\nPriority: 40\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		info, err := ParseInfo(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		// Printing the fields back parses to the same Info.
+		out := fmt.Sprintf("StoreDir: %s\nWantMassQuery: %d\nPriority: %d\n", info.StoreDir, map[bool]int{false: 0, true: 1}[info.WantMassQuery], info.Priority)
+		again, err := ParseInfo(strings.NewReader(out))
+		if err != nil || again != info {
+			t.Fatalf("%q -> %+v -> %q -> %+v, %v", in, info, out, again, err)
+		}
+	})
+}
+
+// BenchmarkOpenNar measures decompression and verification throughput
+// per compression method (16 MiB NAR of half-compressible data).
+func BenchmarkOpenNar(b *testing.B) {
+	ctx := context.Background()
+	data := make([]byte, 16<<20)
+	rand.Read(data[:len(data)/2])
+	for i := len(data) / 2; i < len(data); i++ {
+		data[i] = byte(i % 251)
+	}
+	var nar bytes.Buffer
+	str(&nar, "nix-archive-1")
+	for _, s := range []string{"(", "type", "regular", "contents"} {
+		str(&nar, s)
+	}
+	str(&nar, string(data))
+	str(&nar, ")")
+	h := nixhash.Sum(nixhash.SHA256, nar.Bytes())
+	p, _ := storepath.DefaultDir.MakeFixedOutputPath("big", storepath.Recursive, h, nil, false)
+	info := &store.PathInfo{Path: p, NarHash: h, NarSize: uint64(nar.Len()), CA: storepath.ContentAddress{Method: storepath.Recursive, Hash: h}}
+	for _, comp := range []string{"none", "zstd", "xz", "gzip"} {
+		dir := filepath.Join(b.TempDir(), "c")
+		c, err := Open(ctx, Options{URL: "file://" + dir, Create: true, Compression: comp})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		if err := c.AddNar(ctx, info, bytes.NewReader(nar.Bytes())); err != nil {
+			b.Fatal(err)
+		}
+		ni, _ := c.NarInfo(ctx, p)
+		b.Logf("%s: write %.0f MB/s, file %d bytes", comp, float64(nar.Len())/time.Since(start).Seconds()/1e6, ni.FileSize)
+		b.Run(comp, func(b *testing.B) {
+			b.SetBytes(int64(nar.Len()))
+			for b.Loop() {
+				r, err := c.OpenNar(ctx, ni)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := io.Copy(io.Discard, r); err != nil {
+					b.Fatal(err)
+				}
+				r.Close()
+			}
+		})
+	}
+}
