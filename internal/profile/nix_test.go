@@ -176,6 +176,7 @@ func TestNixReadsCairnProfile(t *testing.T) {
 	}
 	// cairn reads nix-env's manifest.nix environments.
 	envProfile := filepath.Join(base, "profiles", "envp")
+	os.MkdirAll(filepath.Dir(envProfile), 0o755)
 	mustNix(t, base, "nix-env", "-p", envProfile, "-i", st.Dir().Print(h2))
 	mustNix(t, base, "nix-env", "-p", envProfile, "-i", st.Dir().Print(other))
 	m, err := ReadManifest(st, envProfile)
@@ -335,5 +336,83 @@ func TestKillDuringUpdate(t *testing.T) {
 	t.Logf("current generations seen after kills: %d distinct", len(seen))
 	if len(seen) < 2 {
 		t.Logf("only saw generations %v; the helper may be slow", seen)
+	}
+}
+
+// The nix-env user environment cairn builds has the manifest, derivation
+// and output paths and the NAR of the one Nix 2.8 builds, and nix-env
+// reads and extends it.
+func TestNixUserEnvSamePath(t *testing.T) {
+	needNix(t)
+	ctx := context.Background()
+	st, base := testStore(t)
+	hello := addPkg(t, st, "hello-1.0", map[string]string{"bin/hello": "hi", "share/man/man1/hello.1": "m"})
+	other := addPkg(t, st, "other-3", map[string]string{"bin/other": "o", "share/man/man1/other.1": "m", "share/doc/o": "d"})
+	h2 := addPkg(t, st, "hello-1.1", map[string]string{"bin/hello": "hi2"})
+	envp := filepath.Join(base, "profiles", "envp")
+	os.MkdirAll(filepath.Dir(envp), 0o755) // nix-env does not create it
+	mustNix(t, base, "nix-env", "-p", envp, "-i", st.Dir().Print(hello), st.Dir().Print(other))
+	nixOut, err := FollowToStore(st.Dir(), envp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nixInfo, err := st.QueryPathInfo(ctx, nixOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifestLink, _ := os.Readlink(filepath.Join(st.Dir().Print(nixOut), "manifest.nix"))
+	// Remove Nix's environment, its manifest and derivation; cairn must
+	// make them again.
+	autos, _ := filepath.Glob(filepath.Join(base, "var", "gcroots", "auto", "*"))
+	for _, a := range append(autos, envp, LinkName(envp, 1)) {
+		os.Remove(a)
+	}
+	mustNix(t, base, "nix-store", "--delete", st.Dir().Print(nixOut), st.Dir().Print(nixInfo.Deriver), manifestLink)
+
+	out, drv, _, err := NewUserEnv(ctx, st, []UserEnvElement{StorePathElement(hello), StorePathElement(other)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nixOut || drv != nixInfo.Deriver {
+		t.Fatalf("cairn %s (from %s), Nix %s (from %s)", out, drv, nixOut, nixInfo.Deriver)
+	}
+	info, err := st.QueryPathInfo(ctx, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.NarHash.String() != nixInfo.NarHash.String() || info.NarSize != nixInfo.NarSize || fmt.Sprint(info.References) != fmt.Sprint(nixInfo.References) {
+		t.Errorf("cairn %v %d %v\nNix   %v %d %v", info.NarHash, info.NarSize, info.References, nixInfo.NarHash, nixInfo.NarSize, nixInfo.References)
+	}
+	if got := mustNix(t, base, "nix-store", "--verify-path", st.Dir().Print(out), st.Dir().Print(drv)); got != "" {
+		t.Errorf("nix-store --verify-path: %s", got)
+	}
+	// nix-env reads and extends a profile cairn made.
+	p2 := filepath.Join(base, "profiles", "p2")
+	gen, err := CreateGeneration(ctx, st, p2, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SwitchLink(p2, gen); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustNix(t, base, "nix-env", "-p", p2, "-q"); got != "hello-1.0\nother-3\n" {
+		t.Errorf("nix-env -q: %q", got)
+	}
+	mustNix(t, base, "nix-env", "-p", p2, "-i", st.Dir().Print(h2))
+	if got := mustNix(t, base, "nix-env", "-p", p2, "-q"); got != "hello-1.1\nother-3\n" {
+		t.Errorf("nix-env -q after an upgrade: %q", got)
+	}
+	// The same upgrade done by cairn (new elements first, then the
+	// kept ones, which nix-env re-reads with system "unknown") gives
+	// Nix's path again.
+	kept := StorePathElement(other)
+	kept.System = "unknown"
+	out2, _, _, err := NewUserEnv(ctx, st, []UserEnvElement{StorePathElement(h2), kept})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nix2, _ := FollowToStore(st.Dir(), p2); nix2 != out2 {
+		m, _ := os.ReadFile(filepath.Join(st.Dir().Print(nix2), "manifest.nix"))
+		t.Errorf("after the upgrade: cairn %s, Nix %s\n%s", out2, nix2, m)
 	}
 }
