@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"cairn/internal/compat/nar"
 )
@@ -85,7 +86,18 @@ func openNar(f *Factory, name string) (*narAccessor, error) {
 	return acc, nil
 }
 
+// checkNarPath rejects a relative path inside a NAR, as Nix does.
+func checkNarPath(p string) error {
+	if p != "" && !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("not an absolute path: '%s'", p)
+	}
+	return nil
+}
+
 func runNarCat(ctx context.Context, o *NarCatOptions) error {
+	if err := checkNarPath(o.Path); err != nil {
+		return err
+	}
 	acc, err := openNar(o.F, o.NarFile)
 	if err != nil {
 		return err
@@ -125,6 +137,9 @@ func newNarLsCmd(f *Factory, runF func(*NarLsOptions) error) func([]string) erro
 }
 
 func runNarLs(ctx context.Context, o *NarLsOptions) error {
+	if err := checkNarPath(o.Path); err != nil {
+		return err
+	}
 	acc, err := openNar(o.F, o.NarFile)
 	if err != nil {
 		return err

@@ -148,6 +148,8 @@ func TestStoreCommandsNix(t *testing.T) {
 		s("nar ls --json e.nar /sub"),
 		s("nar ls -l e.nar /link"),
 		s("nar ls e.nar /nope"),
+		s("nar ls e.nar sub"),
+		s("nar cat e.nar link"),
 		s("nar cat e.nar /uni-é"),
 		s("nar cat e.nar /link"),
 		s("nar dump-path src/e"),
