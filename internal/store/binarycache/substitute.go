@@ -2,7 +2,9 @@ package binarycache
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"cairn/internal/compat/narinfo"
@@ -11,21 +13,52 @@ import (
 )
 
 // Substitute makes paths and their closures valid in dst with NARs from
-// the cache. Paths valid in dst already (and, as in Nix, what they refer
-// to) are skipped. Every narinfo needed is fetched (in parallel) and
-// checked, signatures included, before the first download; then the
-// paths are added references first, each NAR checked while it streams
-// into dst.AddNar. A download that fails for a transient reason (network
-// error, stall, reset) is retried with backoff. On error, the paths
-// added before the failing one stay valid (they are complete, with
-// their references); the failing one is not registered.
+// the cache; it is Substituters{c}.Substitute.
 func (c *Cache) Substitute(ctx context.Context, dst store.Store, paths []storepath.Path) error {
-	if dst.Dir() != c.opts.StoreDir {
-		return fmt.Errorf("substitute from '%s': the destination store is %s, the cache is for %s", c.be, dst.Dir(), c.opts.StoreDir)
+	return Substituters{c}.Substitute(ctx, dst, paths)
+}
+
+// Substituters is an ordered list of caches, as Nix's substituters
+// setting after SortByPriority.
+type Substituters []*Cache
+
+// SortByPriority sorts caches by their nix-cache-info Priority, lower
+// first, keeping the given order among equals (Nix's stable sort).
+func SortByPriority(caches []*Cache) Substituters {
+	s := slices.Clone(caches)
+	slices.SortStableFunc(s, func(a, b *Cache) int { return a.info.Priority - b.info.Priority })
+	return s
+}
+
+// candidate is a cache's acceptable narinfo for a path.
+type candidate struct {
+	c  *Cache
+	ni *narinfo.NarInfo
+}
+
+// Substitute makes paths and their closures valid in dst. Paths valid
+// in dst already (and, as in Nix, what they refer to) are skipped. For
+// every other path of the closure the caches are asked in order; a
+// narinfo that fails its cache's signature policy is passed over, as in
+// Nix, and a path no cache offers acceptably is an error before any
+// download starts. Then the paths are added references first, each NAR
+// checked while it streams into dst.AddNar; a download that fails for a
+// transient reason is retried with backoff, and a path that still fails
+// is tried from the next cache that has it. On error, paths added
+// before the failing one stay valid (complete, with their references);
+// the failing one is not registered.
+func (s Substituters) Substitute(ctx context.Context, dst store.Store, paths []storepath.Path) error {
+	if len(s) == 0 {
+		return fmt.Errorf("substitute: no binary caches")
 	}
-	need := map[storepath.Path]*narinfo.NarInfo{}
+	for _, c := range s {
+		if dst.Dir() != c.opts.StoreDir {
+			return fmt.Errorf("substitute from '%s': the destination store is %s, the cache is for %s", c.be, dst.Dir(), c.opts.StoreDir)
+		}
+	}
+	need := map[storepath.Path][]candidate{}
 	seen := map[storepath.Path]bool{}
-	todo := store.SortPaths(append([]storepath.Path(nil), paths...))
+	todo := store.SortPaths(slices.Clone(paths))
 	for len(todo) > 0 {
 		var query []storepath.Path
 		for _, p := range todo {
@@ -42,20 +75,35 @@ func (c *Cache) Substitute(ctx context.Context, dst store.Store, paths []storepa
 			}
 		}
 		todo = nil
-		got, err := c.NarInfos(ctx, query)
-		if err != nil {
-			return err
-		}
-		for _, p := range query {
-			ni := got[p]
-			if ni == nil {
-				return fmt.Errorf("path '%s' is not available in binary cache '%s'", c.print(p), c.be)
-			}
-			if err := c.CheckSignatures(ni); err != nil {
+		found := map[storepath.Path][]candidate{}
+		refused := map[storepath.Path]error{}
+		for _, c := range s {
+			got, err := c.NarInfos(ctx, query)
+			if err != nil {
 				return err
 			}
-			need[p] = ni
-			for _, r := range ni.References {
+			for _, p := range query {
+				if ni := got[p]; ni != nil {
+					if err := c.CheckSignatures(ni); err != nil {
+						if refused[p] == nil {
+							refused[p] = fmt.Errorf("%w (in '%s')", err, c.be)
+						}
+						continue
+					}
+					found[p] = append(found[p], candidate{c, ni})
+				}
+			}
+		}
+		for _, p := range query {
+			cands := found[p]
+			if len(cands) == 0 {
+				if err := refused[p]; err != nil {
+					return err
+				}
+				return fmt.Errorf("path '%s' is not available in %s", s[0].print(p), s.names())
+			}
+			need[p] = cands
+			for _, r := range cands[0].ni.References {
 				if !seen[r] {
 					todo = append(todo, r)
 				}
@@ -67,16 +115,42 @@ func (c *Cache) Substitute(ctx context.Context, dst store.Store, paths []storepa
 		all = append(all, p)
 	}
 	all = store.SortPaths(all)
-	order, err := store.TopoSort(all, func(p storepath.Path) []storepath.Path { return need[p].References })
+	order, err := store.TopoSort(all, func(p storepath.Path) []storepath.Path { return need[p][0].ni.References })
 	if err != nil {
 		return err
 	}
 	for i := len(order) - 1; i >= 0; i-- {
-		if err := c.substituteOne(ctx, dst, need[order[i]]); err != nil {
-			return err
+		var errs []error
+		for _, cand := range need[order[i]] {
+			err := cand.c.substituteOne(ctx, dst, cand.ni)
+			if err == nil {
+				errs = nil
+				break
+			}
+			errs = append(errs, err)
+			if ctx.Err() != nil {
+				break
+			}
+		}
+		if len(errs) > 0 {
+			return errors.Join(errs...)
 		}
 	}
 	return nil
+}
+
+func (s Substituters) names() string {
+	if len(s) == 1 {
+		return "binary cache '" + s[0].be.String() + "'"
+	}
+	out := "binary caches"
+	for i, c := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += " '" + c.be.String() + "'"
+	}
+	return out
 }
 
 func (c *Cache) substituteOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo) error {
