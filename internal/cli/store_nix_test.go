@@ -297,7 +297,14 @@ func TestStoreGCNix(t *testing.T) {
 		}
 		return dst
 	}
-	r1, r2 := copyStore("r1"), copyStore("r2")
+	r1, r2, r3, r4 := copyStore("r1"), copyStore("r2"), copyStore("r3"), copyStore("r4")
+
+	// --max stops after the first path that frees more than 1 byte.
+	o3, c3 := n.cairnIn(r3, "store", "gc", "--max", "1")
+	o4, c4 := n.nixIn(r4, "store", "gc", "--max", "1")
+	if c3 != 0 || c4 != 0 || !strings.HasPrefix(o3, "1 store paths deleted") || !strings.HasPrefix(o4, "1 store paths deleted") {
+		t.Errorf("store gc --max 1: cairn (exit %d) %q, nix (exit %d) %q", c3, o3, c4, o4)
+	}
 
 	dead, code := n.cairnIn(r1, "store", "gc", "--dry-run")
 	cmd := exec.Command("nix-store", "--store", r2, "--gc", "--print-dead")
