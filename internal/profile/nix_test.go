@@ -164,6 +164,14 @@ func TestNixReadsCairnProfile(t *testing.T) {
 	if got := mustNix(t, base, "nix", "profile", "list", "--profile", profile); !strings.Contains(got, st.Dir().Print(other)) {
 		t.Errorf("nix profile list:\n%s", got)
 	}
+	// Nix's collector sees every generation as a root.
+	roots := mustNix(t, base, "nix-store", "--gc", "--print-roots")
+	for _, g := range gens {
+		env, _ := os.Readlink(g.Link)
+		if !strings.Contains(roots, g.Link+" -> "+env+"\n") {
+			t.Errorf("nix-store --gc --print-roots lacks %s:\n%s", g.Link, roots)
+		}
+	}
 	// nix-env refuses profiles with manifest.json, as it does for
 	// profiles of `nix profile`.
 	if out, err := nixCmd(t, base, "nix-env", "-p", profile, "-i", st.Dir().Print(h2)); err == nil || !strings.Contains(out, "is incompatible with 'nix-env'") {
