@@ -240,3 +240,20 @@ func TestAbortMidStream(t *testing.T) {
 func itoa(n int) string { return strconv.Itoa(n) }
 
 var _ store.Store = (*local.Store)(nil)
+
+func FuzzParseRange(f *testing.F) {
+	f.Add("bytes=0-99", int64(100))
+	f.Add("bytes=-5", int64(10))
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return
+		}
+		start, end, ok := parseRange(h, size)
+		if !ok || start < 0 {
+			return
+		}
+		if start > end || end >= size {
+			t.Fatalf("parseRange(%q, %d) = %d, %d", h, size, start, end)
+		}
+	})
+}
