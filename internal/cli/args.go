@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"cairn/internal/lang/parser"
 )
 
 // argScanner walks a command line Nix-style: flags and their values are
@@ -183,6 +185,8 @@ type config struct {
 	store        string // "" if not set
 	pure         bool
 	system       string
+	features     []string // experimental-features plus extra-experimental-features
+	lints        parser.Lints
 	warnings     []string
 }
 
@@ -230,6 +234,23 @@ func resolveConfig(f *Factory, c *EvalFlags) (config, error) {
 			cfg.store = st.Value
 		case "system", "eval-system":
 			cfg.system = st.Value
+		case "experimental-features":
+			cfg.features = strings.Fields(st.Value)
+		case "extra-experimental-features":
+			cfg.features = append(cfg.features, strings.Fields(st.Value)...)
+		case "lint-absolute-path-literals", "lint-short-path-literals", "lint-url-literals":
+			l, ok := parser.ParseLintLevel(st.Value)
+			if !ok {
+				return fmt.Errorf("configuration setting '%s' should be 'ignore', 'warn' or 'fatal', got '%s'", st.Name, st.Value)
+			}
+			switch st.Name {
+			case "lint-absolute-path-literals":
+				cfg.lints.AbsolutePathLiterals = l
+			case "lint-short-path-literals":
+				cfg.lints.ShortPathLiterals = l
+			default:
+				cfg.lints.URLLiterals = l
+			}
 		default:
 			if fromFlag && !boolSettings[st.Name] && !valueSettings[st.Name] {
 				cfg.warnings = append(cfg.warnings, fmt.Sprintf("unknown setting '%s'", st.Name))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"cairn/internal/lang/parser"
 )
 
 // showInstantiate renders the interesting fields of o compactly.
@@ -168,6 +170,15 @@ func TestResolveConfig(t *testing.T) {
 	}
 	if _, err := resolveConfig(&Factory{}, &EvalFlags{Settings: []Setting{{"max-call-depth", "x"}}}); err == nil {
 		t.Error("max-call-depth x: no error")
+	}
+	cfg, err = resolveConfig(f, &EvalFlags{Settings: []Setting{{"extra-experimental-features", "parse-toml-timestamps"},
+		{"lint-url-literals", "fatal"}, {"lint-short-path-literals", "warn"}}})
+	if err != nil || strings.Join(cfg.features, " ") != "nix-command flakes parse-toml-timestamps" ||
+		cfg.lints != (parser.Lints{URLLiterals: parser.LintFatal, ShortPathLiterals: parser.LintWarn}) {
+		t.Errorf("features and lints: %+v, %v", cfg, err)
+	}
+	if _, err := resolveConfig(&Factory{}, &EvalFlags{Settings: []Setting{{"lint-url-literals", "loud"}}}); err == nil {
+		t.Error("lint-url-literals loud: no error")
 	}
 }
 

@@ -110,17 +110,19 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 
 	s := &session{ctx: ctx, f: f, cfg: cfg, cwd: cwd, io: gio, args: c.Args, nix28: nix28}
 	s.ev = eval.New(eval.Options{
-		IO:            gio,
-		Compat:        compat,
-		SearchPath:    searchPath(f, cwd, c.Include),
-		MaxCallDepth:  cfg.maxCallDepth,
-		Getenv:        f.Getenv,
-		Trace:         f.Stderr,
-		ShowTrace:     cfg.showTrace,
-		Pure:          cfg.pure,
-		StoreDir:      string(storeDir),
-		CurrentSystem: cfg.system,
-		CurrentTime:   time.Now().Unix(),
+		IO:                   gio,
+		Compat:               compat,
+		SearchPath:           searchPath(f, cwd, c.Include),
+		MaxCallDepth:         cfg.maxCallDepth,
+		Getenv:               f.Getenv,
+		Trace:                f.Stderr,
+		ShowTrace:            cfg.showTrace,
+		Pure:                 cfg.pure,
+		StoreDir:             string(storeDir),
+		CurrentSystem:        cfg.system,
+		CurrentTime:          time.Now().Unix(),
+		Lints:                cfg.lints,
+		ExperimentalFeatures: cfg.features,
 	})
 	stop, err := startProfiles(c)
 	if err != nil {

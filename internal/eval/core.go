@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"unsafe"
+
+	"cairn/internal/lang/parser"
 )
 
 // FileType is the type of a directory entry or path.
@@ -137,6 +139,10 @@ type Options struct {
 	// ExperimentalFeatures enables experimental behaviour by Nix's feature
 	// names (e.g. "parse-toml-timestamps").
 	ExperimentalFeatures []string
+	// Lints are the levels of the parser's literal lints (Nix's
+	// lint-absolute-path-literals, lint-short-path-literals and
+	// lint-url-literals settings); warnings go to Trace.
+	Lints parser.Lints
 }
 
 // Env is a runtime environment: one allocation of n+1 Values, element 0

@@ -19,7 +19,12 @@ func (ev *Evaluator) parse(src []byte, name, baseDir string) (ast.Expr, error) {
 		home, _ = ev.opts.Getenv("HOME")
 	}
 	e, err := parser.Parse(file, src, parser.Options{BaseDir: baseDir, HomeDir: home, Pure: ev.opts.Pure,
-		Warn: func(_ Pos, msg string) { io.WriteString(ev.opts.Trace, "warning: "+msg+"\n") }})
+		PipeOperators: ev.hasFeature("pipe-operators"),
+		Lints:         ev.opts.Lints,
+		Warn:          func(_ Pos, msg string) { io.WriteString(ev.opts.Trace, "warning: "+msg+"\n") },
+		Diagnose: func(p Pos, msg string) {
+			io.WriteString(ev.opts.Trace, formatInfo(ev.fset, "warning: ", &EvalError{Msg: msg, Pos: p}, false, false))
+		}})
 	if err != nil {
 		var el scanner.ErrorList
 		if errors.As(err, &el) && len(el) > 0 {

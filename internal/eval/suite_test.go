@@ -18,6 +18,7 @@ import (
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
+	"cairn/internal/lang/parser"
 )
 
 // osIO is a test IO over the real file system with a computing (not
@@ -126,6 +127,7 @@ func runInstantiate(work string, args []string) runResult {
 		autoArgs    = map[string]string{}
 		autoStr     = map[string]string{}
 		features    []string
+		lints       parser.Lints
 	)
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
@@ -160,7 +162,18 @@ func runInstantiate(work string, args []string) runResult {
 		case "--extra-experimental-features":
 			i++
 			features = append(features, args[i])
-		case "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals", "-A":
+		case "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals":
+			i++
+			l, _ := parser.ParseLintLevel(args[i])
+			switch a {
+			case "--lint-absolute-path-literals":
+				lints.AbsolutePathLiterals = l
+			case "--lint-short-path-literals":
+				lints.ShortPathLiterals = l
+			default:
+				lints.URLLiterals = l
+			}
+		case "-A":
 			i++
 		default:
 			file = a
@@ -180,6 +193,7 @@ func runInstantiate(work string, args []string) runResult {
 		Trace:                &stderr,
 		ShowTrace:            showTrace,
 		ExperimentalFeatures: features,
+		Lints:                lints,
 	})
 	var out bytes.Buffer
 	err := ev.Run(func() error {

@@ -986,6 +986,13 @@ func (p *parser) parseSimple() ast.Expr {
 		return &ast.Call{At: at, Fn: &ast.Var{Name: "__findFile"}, Args: []ast.Expr{&ast.Var{Name: "__nixPath"}, &ast.String{At: at, Value: name}}}
 	case token.URI:
 		s := string(p.sc.Text(t))
+		if l := p.opts.Lints.URLLiterals; l != LintIgnore {
+			verb := "discouraged"
+			if l == LintFatal {
+				verb = "disallowed"
+			}
+			p.lint(l, t.Start, "URL literals are "+verb+". Consider using a string literal \""+s+"\" instead (lint-url-literals)")
+		}
 		p.next()
 		return &ast.String{At: at, Value: s}
 	case token.LPAREN:
@@ -1256,6 +1263,7 @@ func (p *parser) parsePath() ast.Expr {
 	at := p.pos(t.Start)
 	lit := string(p.sc.Text(t))
 	pe := &ast.Path{At: at, Value: p.resolvePath(lit, t.Kind == token.HPATH)}
+	p.lintPath(lit, t.Kind == token.HPATH, t.Start)
 	p.next()
 	if p.tok.Kind == token.PATH_END {
 		p.next()
@@ -1276,6 +1284,31 @@ func (p *parser) parsePath() ast.Expr {
 		default:
 			p.syntaxError(token.STR, token.PATH_END, token.DOLLAR_CURLY)
 		}
+	}
+}
+
+// lintPath applies the path-literal lints to lit, which starts at off,
+// as CppNix's path_start rule (after the pure-mode check for `~/`).
+func (p *parser) lintPath(lit string, home bool, off int) {
+	l := p.opts.Lints
+	switch {
+	case home && l.AbsolutePathLiterals != LintIgnore:
+		p.lint(l.AbsolutePathLiterals, off, "home path literals are not portable. Consider replacing path literal '"+lit+"' by a string, relative path, or parameter (lint-absolute-path-literals)")
+	case home:
+	case lit[0] == '/' && l.AbsolutePathLiterals != LintIgnore:
+		p.lint(l.AbsolutePathLiterals, off, "absolute path literals are not portable. Consider replacing path literal '"+lit+"' by a string, relative path, or parameter (lint-absolute-path-literals)")
+	case lit[0] != '/' && lit[0] != '.' && l.ShortPathLiterals != LintIgnore:
+		p.lint(l.ShortPathLiterals, off, "relative path literal '"+lit+"' should be prefixed with '.' for clarity: './"+lit+"' (lint-short-path-literals)")
+	}
+}
+
+// lint reports msg at off: a parse error when fatal, else a diagnostic.
+func (p *parser) lint(l LintLevel, off int, msg string) {
+	if l == LintFatal {
+		p.fail(off, msg)
+	}
+	if p.opts.Diagnose != nil {
+		p.opts.Diagnose(p.pos(off), msg)
 	}
 }
 

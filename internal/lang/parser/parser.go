@@ -44,6 +44,42 @@ type Options struct {
 	// Warn, if set, receives parse warnings (the deprecated use of `or`
 	// as an identifier). msg is what Nix prints after "warning: ".
 	Warn func(pos token.Pos, msg string)
+	// Lints selects the diagnostics for discouraged literals (Nix's
+	// lint-* settings); the zero value ignores them all.
+	Lints Lints
+	// Diagnose, if set, receives lint warnings (LintWarn): msg is what Nix
+	// prints after "warning: ", without the position, which is pos.
+	Diagnose func(pos token.Pos, msg string)
+}
+
+// LintLevel is the level of one lint: Nix's "ignore", "warn" or "fatal".
+type LintLevel uint8
+
+// Lint levels.
+const (
+	LintIgnore LintLevel = iota
+	LintWarn             // report through Options.Diagnose and go on
+	LintFatal            // a parse error at the literal
+)
+
+// ParseLintLevel parses a lint setting's value ("ignore", "warn", "fatal").
+func ParseLintLevel(s string) (LintLevel, bool) {
+	switch s {
+	case "ignore":
+		return LintIgnore, true
+	case "warn":
+		return LintWarn, true
+	case "fatal":
+		return LintFatal, true
+	}
+	return LintIgnore, false
+}
+
+// Lints are the levels of Nix's literal lints.
+type Lints struct {
+	AbsolutePathLiterals LintLevel // lint-absolute-path-literals: `/abs` and `~/home` paths
+	ShortPathLiterals    LintLevel // lint-short-path-literals: `a/b` instead of `./a/b`
+	URLLiterals          LintLevel // lint-url-literals: unquoted `http://…`
 }
 
 // DefaultMaxDepth is the default nesting limit.
