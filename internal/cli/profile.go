@@ -29,7 +29,7 @@ func profileSubcommands() []subcommand {
 		}}
 	}
 	return []subcommand{
-		sub("install", "install store paths into a profile", runProfileInstall, "--priority"),
+		sub("install", "install store paths into a profile", runProfileInstall),
 		sub("remove", "remove packages from a profile", runProfileRemove),
 		sub("upgrade", "upgrade packages using their most recent flake", runProfileUpgrade),
 		sub("list", "list installed packages", runProfileList),
@@ -190,6 +190,9 @@ func installablePath(f *Factory, st *local.Store, arg string) (storepath.Path, e
 	p, err := storePathArg(f, st.Dir(), arg)
 	if err != nil {
 		return p, fmt.Errorf("cannot install '%s': %w", arg, err)
+	}
+	if p.IsDerivation() {
+		return p, fmt.Errorf("cannot install '%s': it is a derivation, and building is not supported yet; install its outputs instead", arg)
 	}
 	ok, err := st.IsValid(context.Background(), p)
 	if err != nil {

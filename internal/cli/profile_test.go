@@ -205,6 +205,10 @@ func TestProfileScenario(t *testing.T) {
 		t.Errorf("invalid path: %d %q", code, errs)
 	}
 
+	if _, errs, code = e.run("profile", "install", p, prof, "/nix/store/00000000000000000000000000000000-x.drv"); code == 0 || !strings.Contains(errs, "building is not supported yet") {
+		t.Errorf("derivation: %d %q", code, errs)
+	}
+
 	// Nix 2.8 lists the generations of the profile cairn made.
 	if _, err := exec.LookPath("nix-env"); err != nil {
 		if os.Getenv("CI") == "true" {
