@@ -1022,7 +1022,18 @@ func attrBuiltins() []Primop {
 			if err != nil {
 				return Value{}, err
 			}
+			// Walk the smaller set and look names up in the other (callPackage
+			// intersects a few formals with all of nixpkgs); both walks
+			// yield r's bindings in symbol order.
 			var out []Attr
+			if l.Len() < r.Len() {
+				for _, at := range l.All() {
+					if x, ok := r.Get(at.Name); ok {
+						out = append(out, *x)
+					}
+				}
+				return AttrsValue(newAttrs(out)), nil
+			}
 			for _, at := range r.All() {
 				if _, ok := l.Get(at.Name); ok {
 					out = append(out, at)
