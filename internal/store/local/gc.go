@@ -66,6 +66,24 @@ type GCResult struct {
 // path that cannot be deleted.
 var ErrPathAlive = errors.New("path is still alive")
 
+// PathAliveError is the error GCDeleteSpecific returns for a path that a
+// root keeps alive or that a path outside the deletion set refers to. It
+// matches ErrPathAlive.
+type PathAliveError struct {
+	Path     string
+	Referrer string // a live path that refers to Path, if that is the reason
+}
+
+func (e *PathAliveError) Error() string {
+	if e.Referrer != "" {
+		return fmt.Sprintf("cannot delete path '%s' since it is still alive (referred to by '%s')", e.Path, e.Referrer)
+	}
+	return fmt.Sprintf("cannot delete path '%s' since it is still alive. To find out why, use: nix-store --query --roots", e.Path)
+}
+
+// Is reports whether target is ErrPathAlive.
+func (e *PathAliveError) Is(target error) bool { return target == ErrPathAlive }
+
 // deleteBatch bounds the database transaction of one deletion step.
 const deleteBatch = 1000
 
@@ -186,11 +204,11 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 			temp := sh.roots[p.HashPart()]
 			sh.mu.Unlock()
 			if alive.has(i) || temp {
-				return nil, fmt.Errorf("cannot delete path '%s' since it is still alive (to find out why, use: nix-store --query --roots): %w", s.print(p), ErrPathAlive)
+				return nil, &PathAliveError{Path: s.print(p)}
 			}
 			for _, j := range g.reverse(i, k) {
 				if !want[j] {
-					return nil, fmt.Errorf("cannot delete path '%s' since it is still alive (referred to by '%s'): %w", s.print(p), g.paths[j], ErrPathAlive)
+					return nil, &PathAliveError{Path: s.print(p), Referrer: g.paths[j]}
 				}
 				chosen[j] = true
 			}
