@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,105 +15,17 @@ import (
 	"cairn/internal/compat/signature"
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store"
+	"cairn/internal/store/binarycache/nixtest"
 	"cairn/internal/store/local"
 )
 
 // Acceptance tests against Nix 2.8 (Debian nix-bin) in chroot stores
 // (NIX_REMOTE=local?root=...), over file:// and loopback http://.
 
-func needNix(t *testing.T) {
-	t.Helper()
-	for _, tool := range []string{"nix", "nix-store", "nix-build"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s not found (CI=true): install nix-bin (Nix 2.8)", tool)
-			}
-			t.Skipf("SKIPPING acceptance test against Nix 2.8: %s not installed (apt-get install -y nix-bin)", tool)
-		}
-	}
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("acceptance tests need root for Nix chroot stores (CI=true)")
-		}
-		t.Skip("SKIPPING acceptance test against Nix 2.8: chroot stores need root")
-	}
-	if _, err := os.Stat("/bin/busybox"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("/bin/busybox missing (CI=true): apt-get install -y busybox-static")
-		}
-		t.Skip("SKIPPING acceptance test against Nix 2.8: /bin/busybox missing (apt-get install -y busybox-static)")
-	}
-}
-
-// nixRoot returns a fresh directory for a Nix chroot store (short path:
-// Nix binds sockets below it).
-func nixRoot(t *testing.T) string {
-	d, err := os.MkdirTemp("/tmp", "bc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", d).Run(); os.RemoveAll(d) })
-	return d
-}
-
-func runNix(root string, stdin string, args ...string) (string, error) {
-	cmd := exec.Command(args[0], append([]string{"--option", "substituters", ""}, args[1:]...)...)
-	cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+root, "NIX_CONFIG=experimental-features = nix-command")
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		return stdout.String() + stderr.String(), err
-	}
-	return stdout.String(), nil
-}
-
-func nix(t *testing.T, root string, args ...string) string {
-	t.Helper()
-	out, err := runNix(root, "", args...)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
-
-// nixClosure builds, with Nix 2.8 in a chroot store at root, a closure
-// with an input-addressed build output (so signatures matter) that
-// refers to a text file and to a directory holding busybox (a NAR of a
-// megabyte or two). It returns the output path.
-func nixClosure(t *testing.T, root string) string {
-	t.Helper()
-	src := filepath.Join(root, "src")
-	os.MkdirAll(filepath.Join(src, "bb"), 0o755)
-	data, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(src, "bb", "busybox"), data, 0o755)
-	os.Symlink("busybox", filepath.Join(src, "bb", "sh"))
-	expr := `let bb = builtins.path { path = ` + src + `/bb; name = "bb"; };
-    t = builtins.toFile "t" "hello";
-in derivation { name = "out"; system = builtins.currentSystem; builder = "${bb}/busybox";
-  args = ["sh" "-c" "echo ${t} ${bb} > $out"]; }`
-	os.WriteFile(filepath.Join(src, "e.nix"), []byte(expr), 0o644)
-	return strings.TrimSpace(nix(t, root, "nix-build", "--no-out-link", filepath.Join(src, "e.nix")))
-}
-
-// verifyNix runs Nix's own consistency and contents check on the store
-// at root and fails on any complaint.
-func verifyNix(t *testing.T, root string) {
-	t.Helper()
-	out, err := runNix(root, "", "nix-store", "--verify", "--check-contents")
-	if err != nil || strings.Contains(out, "error") || strings.Contains(out, "warning") {
-		t.Fatalf("nix-store --verify --check-contents: %v\n%s", err, out)
-	}
-}
-
 func nixKeys(t *testing.T, root, name string) (signature.SecretKey, string) {
 	t.Helper()
-	skText := nix(t, root, "nix", "key", "generate-secret", "--key-name", name)
-	pkText, err := runNix(root, skText, "nix", "key", "convert-secret-to-public")
+	skText := nixtest.Must(t, root, "nix", "key", "generate-secret", "--key-name", name)
+	pkText, err := nixtest.Run(root, skText, "nix", "key", "convert-secret-to-public")
 	if err != nil {
 		t.Fatal(err, pkText)
 	}
@@ -135,10 +46,10 @@ func nixKeys(t *testing.T, root, name string) (signature.SecretKey, string) {
 // into a fresh chroot store, from the directory and over loopback http,
 // with require-sigs; Nix then verifies the store contents.
 func TestSubstituteFromNixCache(t *testing.T) {
-	needNix(t)
+	nixtest.Need(t)
 	ctx := context.Background()
-	root := nixRoot(t)
-	out := nixClosure(t, root)
+	root := nixtest.Root(t)
+	out := nixtest.BuildClosure(t, root)
 	sk, skFile := nixKeys(t, root, "nix-made-1")
 	trusted := signature.TrustedKeys{}
 	trusted.Add(sk.Public())
@@ -149,7 +60,7 @@ func TestSubstituteFromNixCache(t *testing.T) {
 	for _, comp := range []string{"xz", "bzip2", "zstd", "none"} {
 		t.Run(comp, func(t *testing.T) {
 			cache := filepath.Join(root, "cache-"+comp)
-			nix(t, root, "nix", "copy", "--to", "file://"+cache+"?compression="+comp+"&secret-key="+skFile+"&write-nar-listing=true", out)
+			nixtest.Must(t, root, "nix", "copy", "--to", "file://"+cache+"?compression="+comp+"&secret-key="+skFile+"&write-nar-listing=true", out)
 			srv := httptest.NewServer(http.FileServer(http.Dir(cache)))
 			defer srv.Close()
 			for _, url := range []string{"file://" + cache, srv.URL} {
@@ -159,7 +70,7 @@ func TestSubstituteFromNixCache(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				dstRoot := nixRoot(t)
+				dstRoot := nixtest.Root(t)
 				dst, err := local.Open(ctx, local.Options{Root: dstRoot})
 				if err != nil {
 					t.Fatal(err)
@@ -185,12 +96,12 @@ func TestSubstituteFromNixCache(t *testing.T) {
 					}
 				}
 				dst.Close()
-				verifyNix(t, dstRoot)
+				nixtest.Verify(t, dstRoot)
 				var infos []struct {
 					Path       string   `json:"path"`
 					Signatures []string `json:"signatures"`
 				}
-				js := nix(t, dstRoot, "nix", "path-info", "--json", "--sigs", "--recursive", out)
+				js := nixtest.Must(t, dstRoot, "nix", "path-info", "--json", "--sigs", "--recursive", out)
 				if err := json.Unmarshal([]byte(js), &infos); err != nil || len(infos) != 3 {
 					t.Fatalf("nix path-info: %v\n%s", err, js)
 				}
@@ -221,13 +132,13 @@ func TestSubstituteFromNixCache(t *testing.T) {
 // same closure: identical narinfos (signatures included: ed25519 is
 // deterministic), listings and, for compression none, NAR files.
 func TestNixCacheLayout(t *testing.T) {
-	needNix(t)
+	nixtest.Need(t)
 	ctx := context.Background()
-	root := nixRoot(t)
-	out := nixClosure(t, root)
+	root := nixtest.Root(t)
+	out := nixtest.BuildClosure(t, root)
 	sk, skFile := nixKeys(t, root, "layout-1")
 	nixCache := filepath.Join(root, "nix-cache")
-	nix(t, root, "nix", "copy", "--to", "file://"+nixCache+"?compression=none&secret-key="+skFile+"&write-nar-listing=true", out)
+	nixtest.Must(t, root, "nix", "copy", "--to", "file://"+nixCache+"?compression=none&secret-key="+skFile+"&write-nar-listing=true", out)
 	src, err := local.Open(ctx, local.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
@@ -280,9 +191,9 @@ func TestNixCacheLayout(t *testing.T) {
 // 2.8 copies from it with require-sigs and our public key, and the
 // contents verify; with a wrong key Nix refuses.
 func TestNixSubstitutesFromOurCache(t *testing.T) {
-	needNix(t)
+	nixtest.Need(t)
 	ctx := context.Background()
-	root := nixRoot(t)
+	root := nixtest.Root(t)
 	src, err := local.Open(ctx, local.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
@@ -323,18 +234,18 @@ func TestNixSubstitutesFromOurCache(t *testing.T) {
 			}
 			pathArg := src.Dir().Print(ia)
 			// Wrong key first: nothing may land.
-			wrongRoot := nixRoot(t)
-			o, err := runNix(wrongRoot, "", "nix", "copy", "--option", "require-sigs", "true",
+			wrongRoot := nixtest.Root(t)
+			o, err := nixtest.Run(wrongRoot, "", "nix", "copy", "--option", "require-sigs", "true",
 				"--option", "trusted-public-keys", newKey(t, "cairn-made-1").Public().String(),
 				"--from", "file://"+cache, pathArg)
 			if err == nil || !strings.Contains(o, "lacks a valid signature") {
 				t.Errorf("Nix accepted a wrong key: %v\n%s", err, o)
 			}
-			dstRoot := nixRoot(t)
-			nix(t, dstRoot, "nix", "copy", "--option", "require-sigs", "true",
+			dstRoot := nixtest.Root(t)
+			nixtest.Must(t, dstRoot, "nix", "copy", "--option", "require-sigs", "true",
 				"--option", "trusted-public-keys", key.Public().String(), "--from", "file://"+cache, pathArg)
-			verifyNix(t, dstRoot)
-			js := nix(t, dstRoot, "nix", "path-info", "--json", "--sigs", "--recursive", pathArg)
+			nixtest.Verify(t, dstRoot)
+			js := nixtest.Must(t, dstRoot, "nix", "path-info", "--json", "--sigs", "--recursive", pathArg)
 			var infos []struct {
 				Path       string   `json:"path"`
 				NarHash    string   `json:"narHash"`
@@ -355,7 +266,7 @@ func TestNixSubstitutesFromOurCache(t *testing.T) {
 			}
 			if comp == "none" {
 				// Nix reads our listing format too (nix store ls uses it).
-				o := nix(t, dstRoot, "nix", "store", "ls", "--store", "file://"+cache, "-lR", src.Dir().Print(paths[0]))
+				o := nixtest.Must(t, dstRoot, "nix", "store", "ls", "--store", "file://"+cache, "-lR", src.Dir().Print(paths[0]))
 				if !strings.Contains(o, "link -> file") || !strings.Contains(o, "sub/x") {
 					t.Errorf("nix store ls:\n%s", o)
 				}
