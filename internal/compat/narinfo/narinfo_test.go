@@ -21,9 +21,10 @@ func TestNixFixturesRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("testdata/*.narinfo")
-	if len(files) < 12 {
+	if len(files) < 16 {
 		t.Fatalf("only %d fixtures", len(files))
 	}
+	derivers := 0
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
@@ -40,6 +41,9 @@ func TestNixFixturesRoundTrip(t *testing.T) {
 			if n := ni.CountValidSigs(trusted); n != 1 {
 				t.Errorf("%d valid signatures, want 1", n)
 			}
+			if !ni.Deriver.IsZero() && !ni.HasCA() {
+				derivers++
+			}
 			if !strings.HasPrefix(filepath.Base(f), ni.Compression+"-") {
 				t.Errorf("Compression %q", ni.Compression)
 			}
@@ -49,6 +53,9 @@ func TestNixFixturesRoundTrip(t *testing.T) {
 				t.Errorf("tampered narinfo: %d valid signatures", n)
 			}
 		})
+	}
+	if derivers != 4 {
+		t.Errorf("%d input-addressed fixtures with a Deriver, want 4", derivers)
 	}
 }
 
