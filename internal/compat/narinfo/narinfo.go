@@ -147,10 +147,7 @@ func parse(data []byte) (*NarInfo, error) {
 			}
 			ni.URL = value
 		case "Compression":
-			if value == "" {
-				return nil, bad("empty Compression")
-			}
-			ni.Compression = value
+			ni.Compression = value // "" becomes bzip2 below, as in Nix
 		case "FileHash", "NarHash":
 			h, err := nixhash.Parse(value)
 			if err != nil {

@@ -72,6 +72,7 @@ func TestParse(t *testing.T) {
 	}{
 		{"minimal", good, good},
 		{"no compression means bzip2", strings.Replace(good, "Compression: none\n", "", 1), strings.Replace(good, "none", "bzip2", 1)},
+		{"empty compression means bzip2", strings.Replace(good, "Compression: none\n", "Compression: \n", 1), strings.Replace(good, "none", "bzip2", 1)},
 		{"unknown keys ignored", good + "Foo: bar\n", good},
 		{"no references line", strings.Replace(good, "References: 19qsh9zqxhlmgc92j3jzyin1jjf5w115-d\n", "", 1), strings.Replace(good, "19qsh9zqxhlmgc92j3jzyin1jjf5w115-d", "", 1)},
 		{"unknown deriver", good + "Deriver: unknown-deriver\n", good},
