@@ -29,7 +29,7 @@ func profileSubcommands() []subcommand {
 		}}
 	}
 	return []subcommand{
-		sub("install", "install store paths into a profile", runProfileInstall),
+		sub("install", "install store paths (or built packages of --file/--expr) into a profile", runProfileInstall, "--file"),
 		sub("remove", "remove packages from a profile", runProfileRemove),
 		sub("upgrade", "upgrade packages using their most recent flake", runProfileUpgrade),
 		sub("list", "list installed packages", runProfileList),
@@ -49,6 +49,10 @@ type ProfileOptions struct {
 	Profile string // --profile; "" means the default profile
 	Args    []string
 
+	File  string     // install --file: Args are attribute paths in this file
+	Expr  string     // install --expr: Args are attribute paths in this expression
+	Build BuildFlags // install: settings for building derivations
+
 	To        uint64 // rollback --to
 	OlderThan string // wipe-history --older-than
 	DryRun    bool
@@ -56,7 +60,7 @@ type ProfileOptions struct {
 
 func newProfileCmd(f *Factory, name string, flags []string, runF func(*ProfileOptions) error) func([]string) error {
 	return func(args []string) error {
-		o := &ProfileOptions{F: f, Command: name}
+		o := &ProfileOptions{F: f, Command: name, Build: BuildFlags{Cores: -1}}
 		s := &argScanner{prog: f.Prog, args: args}
 		has := func(flag string) bool { return slices.Contains(flags, flag) }
 		for s.more() {
@@ -68,6 +72,16 @@ func newProfileCmd(f *Factory, name string, flags []string, runF func(*ProfileOp
 					return err
 				}
 				o.Profile = v
+			case (arg == "--file" || arg == "-f" || arg == "--expr") && has("--file"):
+				v, err := s.value(arg)
+				if err != nil {
+					return err
+				}
+				if arg == "--expr" {
+					o.Expr = v
+				} else {
+					o.File = v
+				}
 			case arg == "--dry-run" && has(arg):
 				o.DryRun = true
 			case arg == "--to" && has(arg):
@@ -87,6 +101,13 @@ func newProfileCmd(f *Factory, name string, flags []string, runF func(*ProfileOp
 				}
 				o.OlderThan = v
 			default:
+				if has("--file") {
+					if ok, err := parseBuildFlag(s, arg, &o.Build); err != nil {
+						return err
+					} else if ok {
+						continue
+					}
+				}
 				if err := storeArg(s, arg, &o.Store, &o.Args); err != nil {
 					return err
 				}
@@ -160,15 +181,88 @@ func reportEnv(o *ProfileOptions, res *profile.EnvResult) {
 	}
 }
 
+// runProfileInstall installs store paths, derivations' outputs
+// ("x.drv", "x.drv^out") and, with --file/--expr, the derivations at the
+// attribute paths given; derivations are built first.
 func runProfileInstall(ctx context.Context, o *ProfileOptions) error {
-	return withProfile(ctx, o, func(st *local.Store, prof string, out *bufio.Writer) error {
-		var add []profile.Element
-		for _, a := range o.Args {
-			p, err := installablePath(o.F, st, a)
+	return withSession(ctx, o.F, &o.Store, storeReadWrite, func(s *session, out *bufio.Writer) error {
+		st, err := s.io.Store()
+		if err != nil {
+			return err
+		}
+		if st == nil {
+			return fmt.Errorf("installing needs a local store (--store /some/dir or local?root=/some/dir)")
+		}
+		prof, err := profilePath(o, st)
+		if err != nil {
+			return err
+		}
+		// One element per installable, in order; derivations are
+		// filled in after the build.
+		type slot struct {
+			paths []storepath.Path
+			in    *installable
+		}
+		var slots []slot
+		if o.File != "" || o.Expr != "" {
+			if o.File != "" && o.Expr != "" {
+				return &usageError{o.F.Prog, "'--file' and '--expr' are exclusive"}
+			}
+			files, fromExpr := []string{o.File}, false
+			if o.Expr != "" {
+				files, fromExpr = []string{o.Expr}, true
+			}
+			ins, err := evalInstallables(s, files, fromExpr, o.Args)
 			if err != nil {
 				return err
 			}
-			add = append(add, profile.Element{StorePaths: []storepath.Path{p}, Active: true})
+			for i := range ins {
+				slots = append(slots, slot{in: &ins[i]})
+			}
+		} else {
+			for _, a := range o.Args {
+				in, ok, err := parseDrvArg(o.F, st.Dir(), a)
+				if err != nil {
+					return err
+				}
+				if ok {
+					slots = append(slots, slot{in: &in})
+					continue
+				}
+				p, err := installablePath(o.F, st, a)
+				if err != nil {
+					return err
+				}
+				slots = append(slots, slot{paths: []storepath.Path{p}})
+			}
+		}
+		var drvs []storepath.Path
+		for _, sl := range slots {
+			if sl.in != nil {
+				drvs = append(drvs, sl.in.drv)
+			}
+		}
+		if len(drvs) > 0 {
+			bl, err := newBuilder(o.F, st, &o.Store, &o.Build)
+			if err != nil {
+				return err
+			}
+			if _, err := bl.realise(ctx, drvs, false); err != nil {
+				return err
+			}
+		}
+		var add []profile.Element
+		for _, sl := range slots {
+			if sl.in != nil {
+				names, outs, err := builtOutputs(ctx, st, *sl.in)
+				if err != nil {
+					return err
+				}
+				for _, n := range names {
+					sl.paths = append(sl.paths, outs[n])
+				}
+			}
+			add = append(add, profile.Element{StorePaths: sortedPaths(sl.paths), Active: true})
 		}
 		_, _, res, err := profile.Update(ctx, st, prof, func(m *profile.Manifest) error {
 			m.Elements = append(m.Elements, add...)
@@ -179,27 +273,29 @@ func runProfileInstall(ctx context.Context, o *ProfileOptions) error {
 	})
 }
 
+func sortedPaths(ps []storepath.Path) []storepath.Path {
+	slices.SortFunc(ps, storepath.Compare)
+	return slices.Compact(ps)
+}
+
 // installablePath resolves an installable to a valid store path. Only
 // store paths (or links to them, like ./result) can be installed: there
 // is no builder yet.
 func installablePath(f *Factory, st *local.Store, arg string) (storepath.Path, error) {
 	looksLikePath := strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".") || !strings.Contains(arg, "#") && !strings.Contains(arg, ":")
 	if !looksLikePath || strings.HasSuffix(arg, ".nix") {
-		return storepath.Path{}, fmt.Errorf("cannot install '%s': only store paths can be installed for now (evaluating and building installables is not supported yet)", arg)
+		return storepath.Path{}, fmt.Errorf("cannot install '%s': flake references are not supported yet; install store paths, derivations, or attributes with --file FILE or --expr EXPR", arg)
 	}
 	p, err := storePathArg(f, st.Dir(), arg)
 	if err != nil {
 		return p, fmt.Errorf("cannot install '%s': %w", arg, err)
-	}
-	if p.IsDerivation() {
-		return p, fmt.Errorf("cannot install '%s': it is a derivation, and building is not supported yet; install its outputs instead", arg)
 	}
 	ok, err := st.IsValid(context.Background(), p)
 	if err != nil {
 		return p, err
 	}
 	if !ok {
-		return p, fmt.Errorf("cannot install '%s': path '%s' is not valid (building or substituting it is not supported yet)", arg, st.Dir().Print(p))
+		return p, fmt.Errorf("cannot install '%s': path '%s' is not valid (substituting is not supported yet; install the derivation that builds it instead)", arg, st.Dir().Print(p))
 	}
 	return p, nil
 }

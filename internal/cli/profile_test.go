@@ -198,14 +198,14 @@ func TestProfileScenario(t *testing.T) {
 		t.Errorf("wipe-history: %q", errs)
 	}
 	// Installing something that is not a valid store path.
-	if _, errs, code = e.run("profile", "install", p, prof, "nixpkgs#hello"); code == 0 || !strings.Contains(errs, "only store paths can be installed") {
+	if _, errs, code = e.run("profile", "install", p, prof, "nixpkgs#hello"); code == 0 || !strings.Contains(errs, "flake references are not supported yet") {
 		t.Errorf("flake installable: %d %q", code, errs)
 	}
 	if _, errs, code = e.run("profile", "install", p, prof, "/nix/store/00000000000000000000000000000000-x"); code == 0 || !strings.Contains(errs, "is not valid") {
 		t.Errorf("invalid path: %d %q", code, errs)
 	}
 
-	if _, errs, code = e.run("profile", "install", p, prof, "/nix/store/00000000000000000000000000000000-x.drv"); code == 0 || !strings.Contains(errs, "building is not supported yet") {
+	if _, errs, code = e.run("profile", "install", p, prof, "/nix/store/00000000000000000000000000000000-x.drv"); code == 0 || !strings.Contains(errs, "-x.drv' is not valid") {
 		t.Errorf("derivation: %d %q", code, errs)
 	}
 
@@ -224,5 +224,43 @@ func TestProfileScenario(t *testing.T) {
 	}
 	if !regexp.MustCompile(`^   4   \d{4}-\d\d-\d\d \d\d:\d\d:\d\d   \(current\)\n$`).Match(got) {
 		t.Errorf("nix-env --list-generations:\n%s", got)
+	}
+}
+
+// TestProfileInstallBuilds installs a package of pkgs/ with --file: it
+// is evaluated, built in the sandbox and linked into the profile.
+func TestProfileInstallBuilds(t *testing.T) {
+	needSandboxBuilds(t)
+	work := t.TempDir()
+	t.Cleanup(func() { fsutil.RemoveAll(work) })
+	store := filepath.Join(work, "store")
+	prof := filepath.Join(work, "p")
+	var out, errb bytes.Buffer
+	args := []string{"cairn", "profile", "install", "--store", store, "--profile", prof, "--file", pkgsDir(t), "hello", "-j", "2", "--cores", "1"}
+	if code := Main(t.Context(), args, strings.NewReader(""), &out, &errb, []string{"PATH=/usr/bin:/bin", "HOME=" + work}); code != 0 {
+		t.Fatalf("install: exit %d\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "-hello-1.0.drv'...") {
+		t.Errorf("no build shown:\n%s", errb.String())
+	}
+	// A chroot store: follow the links under the store's root.
+	env, err := os.Readlink(filepath.Join(work, "p-1-link"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := os.Readlink(store + env + "/bin")
+	if err != nil {
+		t.Fatalf("bin in the profile %s: %v", env, err)
+	}
+	if !strings.HasPrefix(target, "/nix/store/") || !strings.HasSuffix(target, "-hello-1.0/bin") {
+		t.Errorf("bin -> %s", target)
+	}
+	if _, err := os.Stat(store + target + "/hello"); err != nil {
+		t.Errorf("hello not built: %v", err)
+	}
+	out.Reset()
+	Main(t.Context(), []string{"cairn", "profile", "list", "--store", store, "--profile", prof}, strings.NewReader(""), &out, &errb, nil)
+	if !strings.HasPrefix(out.String(), "0 - - /nix/store/") || !strings.HasSuffix(out.String(), "-hello-1.0\n") {
+		t.Errorf("list: %q", out.String())
 	}
 }
