@@ -424,3 +424,42 @@ func TestNixUserEnvSamePath(t *testing.T) {
 		t.Errorf("after the upgrade: cairn %s, Nix %s\n%s", out2, nix2, m)
 	}
 }
+
+// cairn's profile lock is Nix's: nix-env waits while cairn holds it.
+func TestNixWaitsForProfileLock(t *testing.T) {
+	needNix(t)
+	st, base := testStore(t)
+	profile := filepath.Join(base, "profiles", "p")
+	p := addPkg(t, st, "x-1", map[string]string{"f": "x"})
+	if _, _, _, err := Update(context.Background(), st, profile, func(m *Manifest) error {
+		m.Elements = []Element{{StorePaths: []storepath.Path{p}, Active: true}}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := LockProfile(context.Background(), profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, _ := nixCmd(t, base, "nix-env", "-p", profile, "--list-generations")
+		done <- out
+	}()
+	select {
+	case out := <-done:
+		t.Fatalf("nix-env did not wait for the lock: %s", out)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if err := lock.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case out := <-done:
+		if !strings.Contains(out, "(current)") {
+			t.Errorf("nix-env after the lock: %s", out)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nix-env still waiting after the lock was released")
+	}
+}
