@@ -23,6 +23,11 @@ func (ev *Evaluator) allBuiltins() []Primop {
 	all = append(all, stringBuiltins()...)
 	all = append(all, ioBuiltins()...)
 	all = append(all, extraBuiltins()...)
+	if ev.opts.Compat.FlakeRefs {
+		all = append(all,
+			Primop{Name: "__parseFlakeRef", Arity: 1, Fn: primParseFlakeRef, ArgNames: []string{"flake-ref"}},
+			Primop{Name: "__flakeRefToString", Arity: 1, Fn: primFlakeRefToString, ArgNames: []string{"attrs"}})
+	}
 	for _, x := range ev.opts.ExtraBuiltins {
 		replaced := false
 		for i := range all {

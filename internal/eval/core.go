@@ -97,6 +97,7 @@ type Compat struct {
 	ListCellRepeated bool // «repeated» keyed by list cell (current) or elements (2.8)
 	OldErrorTexts    bool // 2.8 "value is a string while an integer was expected"
 	InheritFromOnce  bool // inherit (e) evaluates e once per set (current)
+	FlakeRefs        bool // builtins.parseFlakeRef and flakeRefToString exist (current)
 }
 
 // CompatCurrent returns the preset matching current Nix (the default).
@@ -110,6 +111,7 @@ func CompatCurrent() Compat {
 		FromJSONUintErr:  true,
 		ListCellRepeated: true,
 		InheritFromOnce:  true,
+		FlakeRefs:        true,
 	}
 }
 
