@@ -71,6 +71,8 @@ type Options struct {
 	RetryBackoff time.Duration
 	// Parallel bounds concurrent narinfo queries; default 16.
 	Parallel int
+	// Jobs bounds concurrent NAR downloads in Substitute; default 4.
+	Jobs int
 
 	// Writer settings (file:// only).
 	// Create creates the cache directory and nix-cache-info if missing.
@@ -124,6 +126,9 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 	if opts.Parallel <= 0 {
 		opts.Parallel = 16
 	}
+	if opts.Jobs <= 0 {
+		opts.Jobs = 4
+	}
 	if opts.Compression == "" {
 		opts.Compression = "xz"
 	}
@@ -150,7 +155,12 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 	case "http", "https":
 		client := opts.Client
 		if client == nil {
-			client = &http.Client{}
+			// No proxy from the environment (nothing below the CLI
+			// reads it); keep a connection per parallel query.
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.Proxy = nil
+			tr.MaxIdleConnsPerHost = opts.Parallel
+			client = &http.Client{Transport: tr}
 		}
 		base := *u
 		if !strings.HasSuffix(base.Path, "/") {

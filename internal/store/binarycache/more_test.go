@@ -318,3 +318,78 @@ func TestSubstitutersFallback(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// Substitute downloads up to Jobs NARs at a time, and a path only after
+// everything it refers to.
+func TestParallelDownloads(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	var leaves []storepath.Path
+	for i := range 8 {
+		info, err := src.AddText(ctx, fmt.Sprintf("leaf%d", i), []byte(fmt.Sprint("leaf ", i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, info.Path)
+	}
+	top, err := src.AddText(ctx, "top", []byte("all leaves"), leaves)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := fileCache(t, src, []storepath.Path{top.Path}, "none", nil)
+	topNar := ""
+	{
+		c, _ := Open(ctx, Options{URL: "file://" + dir})
+		ni, _ := c.NarInfo(ctx, top.Path)
+		topNar = "/" + ni.URL
+	}
+	var now, peak atomic.Int32
+	var topEarly atomic.Bool
+	dst := openLocal(t)
+	fs := http.FileServer(http.Dir(dir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/nar/") {
+			if r.URL.Path == topNar {
+				for _, l := range leaves {
+					if ok, _ := dst.IsValid(r.Context(), l); !ok {
+						topEarly.Store(true)
+					}
+				}
+			}
+			n := now.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+			fs.ServeHTTP(w, r)
+			now.Add(-1)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	opts := fastOpts(srv.URL)
+	opts.Jobs = 3
+	opts.StallTimeout = 5 * time.Second
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Substitute(ctx, dst, []storepath.Path{top.Path}); err != nil {
+		t.Fatal(err)
+	}
+	if p := peak.Load(); p < 2 || p > 3 {
+		t.Errorf("peak of %d concurrent downloads, want 2..3", p)
+	}
+	if topEarly.Load() {
+		t.Error("the top path was downloaded before its references")
+	}
+	for _, p := range append(leaves, top.Path) {
+		if ok, _ := dst.IsValid(ctx, p); !ok {
+			t.Errorf("%s not valid", p)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -42,7 +43,8 @@ type candidate struct {
 // narinfo that fails its cache's signature policy is passed over, as in
 // Nix, and a path no cache offers acceptably is an error before any
 // download starts. Then the paths are added references first, each NAR
-// checked while it streams into dst.AddNar; a download that fails for a
+// checked while it streams into dst.AddNar, up to Options.Jobs (of the
+// first cache) at a time; a download that fails for a
 // transient reason is retried with backoff, and a path that still fails
 // is tried from the next cache that has it. On error, paths added
 // before the failing one stay valid (complete, with their references);
@@ -110,33 +112,83 @@ func (s Substituters) Substitute(ctx context.Context, dst store.Store, paths []s
 			}
 		}
 	}
-	all := make([]storepath.Path, 0, len(need))
-	for p := range need {
-		all = append(all, p)
-	}
-	all = store.SortPaths(all)
-	order, err := store.TopoSort(all, func(p storepath.Path) []storepath.Path { return need[p][0].ni.References })
-	if err != nil {
-		return err
-	}
-	for i := len(order) - 1; i >= 0; i-- {
-		var errs []error
-		for _, cand := range need[order[i]] {
-			err := cand.c.substituteOne(ctx, dst, cand.ni)
-			if err == nil {
-				errs = nil
-				break
-			}
-			errs = append(errs, err)
-			if ctx.Err() != nil {
-				break
+	return s.download(ctx, dst, need)
+}
+
+// download adds the paths of need to dst, each after the paths it
+// refers to, up to Options.Jobs (of the first cache) at a time. After
+// the first failure no new download starts; the running ones finish.
+func (s Substituters) download(ctx context.Context, dst store.Store, need map[storepath.Path][]candidate) error {
+	// waiting[p] counts the references of p still to be added; users[r]
+	// lists the paths waiting for r.
+	waiting := map[storepath.Path]int{}
+	users := map[storepath.Path][]storepath.Path{}
+	var ready []storepath.Path
+	for _, p := range store.SortPaths(slices.Collect(maps.Keys(need))) {
+		for _, r := range need[p][0].ni.References {
+			if r != p && need[r] != nil {
+				waiting[p]++
+				users[r] = append(users[r], p)
 			}
 		}
-		if len(errs) > 0 {
-			return errors.Join(errs...)
+		if waiting[p] == 0 {
+			ready = append(ready, p)
 		}
+	}
+	type result struct {
+		p   storepath.Path
+		err error
+	}
+	jobs := max(s[0].opts.Jobs, 1)
+	results := make(chan result)
+	running, done := 0, 0
+	var errs []error
+	for done < len(need) {
+		for len(errs) == 0 && running < jobs && len(ready) > 0 {
+			p := ready[0]
+			ready = ready[1:]
+			running++
+			go func() { results <- result{p, s.fetch(ctx, dst, need[p])} }()
+		}
+		if running == 0 {
+			break // a failure stopped the rest, or a reference cycle
+		}
+		res := <-results
+		running--
+		done++
+		if res.err != nil {
+			errs = append(errs, res.err)
+			continue
+		}
+		for _, u := range users[res.p] {
+			if waiting[u]--; waiting[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if done < len(need) {
+		return fmt.Errorf("substitute: reference cycle among %d paths", len(need)-done)
 	}
 	return nil
+}
+
+// fetch adds one path from the first candidate cache that succeeds.
+func (s Substituters) fetch(ctx context.Context, dst store.Store, cands []candidate) error {
+	var errs []error
+	for _, cand := range cands {
+		err := cand.c.substituteOne(ctx, dst, cand.ni)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (s Substituters) names() string {
