@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -391,5 +392,46 @@ func TestParallelDownloads(t *testing.T) {
 		if ok, _ := dst.IsValid(ctx, p); !ok {
 			t.Errorf("%s not valid", p)
 		}
+	}
+}
+
+// Stalls before the NAR, on nix-cache-info and on narinfos, time out
+// too, after the retries.
+func TestStalledMetadata(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[:1], "none", nil)
+	for _, suffix := range []string{"/nix-cache-info", ".narinfo"} {
+		t.Run(suffix, func(t *testing.T) {
+			fs := http.FileServer(http.Dir(dir))
+			var hits atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasSuffix(r.URL.Path, suffix) {
+					hits.Add(1)
+					select {
+					case <-r.Context().Done():
+					case <-time.After(5 * time.Second):
+					}
+					return
+				}
+				fs.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			start := time.Now()
+			c, err := Open(ctx, fastOpts(srv.URL))
+			if err == nil {
+				err = c.Substitute(ctx, openLocal(t), paths[:1])
+			}
+			if !errors.Is(err, ErrStalled) {
+				t.Fatalf("got %v, want ErrStalled", err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if n := hits.Load(); n != 3 {
+				t.Errorf("%d attempts, want 3 (1 + Retries)", n)
+			}
+		})
 	}
 }
