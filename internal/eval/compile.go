@@ -131,6 +131,28 @@ func (c *compiler) lookup(sc *scope, name string, p Pos) expr {
 	return w
 }
 
+// basePrimop returns the primop that fn, a variable of the base scope
+// (builtins such as __lessThan or map, not shadowed), always denotes, or
+// nil. The base environment is never modified once built.
+func (c *compiler) basePrimop(fn expr, sc *scope) *Primop {
+	v, ok := fn.(*eVar)
+	if !ok || c.ev.baseEnv == nil {
+		return nil
+	}
+	x := sc
+	for l := v.level; l > 0 && x != nil; l-- {
+		x = x.up
+	}
+	if x != c.ev.baseScope {
+		return nil
+	}
+	bv := *c.ev.baseEnv.slot(v.slot)
+	if bv.Kind() != KPrimop {
+		return nil
+	}
+	return bv.primop()
+}
+
 func (c *compiler) path(path []ast.AttrName, sc *scope) []attrName {
 	out := make([]attrName, len(path))
 	for i, a := range path {
@@ -178,7 +200,11 @@ func (c *compiler) expr(e ast.Expr, sc *scope) expr {
 	case *ast.Lambda:
 		return c.lambda(n, sc)
 	case *ast.Call:
-		return &eCall{p: n.At, fn: c.expr(n.Fn, sc), args: c.exprs(n.Args, sc)}
+		fn := c.expr(n.Fn, sc)
+		if op := c.basePrimop(fn, sc); op != nil && op.Arity == len(n.Args) {
+			return &ePrimCall{p: n.At, op: op, args: c.exprs(n.Args, sc)}
+		}
+		return &eCall{p: n.At, fn: fn, args: c.exprs(n.Args, sc)}
 	case *ast.Let:
 		ls := &scope{up: sc, names: map[Sym]int{}}
 		a := c.bindings(n.Attrs, sc, ls)

@@ -388,7 +388,13 @@ func (ev *Evaluator) callFunction2(fn Value, args []Value, p Pos) (Value, error)
 	cur, err := ev.force(fn, p)
 	for err == nil && len(args) > 0 {
 		if cur.Kind() == KLambda {
-			cur, err = ev.callLambda(cur.lambdaEnv(), ev.lambdas[cur.lambdaID()], args[0], p)
+			l := ev.lambdas[cur.lambdaID()]
+			if inner, ok := l.body.(*eLambda); ok && len(args) >= 2 && l.formals == nil {
+				cur, err = ev.callCurried(cur.lambdaEnv(), l, inner, args[0], args[1], p)
+				args = args[2:]
+				continue
+			}
+			cur, err = ev.callLambda(cur.lambdaEnv(), l, args[0], p)
 			args = args[1:]
 			continue
 		}
@@ -482,6 +488,31 @@ func (ev *Evaluator) callLambda(cenv *Env, l *eLambda, arg Value, p Pos) (Value,
 	v, err := ev.eval(l.body, env)
 	if err != nil && ev.opts.ShowTrace {
 		ev.lambdaTrace(err, l, p)
+	}
+	return v, err
+}
+
+// callCurried applies `x: inner` to a and inner to b, as two callLambda
+// calls would, but with both environments in one allocation (the inner
+// one's parent is the outer one, so they live equally long).
+func (ev *Evaluator) callCurried(cenv *Env, l, inner *eLambda, a, b Value, p Pos) (Value, error) {
+	n1 := l.nslots + 1
+	mem := make([]Value, n1+inner.nslots+1)
+	mem[0].p = unsafe.Pointer(cenv)
+	env1 := (*Env)(&mem[0])
+	*env1.slot(0) = a
+	env := (*Env)(&mem[n1])
+	mem[n1].p = unsafe.Pointer(env1)
+	ev.stats.Envs += 2
+	ev.stats.Calls += 2
+	if inner.formals == nil {
+		*env.slot(0) = b
+	} else if err := ev.bindFormals(inner, env, b, p); err != nil {
+		return Value{}, err
+	}
+	v, err := ev.eval(inner.body, env)
+	if err != nil && ev.opts.ShowTrace {
+		ev.lambdaTrace(err, inner, p)
 	}
 	return v, err
 }

@@ -621,6 +621,57 @@ func (e *eLambda) eval(ev *Evaluator, env *Env) (Value, error) {
 	return lambdaValue(env, e.id), nil
 }
 
+// ePrimCall is a call of a builtin of the base scope with exactly its
+// arity (`a < b` is `__lessThan a b`): the primop is called directly, with
+// callFunction's depth accounting and trace.
+type ePrimCall struct {
+	p    Pos
+	op   *Primop
+	args []expr
+}
+
+func (e *ePrimCall) position() Pos { return e.p }
+
+func (e *ePrimCall) eval(ev *Evaluator, env *Env) (Value, error) {
+	if ev.depth > ev.maxDepth {
+		return Value{}, ev.stackOverflow(e.p)
+	}
+	if ev.nest+1-ev.hopBase > hopEvery {
+		return e.slow(ev, env)
+	}
+	ev.depth++
+	ev.nest++
+	base := len(ev.stk)
+	for _, a := range e.args {
+		ev.stk = append(ev.stk, ev.maybeThunk(a, env))
+	}
+	n := len(ev.stk)
+	ev.stats.PrimopCalls++
+	v, err := e.op.Fn(ev, e.p, ev.stk[base:n:n])
+	clear(ev.stk[base:])
+	ev.stk = ev.stk[:base]
+	ev.nest--
+	ev.depth--
+	if err != nil {
+		if !e.op.NoTrace {
+			addTracef(err, e.p, "while calling the '%s' builtin", e.op.Name)
+		}
+		return Value{}, err
+	}
+	return v, nil
+}
+
+// slow is the call through callFunction, which hops stacks when deep.
+//
+//go:noinline
+func (e *ePrimCall) slow(ev *Evaluator, env *Env) (Value, error) {
+	args := make([]Value, len(e.args))
+	for i, a := range e.args {
+		args[i] = ev.maybeThunk(a, env)
+	}
+	return ev.callFunction(PrimopValue(e.op), args, e.p)
+}
+
 func (e *eCall) eval(ev *Evaluator, env *Env) (Value, error) {
 	f, err := ev.eval(e.fn, env)
 	if err != nil {
