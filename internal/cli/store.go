@@ -74,9 +74,9 @@ func runGroup(ctx context.Context, f *Factory, group string, subs []subcommand, 
 // usages returns the synopses `--help` prints, by command.
 func usages() map[string]string {
 	return map[string]string{
-		"store add":           "[--mode flat|nar|text] [--name N] [--hash-algo A] [--dry-run] PATH",
-		"store add-path":      "[--name N] [--dry-run] PATH",
-		"store add-file":      "[--name N] [--dry-run] FILE",
+		"store add":           "[--mode flat|nar|text] [--name N] [--hash-algo A] [--dry-run] PATH...",
+		"store add-path":      "[--name N] [--dry-run] PATH...",
+		"store add-file":      "[--name N] [--dry-run] FILE...",
 		"store cat":           "STOREPATH/FILE",
 		"store ls":            "[-R] [-l] [-d] [--json] STOREPATH[/SUB]",
 		"store dump-path":     "STOREPATH...",

@@ -64,7 +64,7 @@ type StoreAddOptions struct {
 	Name   string // --name / -n; default the base name of Path
 	Algo   string // --hash-algo; default sha256
 	DryRun bool
-	Path   string
+	Paths  []string // one or more; --name needs exactly one
 }
 
 func newStoreAddCmd(f *Factory, mode string, runF func(*StoreAddOptions) error) func([]string) error {
@@ -96,24 +96,22 @@ func newStoreAddCmd(f *Factory, mode string, runF func(*StoreAddOptions) error) 
 		default:
 			return &usageError{f.Prog, fmt.Sprintf("unknown file ingestion method '%s' (want flat, nar or text)", o.Mode)}
 		}
-		if len(pos) != 1 {
-			return &usageError{f.Prog, "expected exactly one path to add"}
+		if len(pos) == 0 {
+			return &usageError{f.Prog, "expected a path to add"}
 		}
-		o.Path = pos[0]
+		if len(pos) > 1 && o.Name != "" {
+			return &usageError{f.Prog, "flag '--name' needs exactly one path to add"}
+		}
+		o.Paths = pos
 		return runF(o)
 	}
 }
 
+// runStoreAdd adds each path in turn through one open store, printing
+// each store path as it is added (Nix's add commands take one path; a
+// list saves a process and a database open per path).
 func runStoreAdd(ctx context.Context, o *StoreAddOptions) error {
 	f := o.F
-	p, err := f.abs(o.Path)
-	if err != nil {
-		return err
-	}
-	name := o.Name
-	if name == "" {
-		name = filepath.Base(p)
-	}
 	algo, err := nixhash.ParseAlgo(o.Algo)
 	if err != nil {
 		return err
@@ -122,40 +120,53 @@ func runStoreAdd(ctx context.Context, o *StoreAddOptions) error {
 		return fmt.Errorf("text ingestion needs sha256, not %s", algo)
 	}
 	return withStore(ctx, f, &o.Store, func(st *local.Store, out *bufio.Writer) error {
-		var sp storepath.Path
-		if o.DryRun {
-			if sp, err = computeAddPath(st.Dir(), p, name, o.Mode, algo); err != nil {
+		for _, a := range o.Paths {
+			sp, err := storeAddOne(ctx, st, o, a, algo)
+			if err != nil {
 				return err
 			}
-		} else {
-			switch o.Mode {
-			case "text":
-				data, err := readRegular(p)
-				if err != nil {
-					return err
-				}
-				info, err := st.AddText(ctx, name, data, nil)
-				if err != nil {
-					return err
-				}
-				sp = info.Path
-			case "flat":
-				// Nix 2.8 (add-file, nix-store --add-fixed) imports the
-				// file's NAR, so an executable file stays executable.
-				if sp, err = addFileNAR(ctx, st, p, name, algo); err != nil {
-					return err
-				}
-			default:
-				info, err := st.AddPath(ctx, p, local.AddOptions{Name: name, Method: storepath.Recursive, Algo: algo})
-				if err != nil {
-					return err
-				}
-				sp = info.Path
+			if _, err := fmt.Fprintln(out, st.Dir().Print(sp)); err != nil {
+				return err
 			}
 		}
-		_, err := fmt.Fprintln(out, st.Dir().Print(sp))
-		return err
+		return nil
 	})
+}
+
+func storeAddOne(ctx context.Context, st *local.Store, o *StoreAddOptions, arg string, algo nixhash.Algo) (storepath.Path, error) {
+	p, err := o.F.abs(arg)
+	if err != nil {
+		return storepath.Path{}, err
+	}
+	name := o.Name
+	if name == "" {
+		name = filepath.Base(p)
+	}
+	if o.DryRun {
+		return computeAddPath(st.Dir(), p, name, o.Mode, algo)
+	}
+	switch o.Mode {
+	case "text":
+		data, err := readRegular(p)
+		if err != nil {
+			return storepath.Path{}, err
+		}
+		info, err := st.AddText(ctx, name, data, nil)
+		if err != nil {
+			return storepath.Path{}, err
+		}
+		return info.Path, nil
+	case "flat":
+		// Nix 2.8 (add-file, nix-store --add-fixed) imports the
+		// file's NAR, so an executable file stays executable.
+		return addFileNAR(ctx, st, p, name, algo)
+	default:
+		info, err := st.AddPath(ctx, p, local.AddOptions{Name: name, Method: storepath.Recursive, Algo: algo})
+		if err != nil {
+			return storepath.Path{}, err
+		}
+		return info.Path, nil
+	}
 }
 
 // addFileNAR adds the regular file p flat-hashed, importing its NAR so

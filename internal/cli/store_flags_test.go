@@ -34,14 +34,16 @@ func showStore(c *StoreFlags) string {
 
 func TestStoreAddFlags(t *testing.T) {
 	show := func(o *StoreAddOptions) string {
-		return fmt.Sprintf("mode=%s name=%s algo=%s dry=%v path=%s %s", o.Mode, o.Name, o.Algo, o.DryRun, o.Path, showStore(&o.Store))
+		return fmt.Sprintf("mode=%s name=%s algo=%s dry=%v path=%s %s", o.Mode, o.Name, o.Algo, o.DryRun, strings.Join(o.Paths, ","), showStore(&o.Store))
 	}
 	tests := []struct{ args, want string }{
 		{"dir", "mode=nar name= algo=sha256 dry=false path=dir "},
 		{"--mode flat -n foo --hash-algo sha1 f", "mode=flat name=foo algo=sha1 dry=false path=f "},
 		{"--dry-run --name x --store /r d", "mode=nar name=x algo=sha256 dry=true path=d set:store=/r"},
 		{"--mode git d", "error: unknown file ingestion method 'git' (want flat, nar or text)"},
-		{"a b", "error: expected exactly one path to add"},
+		{"a b", "mode=nar name= algo=sha256 dry=false path=a,b "},
+		{"-n x a b", "error: flag '--name' needs exactly one path to add"},
+		{"", "error: expected a path to add"},
 		{"--bogus d", "error: unrecognised flag '--bogus'"},
 		{"--name", "error: flag '--name' requires 1 argument(s)"},
 	}
