@@ -238,12 +238,15 @@ func (p *processor) parseFile(file string) (ast.Expr, error) {
 
 func (p *processor) process(e ast.Expr) error {
 	s, o := p.s, p.o
-	code, err := s.ev.CompileExpr(e)
-	if err != nil {
+	if o.ParseOnly {
+		if err := s.ev.CheckExpr(e); err != nil {
+			return err
+		}
+		_, err := io.WriteString(p.out, ast.Show(e)+"\n")
 		return err
 	}
-	if o.ParseOnly {
-		_, err := io.WriteString(p.out, ast.Show(e)+"\n")
+	code, err := s.ev.CompileExpr(e)
+	if err != nil {
 		return err
 	}
 	root, err := s.ev.Eval(code)
