@@ -12,10 +12,12 @@
 let
   bootstrap = import ./bootstrap.nix { inherit busyboxDir goroot system; };
   stdenv = import ./stdenv.nix { inherit (bootstrap) busybox; inherit system; };
+  cairnPackages = import ./cairn.nix { inherit stdenv; inherit (bootstrap) go cacert; };
 in
 {
   inherit (bootstrap) busybox go cacert;
   inherit stdenv;
   hello = import ./hello { inherit stdenv; };
-  cairn = import ./cairn.nix { inherit stdenv; inherit (bootstrap) go cacert; };
+  inherit (cairnPackages) cairn;
+  cairn-vendor = cairnPackages.vendor;
 }
