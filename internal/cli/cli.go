@@ -98,6 +98,15 @@ func commands() []command {
 		{"profile", "manage profiles: install, remove, list, history, rollback, wipe-history, diff-closures", func(ctx context.Context, f *Factory, args []string) error {
 			return runGroup(ctx, f, "profile", profileSubcommands(), args)
 		}},
+		{"key", "generate and convert the keys that sign binary caches: generate-secret, convert-secret-to-public", func(ctx context.Context, f *Factory, args []string) error {
+			return runGroup(ctx, f, "key", keySubcommands(), args)
+		}},
+		{"copy", "copy store path closures between stores and binary caches, like nix copy", func(ctx context.Context, f *Factory, args []string) error {
+			return newCopyCmd(f, func(o *CopyOptions) error { return runCopy(ctx, o) })(args)
+		}},
+		{"serve", "serve the store as a binary cache over HTTP", func(ctx context.Context, f *Factory, args []string) error {
+			return newServeCmd(f, func(o *ServeOptions) error { return runServe(ctx, o) })(args)
+		}},
 	}, withBuildCommands(storeCommands())...)
 }
 

@@ -51,6 +51,9 @@ func storeSubcommands() []subcommand {
 		{"verify", "check store paths for corruption and trust", func(ctx context.Context, f *Factory, args []string) error {
 			return newStoreVerifyCmd(f, func(o *StoreVerifyOptions) error { return runStoreVerify(ctx, o) })(args)
 		}},
+		{"sign", "sign store paths with a secret key", func(ctx context.Context, f *Factory, args []string) error {
+			return newStoreSignCmd(f, func(o *StoreSignOptions) error { return runStoreSign(ctx, o) })(args)
+		}},
 	}
 }
 
