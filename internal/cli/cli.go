@@ -107,7 +107,7 @@ func commands() []command {
 		{"serve", "serve the store as a binary cache over HTTP", func(ctx context.Context, f *Factory, args []string) error {
 			return newServeCmd(f, func(o *ServeOptions) error { return runServe(ctx, o) })(args)
 		}},
-	}, withBuildCommands(storeCommands())...)
+	}, append(shellCommands(), withBuildCommands(storeCommands())...)...)
 }
 
 // Main runs cairn with args (os.Args: the program name first) and returns
