@@ -214,6 +214,7 @@ type builder struct {
 	bs    buildSettings
 	log   *progress.Logger
 	b     *build.Builder
+	sub   build.Substituter // the configured substituters (substitute.go)
 }
 
 // newBuilder sets up building into st.
@@ -251,6 +252,9 @@ func newBuilder(f *Factory, st *local.Store, c *EvalFlags, flags *BuildFlags) (*
 		return nil, fmt.Errorf("building without the sandbox needs the store at its logical place: store '%s' is really at '%s' (build with the sandbox, or use the store at %s)", st.Dir(), st.RealStoreDir(), st.Dir())
 	}
 	bl := &builder{f: f, st: st, flags: flags, bs: bs}
+	if bl.sub, err = buildSubstituter(f, c, st); err != nil {
+		return nil, err
+	}
 	bl.log = progress.New(f.Stderr, format, progress.Options{Dir: st.Dir()})
 	cfg.LogLine = bl.log.Line
 	bl.b = build.New(st, cfg)
@@ -343,7 +347,7 @@ func (bl *builder) realise(ctx context.Context, drvs []storepath.Path, check boo
 	if err != nil {
 		return nil, err
 	}
-	sched := &build.Scheduler{Builder: bl.b, MaxJobs: bl.bs.maxJobs, KeepGoing: bl.bs.keepGoing, Check: check}
+	sched := &build.Scheduler{Builder: bl.b, MaxJobs: bl.bs.maxJobs, KeepGoing: bl.bs.keepGoing, Check: check, Substituter: bl.sub}
 	sched.Observe(bl.log)
 	res, err := sched.Realise(ctx, g, drvs)
 	bl.log.Close()

@@ -91,7 +91,9 @@ func runRealise(ctx context.Context, o *RealiseOptions) error {
 				return err
 			}
 			if !valid {
-				return fmt.Errorf("path '%s' is not valid and there is no substituter to fetch it", st.Dir().Print(p))
+				if err := substitutePlainPath(ctx, f, &o.Store, st, p); err != nil { // substitute.go
+					return err
+				}
 			}
 			plain = append(plain, p)
 		}

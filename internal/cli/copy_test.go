@@ -22,17 +22,25 @@ import (
 // data and the given references.
 func addIAPath(t *testing.T, root, name, data string, refs []storepath.Path) string {
 	t.Helper()
+	sum := sha256.Sum256([]byte(name + data))
+	p, err := storepath.FromDigest(sum[:20], name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addAt(t, root, p, data, refs)
+	return storepath.Dir("/nix/store").Print(p)
+}
+
+// addAt registers the input-addressed path p (a directory holding the
+// file f with data) in the store at root.
+func addAt(t *testing.T, root string, p storepath.Path, data string, refs []storepath.Path) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := local.Open(ctx, local.Options{Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sum := sha256.Sum256([]byte(name + data))
-	p, err := storepath.FromDigest(sum[:20], name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
@@ -45,7 +53,6 @@ func addIAPath(t *testing.T, root, name, data string, refs []storepath.Path) str
 	if err := st.AddNar(ctx, info, &buf); err != nil {
 		t.Fatal(err)
 	}
-	return st.Dir().Print(p)
 }
 
 // cacheClosure makes a two-path input-addressed closure in e's store and

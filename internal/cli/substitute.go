@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
+	"cairn/internal/build"
 	"cairn/internal/compat/signature"
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store/binarycache"
@@ -197,17 +199,25 @@ func openSubstituters(ctx context.Context, f *Factory, dir storepath.Dir, cs cac
 
 // cacheSubstituter is the build Scheduler's Substituter: before a
 // derivation is built, its outputs are looked up in the substituters
-// and, if every one is offered acceptably, downloaded instead.
+// and, if every one is offered acceptably, downloaded instead. The
+// caches are opened on first use.
 type cacheSubstituter struct {
-	st     *local.Store
+	f    *Factory
+	st   *local.Store
+	cs   cacheSettings
+	warn io.Writer
+
+	once   sync.Once
 	caches binarycache.Substituters
-	warn   io.Writer
 }
+
+var _ build.Substituter = (*cacheSubstituter)(nil)
 
 // Substitute implements build.Substituter. Outputs no cache offers are
 // not an error: the derivation is then built. A failed download is an
 // error, as in Nix without --fallback.
 func (s *cacheSubstituter) Substitute(ctx context.Context, paths []storepath.Path) (bool, error) {
+	s.once.Do(func() { s.caches = openSubstituters(ctx, s.f, s.st.Dir(), s.cs, s.warn) })
 	if len(s.caches) == 0 {
 		return false, nil
 	}
@@ -233,15 +243,30 @@ func (s *cacheSubstituter) Substitute(ctx context.Context, paths []storepath.Pat
 	return true, nil
 }
 
-// newCacheSubstituter returns the Substituter for building into st with
-// the configured substituters, or nil when none are configured.
-func newCacheSubstituter(ctx context.Context, f *Factory, c *StoreFlags, st *local.Store) (*cacheSubstituter, error) {
+// buildSubstituter returns the Substituter for building into st with
+// the configured substituters, or nil when none are configured. It is
+// the hook newBuilder calls.
+func buildSubstituter(f *Factory, c *StoreFlags, st *local.Store) (build.Substituter, error) {
 	cs, err := resolveCacheSettings(f, c)
-	if err != nil {
+	if err != nil || len(cs.substituters) == 0 {
 		return nil, err
 	}
-	if len(cs.substituters) == 0 {
-		return nil, nil
+	return &cacheSubstituter{f: f, st: st, cs: cs, warn: f.Stderr}, nil
+}
+
+// substitutePlainPath makes the invalid store path p valid from the
+// configured substituters (nix-store -r on a path that is not a
+// derivation), with its closure.
+func substitutePlainPath(ctx context.Context, f *Factory, c *StoreFlags, st *local.Store, p storepath.Path) error {
+	sub, err := buildSubstituter(f, c, st)
+	if err != nil {
+		return err
 	}
-	return &cacheSubstituter{st: st, caches: openSubstituters(ctx, f, st.Dir(), cs, f.Stderr), warn: f.Stderr}, nil
+	if sub != nil {
+		ok, err := sub.Substitute(ctx, []storepath.Path{p})
+		if ok || err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("path '%s' is not valid and there is no substituter to fetch it", st.Dir().Print(p))
 }

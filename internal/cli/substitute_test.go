@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"cairn/internal/compat/storepath"
+	"cairn/internal/store/local"
+)
+
+// TestRealiseSubstitutes instantiates a derivation whose builder cannot
+// run, puts a signed output for it in a file:// cache, and checks that
+// store realise substitutes the output (and so succeeds) only when the
+// cache is among the substituters and its key is trusted; a plain store
+// path is substituted the same way.
+func TestRealiseSubstitutes(t *testing.T) {
+	e := newStoreEnv(t)
+	drv := strings.TrimSpace(e.ok("instantiate", "-E", `derivation { name = "subst"; system = "x86_64-linux"; builder = "/nonexistent/builder"; }`))
+	st, err := local.Open(t.Context(), local.Options{Root: e.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := st.Dir().Parse(drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.ReadDerivation(t.Context(), dp)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	outPath := d.Outputs["out"].Path
+
+	// The output, made elsewhere and pushed to a signed cache.
+	other := filepath.Join(e.work, "other")
+	dep := addIAPath(t, other, "dep", "a dependency\n", nil)
+	depP, _ := storepath.Dir("/nix/store").Parse(dep)
+	outP, _ := storepath.Dir("/nix/store").Parse(outPath)
+	addAt(t, other, outP, "built elsewhere, uses "+dep+"\n", []storepath.Path{depP})
+	sk := e.ok("key", "generate-secret", "--key-name", "sub-1")
+	e.write("sk", sk, 0o600)
+	pk, _, _ := e.run(sk, "key", "convert-secret-to-public")
+	cache := filepath.Join(e.work, "cache")
+	cairnIn(t, e.work, "copy", "--store", other, "--to", "file://"+cache+"?compression=zstd&secret-key="+filepath.Join(e.work, "sk"), outPath)
+
+	// No substituters: the build is tried and fails.
+	if _, errs, code := e.run("", "store", "realise", "--option", "sandbox", "false", drv); code == 0 {
+		t.Fatalf("realise without substituters succeeded; stderr %s", errs)
+	}
+	// An untrusted cache is passed over.
+	if _, errs, code := e.run("", "store", "realise", "--option", "sandbox", "false", "--option", "substituters", "file://"+cache, drv); code == 0 {
+		t.Fatalf("realise with an untrusted cache succeeded; stderr %s", errs)
+	}
+	out, errs, code := e.run("", "store", "realise", "--option", "substituters", "file://"+cache, "--option", "trusted-public-keys", pk, drv)
+	if code != 0 {
+		t.Fatalf("realise with the cache: exit %d\n%s", code, errs)
+	}
+	if out != outPath+"\n" || !strings.Contains(errs, "copying path '"+outPath+"' from 'file://"+cache+"'") {
+		t.Errorf("realise: stdout %q, stderr %q", out, errs)
+	}
+	data, err := os.ReadFile(filepath.Join(e.root, outPath, "f"))
+	if err != nil || !bytes.Contains(data, []byte("built elsewhere")) {
+		t.Errorf("substituted output: %q, %v", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, dep)); err != nil {
+		t.Errorf("reference not substituted: %v", err)
+	}
+
+	// A plain path, through NIX_CONFIG.
+	plain := addIAPath(t, other, "plain", "plain path\n", nil)
+	cairnIn(t, e.work, "copy", "--store", other, "--to", "file://"+cache+"?secret-key="+filepath.Join(e.work, "sk"), plain)
+	if _, _, code := e.run("", "store", "realise", plain); code == 0 {
+		t.Errorf("plain path realised without substituters")
+	}
+	var so, se bytes.Buffer
+	env := []string{"HOME=" + e.work, "NIX_REMOTE=dummy://", "NIX_CONFIG=substituters = file://" + cache + "\ntrusted-public-keys = " + pk}
+	if code := mainIn(t.Context(), e.work, []string{"cairn", "store", "realise", "--store", e.root, plain}, strings.NewReader(""), &so, &se, env); code != 0 || so.String() != plain+"\n" {
+		t.Errorf("realise plain path: exit %d, stdout %q, stderr %s", code, so.String(), se.String())
+	}
+}
