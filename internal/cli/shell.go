@@ -182,7 +182,7 @@ func defaultShell(f *Factory, env []string) string {
 	return "sh"
 }
 
-// shellCommands are shell and run.
+// shellCommands are shell, run, develop and print-dev-env.
 func shellCommands() []command {
 	return []command{
 		{"shell", "start a shell with packages on PATH, installing nothing, like nix shell", func(ctx context.Context, f *Factory, args []string) error {
@@ -190,6 +190,12 @@ func shellCommands() []command {
 		}},
 		{"run", "build a package and run its program, like nix run", func(ctx context.Context, f *Factory, args []string) error {
 			return newRunCmd(f, func(o *RunOptions) error { return runRun(ctx, o) })(args)
+		}},
+		{"develop", "start a shell in the build environment of a derivation, like nix develop", func(ctx context.Context, f *Factory, args []string) error {
+			return newDevelopCmd(f, false, func(o *DevelopOptions) error { return runDevelop(ctx, o) })(args)
+		}},
+		{"print-dev-env", "print the build environment of a derivation as shell code or JSON, like nix print-dev-env", func(ctx context.Context, f *Factory, args []string) error {
+			return newDevelopCmd(f, true, func(o *DevelopOptions) error { return runDevelop(ctx, o) })(args)
 		}},
 	}
 }

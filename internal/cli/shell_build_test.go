@@ -2,16 +2,17 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-// TestShellRun runs shell and run on pkgs'
+// TestShellRunDevelop runs shell, run, print-dev-env and develop on pkgs'
 // hello through Main with a chroot store: the programs run with the
 // store mounted at /nix/store in a user namespace.
-func TestShellRun(t *testing.T) {
+func TestShellRunDevelop(t *testing.T) {
 	needSandboxBuilds(t)
 	ctx := t.Context()
 	work := t.TempDir()
@@ -103,5 +104,75 @@ func TestShellRun(t *testing.T) {
 	}
 	if _, errs, code = cairn("run", "--store", store, "-f", pkgs, "hello", "bogus"); code != 2 || !strings.Contains(errs, "hello: unknown argument 'bogus'") {
 		t.Errorf("run hello bogus: exit %d\n%s", code, errs)
+	}
+
+	// 3. print-dev-env --json has Nix 2.8's shape.
+	out, errs, code = cairn("print-dev-env", "--store", store, "-f", pkgs, "hello", "--json")
+	if code != 0 {
+		t.Fatalf("print-dev-env --json: exit %d\n%s", code, errs)
+	}
+	var js struct {
+		Variables map[string]struct {
+			Type  string `json:"type"`
+			Value any    `json:"value"`
+		} `json:"variables"`
+		BashFunctions map[string]string `json:"bashFunctions"`
+	}
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&js); err != nil || js.BashFunctions == nil {
+		t.Fatalf("print-dev-env --json %q: %v", out, err)
+	}
+	for k, want := range map[string]string{"pname": "hello", "version": "1.0", "out": filepath.Join(work, "outputs", "out"), "NIX_STORE": "/nix/store"} {
+		if v := js.Variables[k]; v.Type != "exported" || v.Value != want {
+			t.Errorf("variables.%s = %+v, want exported %q", k, v, want)
+		}
+	}
+	for _, k := range []string{"HOME", "TMPDIR", "NIX_BUILD_TOP", "NIX_LOG_FD", "TERM"} {
+		if _, ok := js.Variables[k]; ok {
+			t.Errorf("variables has %s", k)
+		}
+	}
+	out, errs, code = cairn("print-dev-env", "--store", store, "-f", pkgs, "hello")
+	if code != 0 || !strings.Contains(out, "pname='hello'\nexport pname\n") || !strings.Contains(out, "genericBuild()") {
+		t.Errorf("print-dev-env: exit %d\n%s\n%s", code, out, errs)
+	}
+
+	// 4. develop -c sees the derivation's variables; genericBuild builds
+	// into ./outputs.
+	out, errs, code = cairn("develop", "--store", store, "-f", pkgs, "hello", "-c", "sh", "-c", `echo "$pname $version $out $doCheck"; test -d "$NIX_BUILD_TOP" && test "$TMPDIR" = "$NIX_BUILD_TOP" && echo tmp ok`)
+	if want := "hello 1.0 " + filepath.Join(work, "outputs", "out") + " 1\ntmp ok\n"; code != 0 || out != want {
+		t.Errorf("develop -c: exit %d, stdout %q, want %q\n%s", code, out, want, errs)
+	}
+	out, errs, code = cairn("develop", "--store", store, "-f", pkgs, "hello", "-c", "genericBuild")
+	if code != 0 || !strings.Contains(out, "hello: all tests passed") {
+		t.Errorf("develop -c genericBuild: exit %d\n%s\n%s", code, out, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "outputs/out/bin/hello")); err != nil || !strings.Contains(string(b), `echo "hello 1.0"`) {
+		t.Errorf("genericBuild's outputs/out/bin/hello: %v\n%s", err, b)
+	}
+
+	// 5. develop --phase runs one phase of a derivation of our own.
+	nix := `let pkgs = import ` + pkgs + ` { }; in pkgs.stdenv.mkDerivation {
+	  pname = "phased"; version = "2";
+	  buildPhase = "echo build phase of $pname; echo in $NIX_BUILD_TOP > $TMPDIR/seen";
+	  installPhase = "echo install phase; exit 9";
+	  shellHook = "echo hook ran in $pname >&2";
+	}`
+	if err := os.WriteFile(filepath.Join(work, "phased.nix"), []byte(nix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cairn("develop", "--store", store, "phased.nix", "--phase", "build")
+	if code != 0 || out != "build phase of phased\n" {
+		t.Errorf("develop --phase build: exit %d, stdout %q\n%s", code, out, errs)
+	}
+	if _, errs, code = cairn("develop", "--store", store, "phased.nix", "--install"); code != 9 {
+		t.Errorf("develop --install: exit %d, want the phase's 9\n%s", code, errs)
+	}
+	// As in Nix 2.8, shellHook runs for commands too, and the caller's
+	// PATH follows the builder's.
+	out, errs, code = cairn("develop", "--store", store, "phased.nix", "-c", "sh", "-c", `echo "$PATH"`)
+	if code != 0 || out != "/path-not-set:"+callerPath+"\n" || !strings.Contains(errs, "hook ran in phased\n") {
+		t.Errorf("develop -c with shellHook: exit %d, stdout %q\n%s", code, out, errs)
 	}
 }

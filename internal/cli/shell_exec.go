@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"cairn/internal/build/sandbox"
+	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store/local"
 )
@@ -142,6 +143,28 @@ func realiseInstallables(ctx context.Context, f *Factory, st *local.Store, c *Ev
 		}
 	}
 	return out, nil
+}
+
+// realiseInputs builds the input derivations of drv (what its builder
+// needs), not drv itself.
+func realiseInputs(ctx context.Context, f *Factory, st *local.Store, c *EvalFlags, flags *BuildFlags, drv *derivation.Derivation) error {
+	if len(drv.InputDrvs) == 0 {
+		return nil
+	}
+	var drvs []storepath.Path
+	for p := range drv.InputDrvs {
+		sp, err := st.Dir().Parse(p)
+		if err != nil {
+			return err
+		}
+		drvs = append(drvs, sp)
+	}
+	bl, err := newBuilder(f, st, c, flags)
+	if err != nil {
+		return err
+	}
+	_, err = bl.realise(ctx, drvs, false)
+	return err
 }
 
 // storeProgram is a program to run with the store's paths visible.

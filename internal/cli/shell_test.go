@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
+	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store/local"
 )
@@ -34,6 +39,14 @@ func TestShellFlags(t *testing.T) {
 		t.Errorf("run -E: %+v %v", ro, err)
 	}
 
+	var do *DevelopOptions
+	if err := newDevelopCmd(f, false, func(o *DevelopOptions) error { do = o; return nil })([]string{"x.drv", "--build"}); err != nil || do.Phase != "build" {
+		t.Errorf("develop --build: %+v %v", do, err)
+	}
+	if err := newDevelopCmd(f, true, func(o *DevelopOptions) error { do = o; return nil })([]string{"-f", "p", "a", "--json"}); err != nil || !do.JSON || !do.Print {
+		t.Errorf("print-dev-env --json: %+v %v", do, err)
+	}
+
 	for _, bad := range []struct {
 		name string
 		cmd  func([]string) error
@@ -41,6 +54,8 @@ func TestShellFlags(t *testing.T) {
 	}{
 		{"shell -c alone", newShellCmd(f, func(*ShellOptions) error { return nil }), []string{"x", "-c"}},
 		{"run without installable", newRunCmd(f, func(*RunOptions) error { return nil }), []string{"--", "a"}},
+		{"develop phase and command", newDevelopCmd(f, false, func(*DevelopOptions) error { return nil }), []string{"x", "--phase", "build", "-c", "true"}},
+		{"print-dev-env --phase", newDevelopCmd(f, true, func(*DevelopOptions) error { return nil }), []string{"x", "--phase", "build"}},
 		{"shell unknown flag", newShellCmd(f, func(*ShellOptions) error { return nil }), []string{"--bogus"}},
 	} {
 		var ue *usageError
@@ -95,4 +110,67 @@ func mustPath(t *testing.T, base string) storepath.Path {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestDevEnv checks the environment computed from a .drv: outputs (paths
+// and placeholders) redirected, Nix's ignored variables dropped,
+// passAsFile, the JSON shape, and the script run by a host shell.
+func TestDevEnv(t *testing.T) {
+	outPath := "/nix/store/00000000000000000000000000000000-x"
+	drv := &derivation.Derivation{
+		Outputs: map[string]derivation.Output{"out": {Path: outPath}, "dev": {}},
+		Builder: "/bin/sh",
+		Args:    []string{"-c", `echo "built $name into $out"`},
+		Env: map[string]string{
+			"name": "x", "out": outPath, "dev": derivation.HashPlaceholder("dev"), "ref": "see " + outPath + "/bin",
+			"HOME": "/homeless", "TMPDIR": "/nope", "TERM": "dumb", "quote": "it's <&> \"q\"",
+			"passAsFile": "big", "big": "contents of big", "bad-name": "skipped in the script",
+		},
+	}
+	e := newDevEnv(storepath.DefaultDir, drv, "/w/outputs", 3)
+	for k, want := range map[string]string{"out": "/w/outputs/out", "dev": "/w/outputs/dev", "ref": "see /w/outputs/out/bin", "NIX_BUILD_CORES": "3", "NIX_STORE": "/nix/store"} {
+		if e.vars[k] != want {
+			t.Errorf("%s = %q, want %q", k, e.vars[k], want)
+		}
+	}
+	for _, k := range []string{"HOME", "TMPDIR", "TERM"} {
+		if _, ok := e.vars[k]; ok {
+			t.Errorf("%s kept", k)
+		}
+	}
+	var js map[string]any
+	if err := json.Unmarshal(e.json(), &js); err != nil {
+		t.Fatal(err)
+	}
+	if n := reflect.ValueOf(js["bashFunctions"]).Len(); n != 0 || len(js) != 2 {
+		t.Errorf("json top level %v", js)
+	}
+	if v := js["variables"].(map[string]any)["quote"]; !reflect.DeepEqual(v, map[string]any{"type": "exported", "value": "it's <&> \"q\""}) {
+		t.Errorf("quote = %v", v)
+	}
+	if !bytes.Contains(e.json(), []byte(`"it's <&> \"q\""`)) || bytes.Count(e.json(), []byte("\n")) != 1 {
+		t.Errorf("json not one unescaped line: %s", e.json())
+	}
+
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skipf("SKIPPING: no sh on this host: %v", err)
+	}
+	tmp := t.TempDir()
+	script := e.script() + `printf '%s|%s|%s|%s|' "$out" "$quote" "$(cat "$bigPath")" "$TMPDIR"
+test "$TMPDIR" = "$NIX_BUILD_TOP" && test -d "$TMPDIR" && genericBuild
+` + commandScript([]string{"sh", "-c", `printf '%s|' "$1"; exit 7`, "sh", "it's a b"})
+	cmd := exec.Command(sh, "-c", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp}
+	out, err := cmd.CombinedOutput()
+	var xe *exec.ExitError
+	if !errors.As(err, &xe) || xe.ExitCode() != 7 {
+		t.Fatalf("script: %v\n%s", err, out)
+	}
+	if got, want := string(out), "/w/outputs/out|it's <&> \"q\"|contents of big|"; !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "built x into /w/outputs/out\nit's a b|") {
+		t.Errorf("script output %q", got)
+	}
+	if !strings.Contains(string(out), "|"+tmp+"/nix-shell.") {
+		t.Errorf("TMPDIR not a fresh directory under the caller's TMPDIR: %q", out)
+	}
 }
