@@ -204,7 +204,10 @@ func runInStore(ctx context.Context, f *Factory, st *local.Store, p storeProgram
 	}
 	argv0 := firstNonEmpty(p.argv0, p.name)
 	if !chroot {
-		cmd := exec.CommandContext(ctx, prog, p.args...)
+		// Not tied to ctx: as with Nix, which execs the program, a
+		// terminal's Ctrl-C is the program's to handle (cairn's own
+		// handler only cancels ctx), and cairn waits for it.
+		cmd := exec.Command(prog, p.args...)
 		cmd.Args[0] = argv0
 		cmd.Env, cmd.Dir = p.env, p.dir
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = f.Stdin, f.Stdout, f.Stderr

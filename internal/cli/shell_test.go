@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,5 +173,51 @@ test "$TMPDIR" = "$NIX_BUILD_TOP" && test -d "$TMPDIR" && genericBuild
 	}
 	if !strings.Contains(string(out), "|"+tmp+"/nix-shell.") {
 		t.Errorf("TMPDIR not a fresh directory under the caller's TMPDIR: %q", out)
+	}
+}
+
+// TestRunInStoreDirect runs a program from a store at its logical place:
+// looked up in the given PATH, with its arguments, environment and
+// working directory, and its exit status as cairn's.
+func TestRunInStoreDirect(t *testing.T) {
+	dir := t.TempDir()
+	st, err := local.Open(t.Context(), local.Options{StoreDir: storepath.Dir(dir + "/store"), StateDir: dir + "/state", ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skipf("SKIPPING: no sh on this host: %v", err)
+	}
+	bin := filepath.Join(dir, "store", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-prog", "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!" + sh + "\nprintf '%s|' \"$0\" \"$@\" \"$GREETING\" \"$PWD\"\nexit \"$CODE\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "prog"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name, code, want string
+		wantCode         int
+	}{
+		{"ok", "0", bin + "/prog|a b|'c'|hi|" + dir + "|", 0},
+		{"status", "3", bin + "/prog|a b|'c'|hi|" + dir + "|", 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			f := &Factory{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}
+			err := runInStore(t.Context(), f, st, storeProgram{name: "prog", args: []string{"a b", "'c'"}, dir: dir,
+				env: []string{"PATH=/nonexistent:" + bin, "GREETING=hi", "CODE=" + tt.code}})
+			if got := exitCode(err); got != tt.wantCode || out.String() != tt.want {
+				t.Errorf("exit %d (%v), output %q; want %d, %q", got, err, out.String(), tt.wantCode, tt.want)
+			}
+		})
+	}
+	f := &Factory{Stdout: io.Discard, Stderr: io.Discard}
+	err = runInStore(t.Context(), f, st, storeProgram{name: "missing", env: []string{"PATH=" + bin}})
+	if err == nil || !strings.Contains(err.Error(), "unable to execute 'missing': not found in PATH") {
+		t.Errorf("missing program: %v", err)
 	}
 }
