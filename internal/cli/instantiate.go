@@ -214,6 +214,7 @@ type processor struct {
 	attrPaths []string
 	rootNr    int
 	warned    bool
+	showBuf   []byte // --parse output, reused
 }
 
 func (p *processor) parseFile(file string) (ast.Expr, error) {
@@ -242,7 +243,8 @@ func (p *processor) process(e ast.Expr) error {
 		if err := s.ev.CheckExpr(e); err != nil {
 			return err
 		}
-		_, err := io.WriteString(p.out, ast.Show(e)+"\n")
+		p.showBuf = append(ast.AppendShow(p.showBuf[:0], e), '\n')
+		_, err := p.out.Write(p.showBuf)
 		return err
 	}
 	code, err := s.ev.CompileExpr(e)

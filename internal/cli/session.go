@@ -148,7 +148,7 @@ func withSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode, 
 	if err != nil {
 		return err
 	}
-	out := bufio.NewWriter(f.Stdout)
+	out := bufio.NewWriterSize(f.Stdout, 64<<10)
 	defer func() {
 		ferr, cerr := out.Flush(), s.close()
 		if err == nil {

@@ -809,9 +809,16 @@ func primSort(ev *Evaluator, p Pos, a []Value) (Value, error) {
 		return Value{}, err
 	}
 	out := append([]Value(nil), l.ListV()...)
-	for _, x := range out {
-		if _, err := ev.force(x, 0); err != nil {
+	for i, x := range out {
+		v, err := ev.force(x, 0)
+		if err != nil {
 			return Value{}, err
+		}
+		// A scalar has no cell identity that printing or == could see,
+		// so the sorted list holds it directly rather than its thunk.
+		switch v.Kind() {
+		case KNull, KBool, KInt, KFloat:
+			out[i] = v
 		}
 	}
 	fast := f.Kind() == KPrimop && f.primop().Name == "lessThan"

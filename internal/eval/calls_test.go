@@ -45,6 +45,14 @@ func TestDirectCalls(t *testing.T) {
 		{"sort", `builtins.sort (a: b: a < b) [ 3 1 2 ]`, "[ 1 2 3 ]"},
 		{"function identity", `let f = a: b: a; l = [ f ]; in l == l`, "true"},
 		{"deep", `let f = a: n: if n == 0 then a else __add 1 (f a (__sub n 1)); in f 0 300000`, "300000"},
+		{"scratch null arg", `map (x: isNull x) [ null 1 ]`, "[ true false ]"},
+		{"scratch select", `map (x: x.a.b) [ { a.b = 1; } ]`, "[ 1 ]"},
+		{"scratch filter", `builtins.filter (x: x != null && !(x ? c)) [ null 1 { c = 1; } ]`, "[ 1 ]"},
+		{"scratch nested", `let f = a: b: a + b; g = l: __foldl' f 0 l; in map g [ [ 1 2 3 ] [ 4 ] ]`, "[ 6 4 ]"},
+		{"scratch strings", `map (x: "${x}-" + x) [ "a" "b" ]`, `[ "a-a" "b-b" ]`},
+		{"scratch genList", `__genList (i: i * 2) 4`, "[ 0 2 4 6 ]"},
+		{"scratch with", `with { k = 3; }; map (x: x * k) [ 1 2 ]`, "[ 3 6 ]"},
+		{"escaping body", `let f = x: [ x ]; in map f [ 1 2 ]`, "[ [ 1 ] [ 2 ] ]"},
 		{"primop error trace", `let f = a: b: a < b; in f 1 "x"`, "ERR cannot compare an integer with a string; values are 1 and \"x\""},
 		{"formals error", `let f = a: { b }: b; in f 1 { c = 1; }`, "ERR function 'f' called without required argument 'b'"},
 	}
@@ -75,4 +83,31 @@ func firstErrLine(s string) string {
 		}
 	}
 	return "ERR " + last
+}
+
+// TestScratchEnvs checks that scratch frames taken while the stack grows
+// keep their memory, and that released memory is cleared.
+func TestScratchEnvs(t *testing.T) {
+	ev := New(Options{})
+	var frames [][]Value
+	for i := range 3000 {
+		m := ev.scratchEnvs(3)
+		m[1] = Int(int64(i))
+		frames = append(frames, m)
+	}
+	for i, m := range frames {
+		if m[1].IntV() != int64(i) {
+			t.Fatalf("frame %d holds %d", i, m[1].IntV())
+		}
+	}
+	for i := len(frames) - 1; i >= 0; i-- {
+		ev.releaseEnvs(frames[i])
+	}
+	if len(ev.scratch) != 0 {
+		t.Fatalf("scratch not empty: %d", len(ev.scratch))
+	}
+	m := ev.scratchEnvs(3)
+	if m[1] != (Value{}) {
+		t.Fatal("reused scratch memory not cleared")
+	}
 }

@@ -8,14 +8,20 @@ import "cairn/internal/lang/ast"
 // undefined, and only then does the compiler run to report the first one
 // in Nix's order. It is what `--parse` needs.
 func (ev *Evaluator) CheckExpr(e ast.Expr) error {
-	c := &checker{names: make(map[string]int32, len(ev.baseScope.names)+64)}
-	for s := range ev.baseScope.names {
-		c.names[ev.syms.name(s)]++
+	names := ev.checkNames
+	if names == nil {
+		names = make(map[string]int32, len(ev.baseScope.names)+64)
+		for s := range ev.baseScope.names {
+			names[ev.syms.name(s)]++
+		}
 	}
+	c := &checker{names: names}
 	c.expr(e)
 	if !c.undefined {
+		ev.checkNames = names // the walk left the counts as it found them
 		return nil
 	}
+	ev.checkNames = nil
 	_, err := ev.compile(e)
 	return err
 }

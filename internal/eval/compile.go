@@ -394,5 +394,6 @@ func (c *compiler) lambda(n *ast.Lambda, sc *scope) expr {
 	}
 	l.nslots = d + len(l.formals)
 	l.body = c.expr(n.Body, ls)
+	l.noEscape = l.formals == nil && noEscape(l.body)
 	return l
 }

@@ -476,7 +476,29 @@ func (ev *Evaluator) lambdaNameBare(l *eLambda) string {
 	return "anonymous lambda"
 }
 
+// scratchEnvs takes n Values from the scratch stack for environments that
+// no value outlives (lambdas whose body is noEscape); release gives them
+// back. When the stack is full a new one is started: frames already taken
+// keep the old array, and later frames use indexes above theirs.
+func (ev *Evaluator) scratchEnvs(n int) []Value {
+	top := len(ev.scratch)
+	if top+n > cap(ev.scratch) {
+		ev.scratch = make([]Value, top, max(2*cap(ev.scratch), top+n, 1024))
+	}
+	ev.scratch = ev.scratch[:top+n]
+	return ev.scratch[top : top+n : top+n]
+}
+
+func (ev *Evaluator) releaseEnvs(mem []Value) {
+	top := len(ev.scratch) - len(mem)
+	clear(ev.scratch[top:])
+	ev.scratch = ev.scratch[:top]
+}
+
 func (ev *Evaluator) callLambda(cenv *Env, l *eLambda, arg Value, p Pos) (Value, error) {
+	if l.noEscape {
+		return ev.callScratch(cenv, l, arg, p)
+	}
 	env := newEnv(cenv, l.nslots)
 	ev.stats.Envs++
 	ev.stats.Calls++
@@ -492,12 +514,34 @@ func (ev *Evaluator) callLambda(cenv *Env, l *eLambda, arg Value, p Pos) (Value,
 	return v, err
 }
 
+// callScratch is callLambda for a noEscape body (one argument, no
+// formals): the environment is scratch memory.
+func (ev *Evaluator) callScratch(cenv *Env, l *eLambda, arg Value, p Pos) (Value, error) {
+	mem := ev.scratchEnvs(2)
+	mem[0].p = unsafe.Pointer(cenv)
+	mem[1] = arg
+	ev.stats.Envs++
+	ev.stats.Calls++
+	v, err := ev.eval(l.body, (*Env)(&mem[0]))
+	ev.releaseEnvs(mem)
+	if err != nil && ev.opts.ShowTrace {
+		ev.lambdaTrace(err, l, p)
+	}
+	return v, err
+}
+
 // callCurried applies `x: inner` to a and inner to b, as two callLambda
 // calls would, but with both environments in one allocation (the inner
 // one's parent is the outer one, so they live equally long).
 func (ev *Evaluator) callCurried(cenv *Env, l, inner *eLambda, a, b Value, p Pos) (Value, error) {
 	n1 := l.nslots + 1
-	mem := make([]Value, n1+inner.nslots+1)
+	var mem []Value
+	if inner.noEscape {
+		mem = ev.scratchEnvs(n1 + inner.nslots + 1)
+		defer ev.releaseEnvs(mem)
+	} else {
+		mem = make([]Value, n1+inner.nslots+1)
+	}
 	mem[0].p = unsafe.Pointer(cenv)
 	env1 := (*Env)(&mem[0])
 	*env1.slot(0) = a

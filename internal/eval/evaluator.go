@@ -27,7 +27,13 @@ type Evaluator struct {
 
 	baseEnv   *Env
 	baseScope *scope
-	builtins  Value // the builtins attrset
+	// checkNames is CheckExpr's count of names in scope, kept between
+	// calls (the base scope's names, each once).
+	checkNames map[string]int32
+	// scratch is a stack of environment memory for calls whose body lets
+	// no reference to the environment escape (see noEscape).
+	scratch  []Value
+	builtins Value // the builtins attrset
 
 	fileCache   map[string]Value // resolved path -> thunk of the file's value
 	storeCopies map[string]string

@@ -102,6 +102,7 @@ type eLambda struct {
 	ellipsis bool
 	nslots   int
 	body     expr
+	noEscape bool // noEscape(body): the environment can be scratch memory
 }
 
 func (l *eLambda) hasFormal(s Sym) bool {
@@ -643,7 +644,7 @@ func (e *ePrimCall) eval(ev *Evaluator, env *Env) (Value, error) {
 	ev.nest++
 	base := len(ev.stk)
 	for _, a := range e.args {
-		ev.stk = append(ev.stk, ev.maybeThunk(a, env))
+		ev.stk = append(ev.stk, ev.argValue(a, env))
 	}
 	n := len(ev.stk)
 	ev.stats.PrimopCalls++
@@ -659,6 +660,72 @@ func (e *ePrimCall) eval(ev *Evaluator, env *Env) (Value, error) {
 		return Value{}, err
 	}
 	return v, nil
+}
+
+// argValue is maybeThunk for the argument of a call being evaluated: a
+// variable's slot is read as it is, since every environment reachable
+// from code being evaluated is fully initialised (an empty slot is null;
+// maybeThunk's thunk for an empty slot is only needed while a let or rec
+// environment is being filled). So a call's variable arguments never
+// capture env, which noEscape relies on.
+func (ev *Evaluator) argValue(a expr, env *Env) Value {
+	if v, ok := a.(*eVar); ok {
+		en := env
+		for l := v.level; l > 0; l-- {
+			en = en.parent()
+		}
+		return *en.slot(v.slot)
+	}
+	return ev.maybeThunk(a, env)
+}
+
+// noEscape reports whether evaluating e can leave no reference to its
+// environment behind: it only reads variables and evaluates strictly
+// (no thunks, closures, lists or sets made from it). A lambda whose body
+// is noEscape can take its environment from Evaluator.scratch.
+func noEscape(e expr) bool {
+	switch n := e.(type) {
+	case *eConst, *eVar, *eWithVar:
+		return true
+	case *ePrimCall:
+		for _, a := range n.args {
+			switch a.(type) {
+			case *eConst, *eVar:
+			default:
+				return false
+			}
+		}
+		return true
+	case *eIf:
+		return noEscape(n.cond) && noEscape(n.then) && noEscape(n.els)
+	case *eNot:
+		return noEscape(n.e)
+	case *eBinBool:
+		return noEscape(n.e1) && noEscape(n.e2)
+	case *eEq:
+		return noEscape(n.e1) && noEscape(n.e2)
+	case *eConcatStrings:
+		for _, p := range n.parts {
+			if !noEscape(p.e) {
+				return false
+			}
+		}
+		return true
+	case *eSelect:
+		return n.def == nil && noEscape(n.e) && staticPath(n.path)
+	case *eHasAttr:
+		return noEscape(n.e) && staticPath(n.path)
+	}
+	return false
+}
+
+func staticPath(path []attrName) bool {
+	for _, a := range path {
+		if a.dyn != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // slow is the call through callFunction, which hops stacks when deep.
