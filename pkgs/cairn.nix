@@ -11,9 +11,8 @@
 #  - cairn: compiles ./cmd/cairn offline from the source and that vendor
 #    directory, statically (CGO_ENABLED=0) and reproducibly (-trimpath,
 #    no VCS stamping, build cache inside the build directory).
-{ stdenv, go, cacert }:
+{ stdenv, go, cacert, root ? ../. }:
 let
-  root = ../.;
   rootLen = builtins.stringLength (toString root);
   hasSuffix = suffix: s:
     let n = builtins.stringLength s; m = builtins.stringLength suffix;

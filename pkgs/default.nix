@@ -7,12 +7,14 @@
 #
 # Arguments (all optional): busyboxDir, the directory holding a static
 # `busybox`; goroot, the Go toolchain (default $CAIRN_GOROOT, else
-# /usr/local/go); system.
-{ busyboxDir ? null, goroot ? null, system ? builtins.currentSystem }:
+# /usr/local/go); cairnSrc, a checkout of cairn to build instead of the
+# one this file is in; system.
+{ busyboxDir ? null, goroot ? null, cairnSrc ? null, system ? builtins.currentSystem }:
 let
   bootstrap = import ./bootstrap.nix { inherit busyboxDir goroot system; };
   stdenv = import ./stdenv.nix { inherit (bootstrap) busybox; inherit system; };
-  cairnPackages = import ./cairn.nix { inherit stdenv; inherit (bootstrap) go cacert; };
+  cairnPackages = import ./cairn.nix ({ inherit stdenv; inherit (bootstrap) go cacert; }
+    // (if cairnSrc == null then { } else { root = cairnSrc; }));
 in
 {
   inherit (bootstrap) busybox go cacert;

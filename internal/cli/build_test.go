@@ -295,3 +295,35 @@ func TestBuildPkgsCairn(t *testing.T) {
 		t.Errorf("built cairn eval: %q %q %v", vout.String(), verr.String(), err)
 	}
 }
+
+// TestDemoBuild runs the demo's build steps (without building cairn)
+// from the repository into a temporary store directory.
+func TestDemoBuild(t *testing.T) {
+	needSandboxBuilds(t)
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := mainIn(t.Context(), repo, []string{"cairn", "demo", "--no-cairn", "--store", dir}, strings.NewReader(""), &out, &errb, []string{"HOME=" + dir, "CAIRN_GOROOT=/nonexistent"})
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{
+		"[5/5] A deliberate mistake", // the evaluation steps are still there
+		"[build 1/4] Build the shell-script package hello",
+		"hello: all tests passed",
+		"[build 2/4] Run it", "\nHello from the sandbox!\n",
+		"[build 3/4] Its build log",
+		"[build 4/4] Reproducible?", "checking outputs of '/nix/store/",
+		"(no difference: the rebuilt output is identical)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "result-hello")); err != nil {
+		t.Errorf("result link not in the demo directory: %v", err)
+	}
+}

@@ -21,11 +21,17 @@ type DemoOptions struct {
 	// Print writes the embedded demo.nix to stdout instead of the tour.
 	Print    bool
 	ShowHelp bool
+	// NoBuild skips the build steps; Cairn adds building cairn itself
+	// (--no-cairn clears it); StoreDir overrides the demo store's
+	// directory (--store).
+	NoBuild  bool
+	Cairn    bool
+	StoreDir string
 }
 
 func newDemoCmd(f *Factory, runF func(*DemoOptions) error) func(args []string) error {
 	return func(args []string) error {
-		o := &DemoOptions{F: f}
+		o := &DemoOptions{F: f, Cairn: true}
 		s := &argScanner{prog: f.Prog, args: args}
 		for s.more() {
 			switch arg := s.next(); arg {
@@ -33,6 +39,16 @@ func newDemoCmd(f *Factory, runF func(*DemoOptions) error) func(args []string) e
 				o.Print = true
 			case "--help", "-h":
 				o.ShowHelp = true
+			case "--no-build":
+				o.NoBuild = true
+			case "--no-cairn":
+				o.Cairn = false
+			case "--store":
+				v, err := s.value(arg)
+				if err != nil {
+					return err
+				}
+				o.StoreDir = v
 			default:
 				return s.unknown(arg)
 			}
@@ -58,7 +74,14 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	f := o.F
 	switch {
 	case o.ShowHelp:
-		_, err := io.WriteString(f.Stdout, "Usage: cairn demo [--print]\n\nEvaluates an embedded example package set step by step; --print shows the file.\n")
+		_, err := io.WriteString(f.Stdout, `Usage: cairn demo [--print] [--no-build] [--no-cairn] [--store DIR]
+
+Evaluates an embedded example package set step by step; --print shows the
+file. Then, from a checkout of cairn, builds pkgs/ in the sandbox into a
+chroot store in DIR (default ~/.cache/cairn/demo): the shell-script
+package hello (run, logged, rebuilt with --check) and cairn itself
+(--no-cairn skips it; --no-build skips all building).
+`)
 		return err
 	case o.Print:
 		_, err := io.WriteString(f.Stdout, demoSource)
@@ -67,9 +90,14 @@ func runDemo(ctx context.Context, o *DemoOptions) error {
 	// The demo never writes to a store: paths are computed as the dummy
 	// store (and Nix's read-only mode) does.
 	flags := &EvalFlags{Settings: []Setting{{"store", "dummy://"}, {"show-trace", "false"}}}
-	return withSession(ctx, f, flags, storeReadOnly, func(s *session, out *bufio.Writer) error {
+	if err := withSession(ctx, f, flags, storeReadOnly, func(s *session, out *bufio.Writer) error {
 		return tour(&demo{s: s, out: out})
-	})
+	}); err != nil || o.NoBuild {
+		return err
+	}
+	out := bufio.NewWriter(f.Stdout)
+	err := buildTour(ctx, f, out, o)
+	return errors.Join(err, out.Flush())
 }
 
 // tour prints the demo's steps.

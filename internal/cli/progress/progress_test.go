@@ -1,0 +1,111 @@
+package progress
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"cairn/internal/build"
+	"cairn/internal/compat/storepath"
+)
+
+func testReq(t *testing.T, name string) *build.Request {
+	t.Helper()
+	p, err := storepath.DefaultDir.Parse("/nix/store/00000000000000000000000000000000-" + name + ".drv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &build.Request{DrvPath: p, Name: name}
+}
+
+// clock is a fake time source advanced by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+// run feeds the same events to a Logger of each format.
+func run(t *testing.T, format Format) string {
+	var buf bytes.Buffer
+	c := &clock{t: time.Unix(1000, 0)}
+	l := New(&buf, format, Options{Dir: storepath.DefaultDir, Now: c.now, Refresh: -1})
+	a, b := testReq(t, "a"), testReq(t, "b")
+	l.BuildStarted(a, build.Options{})
+	c.t = c.t.Add(1500 * time.Millisecond)
+	l.Line(a.DrvPath, `@nix {"action":"setPhase","phase":"buildPhase"}`)
+	l.Line(a.DrvPath, "compiling")
+	l.BuildStarted(b, build.Options{Check: true})
+	c.t = c.t.Add(time.Second)
+	l.BuildFinished(a, &build.Result{Status: build.Built}, nil)
+	l.BuildFinished(b, nil, errors.New("boom"))
+	l.Close()
+	return buf.String()
+}
+
+func TestRaw(t *testing.T) {
+	want := "building '/nix/store/00000000000000000000000000000000-a.drv'...\ncompiling\n" +
+		"checking outputs of '/nix/store/00000000000000000000000000000000-b.drv'...\n"
+	if got := run(t, Raw); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestBar(t *testing.T) {
+	got := run(t, Bar)
+	// Each frame erases the previous status lines ("\x1b[nF\x1b[J").
+	frames := []string{
+		"building a 0s\x1b[K\n",
+		"\x1b[1F\x1b[Jbuilding a (buildPhase) 1.5s\x1b[K\n",
+		"\x1b[1F\x1b[Jbuilding a (buildPhase) 1.5s: compiling\x1b[K\n",
+		"\x1b[1F\x1b[Jbuilding a (buildPhase) 1.5s: compiling\x1b[K\nbuilding b 0s\x1b[K\n",
+		"\x1b[2F\x1b[Jbuilt a in 2.5s\nbuilding b 1s\x1b[K\n",
+		"\x1b[1F\x1b[Jfailed b in 1s\n",
+	}
+	if want := strings.Join(frames, ""); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestBarWithLogs(t *testing.T) {
+	got := run(t, BarWithLogs)
+	if !strings.Contains(got, "\x1b[1F\x1b[Ja> compiling\nbuilding a (buildPhase) 1.5s: compiling\x1b[K\n") {
+		t.Errorf("log line not printed above the status:\n%q", got)
+	}
+}
+
+func TestInternalJSON(t *testing.T) {
+	want := `@nix {"action":"start","id":1,"level":3,"text":"","type":104}
+@nix {"action":"start","fields":["/nix/store/00000000000000000000000000000000-a.drv","",1,1],"id":2,"level":3,"parent":1,"text":"building '/nix/store/00000000000000000000000000000000-a.drv'","type":105}
+@nix {"action":"result","fields":[0,1,1,0],"id":1,"type":105}
+@nix {"action":"result","fields":["buildPhase"],"id":2,"type":104}
+@nix {"action":"result","fields":["compiling"],"id":2,"type":101}
+@nix {"action":"start","fields":["/nix/store/00000000000000000000000000000000-b.drv","",1,1],"id":3,"level":3,"parent":1,"text":"checking outputs of '/nix/store/00000000000000000000000000000000-b.drv'","type":105}
+@nix {"action":"result","fields":[0,2,2,0],"id":1,"type":105}
+@nix {"action":"stop","id":2}
+@nix {"action":"result","fields":[1,2,1,0],"id":1,"type":105}
+@nix {"action":"stop","id":3}
+@nix {"action":"result","fields":[1,2,0,1],"id":1,"type":105}
+@nix {"action":"stop","id":1}
+`
+	if got := run(t, InternalJSON); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	var buf bytes.Buffer
+	l := New(&buf, InternalJSON, Options{})
+	l.Error("error: x\n")
+	if !strings.Contains(buf.String(), `@nix {"action":"msg","level":0,"msg":"error: x\n"}`) {
+		t.Errorf("msg: %s", buf.String())
+	}
+}
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]Format{"raw": Raw, "bar": Bar, "bar-with-logs": BarWithLogs, "internal-json": InternalJSON} {
+		if got, err := ParseFormat(in); err != nil || got != want {
+			t.Errorf("%s: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseFormat("json"); err == nil {
+		t.Error("json accepted")
+	}
+}
