@@ -207,4 +207,3 @@ func (d *demoBuild) cmd(title string, args ...string) error {
 	}
 	return nil
 }
-
