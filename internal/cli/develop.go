@@ -35,13 +35,7 @@ func newDevelopCmd(f *Factory, print bool, runF func(*DevelopOptions) error) fun
 		s := &argScanner{prog: f.Prog, args: args}
 		for s.more() {
 			arg := s.next()
-			if ok, err := parseBuildFlag(s, arg, &o.Build); ok || err != nil {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if ok, err := parseInstallableFlag(s, arg, &o.Inst); ok || err != nil {
+			if ok, err := parseBuildOrInstallableFlag(s, arg, &o.Build, &o.Inst); ok || err != nil {
 				if err != nil {
 					return err
 				}
@@ -116,12 +110,9 @@ func runDevelop(ctx context.Context, o *DevelopOptions) error {
 		return err
 	}
 	return withSession(ctx, f, &o.Eval, storeReadWrite, func(s *session, out *bufio.Writer) error {
-		st, err := s.io.Store()
+		st, err := buildStore(s)
 		if err != nil {
 			return err
-		}
-		if st == nil {
-			return fmt.Errorf("building needs a local store (--store /some/dir or local?root=/some/dir)")
 		}
 		ins, err := resolveInstallables(ctx, s, st, &o.Inst)
 		if err != nil {

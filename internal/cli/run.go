@@ -38,13 +38,7 @@ func newRunCmd(f *Factory, runF func(*RunOptions) error) func([]string) error {
 				}
 				break
 			}
-			if ok, err := parseBuildFlag(s, arg, &o.Build); ok || err != nil {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if ok, err := parseInstallableFlag(s, arg, &o.Inst); ok || err != nil {
+			if ok, err := parseBuildOrInstallableFlag(s, arg, &o.Build, &o.Inst); ok || err != nil {
 				if err != nil {
 					return err
 				}

@@ -30,13 +30,7 @@ func newShellCmd(f *Factory, runF func(*ShellOptions) error) func([]string) erro
 		s := &argScanner{prog: f.Prog, args: args}
 		for s.more() {
 			arg := s.next()
-			if ok, err := parseBuildFlag(s, arg, &o.Build); ok || err != nil {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if ok, err := parseInstallableFlag(s, arg, &o.Inst); ok || err != nil {
+			if ok, err := parseBuildOrInstallableFlag(s, arg, &o.Build, &o.Inst); ok || err != nil {
 				if err != nil {
 					return err
 				}
@@ -108,12 +102,9 @@ func runShell(ctx context.Context, o *ShellOptions) error {
 // if not nil, runs first with the session (to evaluate more).
 func withBuiltInstallables(ctx context.Context, f *Factory, c *EvalFlags, b *BuildFlags, in *InstallableFlags, fn func(st *local.Store, ins []resolvedInstallable, paths [][]storepath.Path, out *bufio.Writer) error, before func(s *session) error) error {
 	return withSession(ctx, f, c, storeReadWrite, func(s *session, out *bufio.Writer) error {
-		st, err := s.io.Store()
+		st, err := buildStore(s)
 		if err != nil {
 			return err
-		}
-		if st == nil {
-			return fmt.Errorf("building needs a local store (--store /some/dir or local?root=/some/dir)")
 		}
 		if before != nil {
 			if err := before(s); err != nil {

@@ -52,6 +52,27 @@ func parseInstallableFlag(s *argScanner, arg string, in *InstallableFlags) (bool
 	return true, err
 }
 
+// parseBuildOrInstallableFlag handles arg if it is a build flag or an
+// installable flag.
+func parseBuildOrInstallableFlag(s *argScanner, arg string, b *BuildFlags, in *InstallableFlags) (bool, error) {
+	if ok, err := parseBuildFlag(s, arg, b); ok || err != nil {
+		return true, err
+	}
+	return parseInstallableFlag(s, arg, in)
+}
+
+// buildStore is the session's store, which must be a local store.
+func buildStore(s *session) (*local.Store, error) {
+	st, err := s.io.Store()
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("building needs a local store (--store /some/dir or local?root=/some/dir)")
+	}
+	return st, nil
+}
+
 // resolvedInstallable is an installable after evaluation: a derivation
 // to build (drv set) or a store path that is valid already.
 type resolvedInstallable struct {
