@@ -9,11 +9,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"cairn/internal/build/sandbox"
+	"cairn/internal/compat/nar"
+	"cairn/internal/compat/nixhash"
 )
 
 // TestMain lets the test binary serve as the sandbox init of the builds
@@ -325,5 +328,72 @@ func TestDemoBuild(t *testing.T) {
 	}
 	if _, err := os.Lstat(filepath.Join(dir, "result-hello")); err != nil {
 		t.Errorf("result link not in the demo directory: %v", err)
+	}
+}
+
+// TestPkgsVendorHash checks that pkgs/cairn.nix's vendorHash matches
+// go.mod and go.sum: it runs `go mod vendor` on the same files the
+// fixed-output derivation sees (go.mod, go.sum, cmd/, internal/ without
+// tests) with the local module cache only (GOPROXY=off) and compares the
+// NAR hash. Without the modules in the cache it skips.
+func TestPkgsVendorHash(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("SKIPPING: no go on PATH: %v", err)
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	err = filepath.WalkDir(repo, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(repo, p)
+		top, _, _ := strings.Cut(rel, string(filepath.Separator))
+		switch {
+		case rel == ".":
+			return nil
+		case rel != "go.mod" && rel != "go.sum" && top != "cmd" && top != "internal",
+			d.Name() == "testdata", strings.HasSuffix(d.Name(), "_test.go"), strings.HasSuffix(d.Name(), ".test"),
+			d.Type()&os.ModeSymlink != 0:
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(src, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(src, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), goBin, "mod", "vendor")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("SKIPPING: go mod vendor without the network failed (modules not in the cache?): %v\n%s", err, out)
+	}
+	var nb bytes.Buffer
+	if err := nar.DumpPathFilter(&nb, filepath.Join(src, "vendor"), nil); err != nil {
+		t.Fatal(err)
+	}
+	got := nixhash.Sum(nixhash.SHA256, nb.Bytes()).Encode(nixhash.SRI, false)
+	nixSrc, err := os.ReadFile(filepath.Join(repo, "pkgs", "cairn.nix"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`outputHash = "(sha256-[^"]+)"`).FindSubmatch(nixSrc)
+	if m == nil {
+		t.Fatal("no outputHash in pkgs/cairn.nix")
+	}
+	if string(m[1]) != got {
+		t.Errorf("pkgs/cairn.nix: vendor outputHash is %s, but go.mod/go.sum give %s: update it", m[1], got)
 	}
 }
