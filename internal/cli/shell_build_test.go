@@ -106,6 +106,35 @@ func TestShellRunDevelop(t *testing.T) {
 		t.Errorf("run hello bogus: exit %d\n%s", code, errs)
 	}
 
+	// meta.mainProgram names the program; a .drv installable uses pname.
+	nix := `let pkgs = import ` + pkgs + ` { }; in pkgs.stdenv.mkDerivation {
+	  pname = "greeter"; version = "0.1";
+	  installPhase = ''
+	    mkdir -p $out/bin
+	    echo "#!$busybox/bin/sh" > $out/bin/greet
+	    echo 'echo greet "$@"' >> $out/bin/greet
+	    echo "#!$busybox/bin/sh" > $out/bin/greeter
+	    echo 'echo pname "$@"' >> $out/bin/greeter
+	    chmod +x $out/bin/*
+	  '';
+	  meta.mainProgram = "greet";
+	}`
+	if err := os.WriteFile(filepath.Join(work, "greeter.nix"), []byte(nix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code = cairn("run", "--store", store, "greeter.nix", "--", "x y")
+	if code != 0 || out != "greet x y\n" {
+		t.Errorf("run with meta.mainProgram: exit %d, stdout %q\n%s", code, out, errs)
+	}
+	out, errs, code = cairn("eval", "--store", store, "--raw", "--expr", "(import "+filepath.Join(work, "greeter.nix")+").drvPath")
+	if code != 0 {
+		t.Fatalf("eval drvPath: exit %d\n%s", code, errs)
+	}
+	out, errs, code = cairn("run", "--store", store, out, "z")
+	if code != 0 || out != "pname z\n" {
+		t.Errorf("run x.drv (pname): exit %d, stdout %q\n%s", code, out, errs)
+	}
+
 	// 3. print-dev-env --json has Nix 2.8's shape.
 	out, errs, code = cairn("print-dev-env", "--store", store, "-f", pkgs, "hello", "--json")
 	if code != 0 {
@@ -153,7 +182,7 @@ func TestShellRunDevelop(t *testing.T) {
 	}
 
 	// 5. develop --phase runs one phase of a derivation of our own.
-	nix := `let pkgs = import ` + pkgs + ` { }; in pkgs.stdenv.mkDerivation {
+	nix = `let pkgs = import ` + pkgs + ` { }; in pkgs.stdenv.mkDerivation {
 	  pname = "phased"; version = "2";
 	  buildPhase = "echo build phase of $pname; echo in $NIX_BUILD_TOP > $TMPDIR/seen";
 	  installPhase = "echo install phase; exit 9";
