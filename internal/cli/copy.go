@@ -10,6 +10,7 @@ import (
 	"cairn/internal/store"
 	"cairn/internal/store/binarycache"
 	"cairn/internal/store/local"
+	"cairn/internal/store/narinfocache"
 )
 
 // CopyOptions are the flags of `cairn copy` (Nix's `nix copy`).
@@ -76,7 +77,11 @@ func runCopy(ctx context.Context, o *CopyOptions) error {
 		return base, nil
 	}
 	var opened []*local.Store
+	var disk *narinfocache.Cache
 	defer func() {
+		if disk != nil {
+			disk.Close()
+		}
 		for _, st := range opened {
 			st.Close()
 		}
@@ -89,7 +94,10 @@ func runCopy(ctx context.Context, o *CopyOptions) error {
 			return localStore()
 		}
 		if isCacheURL(spec) {
-			c, _, err := openCache(ctx, f, spec, cacheStoreDir(f), cs, !o.NoCheckSigs, dst)
+			if disk == nil && !strings.HasPrefix(spec, "file://") {
+				disk = openDiskCache(ctx, f, cs)
+			}
+			c, _, err := openCache(ctx, f, spec, cacheStoreDir(f), cs, disk, !o.NoCheckSigs, dst)
 			return c, err
 		}
 		flags := o.Store

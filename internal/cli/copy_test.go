@@ -15,6 +15,7 @@ import (
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store"
 	"cairn/internal/store/local"
+	"cairn/internal/store/narinfocache"
 )
 
 // addIAPath registers an input-addressed path (no CA, so only a
@@ -205,6 +206,16 @@ func TestServeCopyFrom(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve after cancel: %v", err)
+	}
+	// The narinfos were remembered in the disk cache under HOME.
+	disk, err := narinfocache.Open(t.Context(), filepath.Join(e.work, ".cache/cairn/binary-cache-v6.sqlite"), narinfocache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	topP, _ := storepath.Dir("/nix/store").Parse(top)
+	if got, ni, err := disk.Lookup(t.Context(), url, topP.HashPart(), "/nix/store"); got != narinfocache.Present || ni.StorePath != topP {
+		t.Errorf("disk cache entry for %s: %v %v", top, got, err)
 	}
 	st, err := local.Open(t.Context(), local.Options{Root: r2})
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +17,7 @@ import (
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store/binarycache"
 	"cairn/internal/store/local"
+	"cairn/internal/store/narinfocache"
 )
 
 // This file holds what substitution needs from the configuration: the
@@ -139,7 +142,7 @@ func splitCacheURL(s string) (string, cacheURLParams, error) {
 
 // openCache opens the binary cache at rawURL (with query parameters)
 // under the given settings; create makes a file:// cache for writing.
-func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir, cs cacheSettings, checkSigs, create bool) (*binarycache.Cache, cacheURLParams, error) {
+func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir, cs cacheSettings, disk *narinfocache.Cache, checkSigs, create bool) (*binarycache.Cache, cacheURLParams, error) {
 	base, params, err := splitCacheURL(rawURL)
 	if err != nil {
 		return nil, params, err
@@ -164,18 +167,55 @@ func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir
 		}
 		opts.SecretKey = &sk
 	}
+	if disk != nil && !strings.HasPrefix(base, "file://") {
+		// As binarycache's default transport (no proxy from the
+		// environment), with the narinfo disk cache in front.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		tr.MaxIdleConnsPerHost = 16
+		opts.Client = &http.Client{Transport: disk.Transport(tr, dir)}
+	}
 	c, err := binarycache.Open(ctx, opts)
 	return c, params, err
+}
+
+// openDiskCache opens the narinfo disk cache,
+// $XDG_CACHE_HOME/cairn/binary-cache-v6.sqlite (default ~/.cache), with
+// the configured TTLs. Without a home directory, or if it cannot be
+// opened (a warning), there is none: nil.
+func openDiskCache(ctx context.Context, f *Factory, cs cacheSettings) *narinfocache.Cache {
+	base := f.getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home := f.getenv("HOME")
+		if home == "" {
+			return nil
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	neg := cs.negativeTTL
+	if neg == 0 {
+		neg = -1 // narinfo-cache-negative-ttl = 0: no negative entries
+	}
+	pos := cs.positiveTTL
+	if pos == 0 {
+		return nil // nothing would be believed
+	}
+	disk, err := narinfocache.Open(ctx, filepath.Join(base, "cairn", "binary-cache-v6.sqlite"), narinfocache.Options{PositiveTTL: pos, NegativeTTL: neg})
+	if err != nil {
+		fmt.Fprintf(f.Stderr, "warning: %v\n", err)
+		return nil
+	}
+	return disk
 }
 
 // openSubstituters opens the configured substituters, sorted by priority
 // (a priority=N URL parameter overrides nix-cache-info's). A cache that
 // cannot be opened is left out with a warning, as Nix does.
-func openSubstituters(ctx context.Context, f *Factory, dir storepath.Dir, cs cacheSettings, warn io.Writer) binarycache.Substituters {
+func openSubstituters(ctx context.Context, f *Factory, dir storepath.Dir, cs cacheSettings, disk *narinfocache.Cache, warn io.Writer) binarycache.Substituters {
 	var caches []*binarycache.Cache
 	prio := map[*binarycache.Cache]int{}
 	for _, u := range cs.substituters {
-		c, params, err := openCache(ctx, f, u, dir, cs, true, false)
+		c, params, err := openCache(ctx, f, u, dir, cs, disk, true, false)
 		if err != nil {
 			fmt.Fprintf(warn, "warning: %v\n", err)
 			continue
@@ -217,7 +257,10 @@ var _ build.Substituter = (*cacheSubstituter)(nil)
 // not an error: the derivation is then built. A failed download is an
 // error, as in Nix without --fallback.
 func (s *cacheSubstituter) Substitute(ctx context.Context, paths []storepath.Path) (bool, error) {
-	s.once.Do(func() { s.caches = openSubstituters(ctx, s.f, s.st.Dir(), s.cs, s.warn) })
+	s.once.Do(func() {
+		// The disk cache stays open for the life of the process.
+		s.caches = openSubstituters(ctx, s.f, s.st.Dir(), s.cs, openDiskCache(ctx, s.f, s.cs), s.warn)
+	})
 	if len(s.caches) == 0 {
 		return false, nil
 	}
