@@ -239,7 +239,7 @@ func (l *Logger) Line(drv storepath.Path, line string) {
 		}
 		if json.Unmarshal([]byte(rest), &m) == nil {
 			if m.Action == "setPhase" && a != nil {
-				a.phase = m.Phase
+				a.phase, a.last = m.Phase, ""
 				if l.format == InternalJSON {
 					l.emit(jsonEvent{Action: "result", ID: a.id, Type: resSetPhase, Fields: []any{m.Phase}})
 				}
