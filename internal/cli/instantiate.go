@@ -227,11 +227,11 @@ func (p *processor) parseFile(file string) (ast.Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.io.Lstat(path); err != nil {
-		return nil, &eval.EvalError{Msg: fmt.Sprintf("path '%s' does not exist", path)}
-	}
 	src, err := s.io.ReadFile(path)
 	if err != nil {
+		if _, lerr := s.io.Lstat(path); lerr != nil {
+			return nil, &eval.EvalError{Msg: fmt.Sprintf("path '%s' does not exist", path)}
+		}
 		return nil, err
 	}
 	return s.ev.ParseString(src, path, filepath.Dir(path))

@@ -47,10 +47,30 @@ func QuoteString(s string) string {
 	return string(AppendQuoteString(nil, s))
 }
 
+// quoteSpecial reports whether AppendQuoteString may escape c.
+func quoteSpecial(c byte) bool {
+	switch c {
+	case '"', '\\', '\n', '\r', '\t', '$':
+		return true
+	}
+	return false
+}
+
 // AppendQuoteString appends QuoteString(s) to buf.
 func AppendQuoteString(buf []byte, s string) []byte {
 	buf = append(buf, '"')
 	for i := 0; i < len(s); i++ {
+		// Copy the run of bytes that need no escape in one go.
+		j := i
+		for j < len(s) && !quoteSpecial(s[j]) {
+			j++
+		}
+		if j > i {
+			buf = append(buf, s[i:j]...)
+			if i = j; i == len(s) {
+				break
+			}
+		}
 		c := s[i]
 		switch c {
 		case '"', '\\':
