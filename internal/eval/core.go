@@ -536,9 +536,8 @@ func (ev *Evaluator) callScratch(cenv *Env, l *eLambda, arg Value, p Pos) (Value
 func (ev *Evaluator) callCurried(cenv *Env, l, inner *eLambda, a, b Value, p Pos) (Value, error) {
 	n1 := l.nslots + 1
 	var mem []Value
-	if inner.noEscape {
+	if inner.noEscape { // so inner has no formals: nothing fails before eval
 		mem = ev.scratchEnvs(n1 + inner.nslots + 1)
-		defer ev.releaseEnvs(mem)
 	} else {
 		mem = make([]Value, n1+inner.nslots+1)
 	}
@@ -555,6 +554,9 @@ func (ev *Evaluator) callCurried(cenv *Env, l, inner *eLambda, a, b Value, p Pos
 		return Value{}, err
 	}
 	v, err := ev.eval(inner.body, env)
+	if inner.noEscape {
+		ev.releaseEnvs(mem)
+	}
 	if err != nil && ev.opts.ShowTrace {
 		ev.lambdaTrace(err, inner, p)
 	}
