@@ -50,6 +50,12 @@ func TestCopyNix(t *testing.T) {
 			r := filepath.Join(work, "r-"+comp)
 			cairnIn(t, work, "copy", "--from", "file://"+nixCache, "--to", r, "--option", "trusted-public-keys", pk.String(), out)
 			nixtest.Verify(t, r)
+			// The signatures came along, and cairn's own (deterministic
+			// ed25519 over the same fingerprint) are the same bytes.
+			var so, se bytes.Buffer
+			if code := mainIn(t.Context(), work, []string{"cairn", "store", "sign", "--store", r, "-k", sk, "-r", out}, strings.NewReader(""), &so, &se, nil); code != 0 || se.String() != "added 0 signatures\n" {
+				t.Errorf("store sign over Nix's signatures: exit %d, stderr %q", code, se.String())
+			}
 
 			// cairn's cache (signed while written) into a Nix store.
 			cairnCache := filepath.Join(work, "cairncache-"+comp)
