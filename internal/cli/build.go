@@ -364,10 +364,11 @@ func (bl *builder) realise(ctx context.Context, drvs []storepath.Path, check boo
 }
 
 // installable is one thing to build: a derivation and the outputs asked
-// for (nil: all).
+// for (nil: all), or (drv zero) a store path that must be valid.
 type installable struct {
 	drv     storepath.Path
 	outputs []string
+	opaque  storepath.Path
 }
 
 // parseDrvArg parses "/nix/store/x.drv", "x.drv^out,dev", "x.drv^*" and
@@ -567,20 +568,34 @@ func runBuild(ctx context.Context, o *BuildOptions) error {
 		}
 		if o.DryRun {
 			for _, in := range ins {
-				fmt.Fprintln(out, st.Dir().Print(in.drv))
+				if !in.drv.IsZero() {
+					fmt.Fprintln(out, st.Dir().Print(in.drv))
+				}
 			}
 			return nil
 		}
-		bl, err := newBuilder(f, st, &o.Eval, &o.Build)
-		if err != nil {
-			return err
+		var drvs []storepath.Path
+		for _, in := range ins {
+			if in.drv.IsZero() {
+				valid, err := st.IsValid(ctx, in.opaque)
+				if err != nil {
+					return err
+				}
+				if !valid {
+					return fmt.Errorf("path '%s' is not valid and there is no substituter to fetch it", st.Dir().Print(in.opaque))
+				}
+				continue
+			}
+			drvs = append(drvs, in.drv)
 		}
-		drvs := make([]storepath.Path, len(ins))
-		for i, in := range ins {
-			drvs[i] = in.drv
-		}
-		if _, err := bl.realise(ctx, drvs, o.Build.Check); err != nil {
-			return err
+		if len(drvs) > 0 {
+			bl, err := newBuilder(f, st, &o.Eval, &o.Build)
+			if err != nil {
+				return err
+			}
+			if _, err := bl.realise(ctx, drvs, o.Build.Check); err != nil {
+				return err
+			}
 		}
 		return finishBuild(ctx, s.f, st, o, ins, out)
 	})
@@ -613,6 +628,14 @@ func buildInstallables(s *session, st *local.Store, o *BuildOptions) ([]installa
 			}
 			if ok {
 				ins = append(ins, in)
+				continue
+			}
+			if abs, err := s.f.abs(a); err == nil && inStoreDir(st.Dir(), abs) {
+				p, err := storePathArg(s.f, st.Dir(), a)
+				if err != nil {
+					return nil, err
+				}
+				ins = append(ins, installable{opaque: p})
 				continue
 			}
 			files = append(files, a)
@@ -658,29 +681,15 @@ func finishBuild(ctx context.Context, f *Factory, st *local.Store, o *BuildOptio
 	var js []byte
 	js = append(js, '[')
 	for i, in := range ins {
-		names, outs, err := builtOutputs(ctx, st, in)
-		if err != nil {
-			return err
-		}
 		if i > 0 {
 			js = append(js, ',')
 		}
-		js = append(js, `{"drvPath":`...)
-		js = jsonString(js, st.Dir().Print(in.drv))
-		js = append(js, `,"outputs":{`...)
-		for j, n := range names {
-			p := outs[n]
-			if j > 0 {
-				js = append(js, ',')
-			}
-			js = jsonString(js, n)
-			js = append(js, ':')
-			js = jsonString(js, st.Dir().Print(p))
+		link := func(n string, p storepath.Path) error {
 			if o.PrintOut {
 				fmt.Fprintln(out, st.Dir().Print(p))
 			}
 			if o.NoLink {
-				continue
+				return nil
 			}
 			link := o.OutLink
 			if i > 0 {
@@ -693,7 +702,34 @@ func finishBuild(ctx context.Context, f *Factory, st *local.Store, o *BuildOptio
 			if err != nil {
 				return err
 			}
-			if err := st.AddPermRoot(ctx, p, abs); err != nil {
+			return st.AddPermRoot(ctx, p, abs)
+		}
+		if in.drv.IsZero() {
+			// nix build --json prints an opaque path as {"path": ...}.
+			js = append(js, `{"path":`...)
+			js = jsonString(js, st.Dir().Print(in.opaque))
+			js = append(js, '}')
+			if err := link("out", in.opaque); err != nil {
+				return err
+			}
+			continue
+		}
+		names, outs, err := builtOutputs(ctx, st, in)
+		if err != nil {
+			return err
+		}
+		js = append(js, `{"drvPath":`...)
+		js = jsonString(js, st.Dir().Print(in.drv))
+		js = append(js, `,"outputs":{`...)
+		for j, n := range names {
+			p := outs[n]
+			if j > 0 {
+				js = append(js, ',')
+			}
+			js = jsonString(js, n)
+			js = append(js, ':')
+			js = jsonString(js, st.Dir().Print(p))
+			if err := link(n, p); err != nil {
 				return err
 			}
 		}

@@ -136,6 +136,19 @@ func TestBuildHello(t *testing.T) {
 	}
 	drv := js[0].DrvPath
 
+	// An output path builds nothing and is linked as it is.
+	out.Reset()
+	errb.Reset()
+	if code := mainIn(ctx, work, []string{"cairn", "build", "--store", store, target, "--json", "-o", "opaque"}, strings.NewReader(""), &out, &errb, env); code != 0 {
+		t.Fatalf("build %s: exit %d\n%s", target, code, errb.String())
+	}
+	if want := `[{"path":"` + target + `"}]` + "\n"; out.String() != want {
+		t.Errorf("--json of an output path = %q, want %q", out.String(), want)
+	}
+	if l, _ := os.Readlink(filepath.Join(work, "opaque")); l != target {
+		t.Errorf("opaque link -> %q", l)
+	}
+
 	// 3. cairn log, by output link, by .drv and by installable.
 	for _, arg := range [][]string{{"./result"}, {drv}, {"-f", pkgs, "hello"}} {
 		out.Reset()
