@@ -410,3 +410,38 @@ func TestPkgsVendorHash(t *testing.T) {
 		t.Errorf("pkgs/cairn.nix: vendor outputHash is %s, but go.mod/go.sum give %s: update it", m[1], got)
 	}
 }
+
+// TestTraversable checks the search-permission walk that decides whether
+// nixbld1 can reach the store.
+func TestTraversable(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open, closed := filepath.Join(base, "open", "store"), filepath.Join(base, "closed", "store")
+	for _, d := range []string{open, closed} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Dir(closed), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	const other = 54321
+	for _, c := range []struct {
+		dir      string
+		uid, gid int
+		want     bool
+	}{
+		{open, other, other, traversable(filepath.Dir(base), other, other)},
+		{closed, other, other, false},
+		{closed, other, gid, traversable(base, other, gid)},
+		{closed, uid, gid, traversable(base, uid, gid)},
+		{filepath.Join(base, "missing"), uid, gid, false},
+	} {
+		if got := traversable(c.dir, c.uid, c.gid); got != c.want {
+			t.Errorf("traversable(%s, %d, %d) = %v, want %v", c.dir, c.uid, c.gid, got, c.want)
+		}
+	}
+}
