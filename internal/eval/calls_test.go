@@ -53,6 +53,9 @@ func TestDirectCalls(t *testing.T) {
 		{"scratch genList", `__genList (i: i * 2) 4`, "[ 0 2 4 6 ]"},
 		{"scratch with", `with { k = 3; }; map (x: x * k) [ 1 2 ]`, "[ 3 6 ]"},
 		{"escaping body", `let f = x: [ x ]; in map f [ 1 2 ]`, "[ [ 1 ] [ 2 ] ]"},
+		{"outer null var", `let n = null; f = x: [ n x ]; in f null`, "[ null null ]"},
+		{"rec forward refs", `rec { a = b; b = c; c = null; d = [ a ]; }`, "{ a = null; b = null; c = null; d = [ null ]; }"},
+		{"let forward ref", `let a = b; b = 1; in a`, "1"},
 		{"primop error trace", `let f = a: b: a < b; in f 1 "x"`, "ERR cannot compare an integer with a string; values are 1 and \"x\""},
 		{"formals error", `let f = a: { b }: b; in f 1 { c = 1; }`, "ERR function 'f' called without required argument 'b'"},
 	}

@@ -221,8 +221,11 @@ func (ev *Evaluator) maybeThunk(e expr, env *Env) Value {
 		for l := n.level; l > 0; l-- {
 			en = en.parent()
 		}
+		// An empty slot is null, or a slot of the let/rec/formals
+		// environment being filled right now (level 0), whose variable
+		// must stay lazy. Enclosing environments are always complete.
 		v := *en.slot(n.slot)
-		if v != (Value{}) {
+		if v != (Value{}) || n.level > 0 {
 			return v
 		}
 	case *eList:
