@@ -182,7 +182,7 @@ func queryAvailable(s *session, out *bufio.Writer, o *EnvOptions, sels []selecto
 	pkgs = filterBySelectors(pkgs, sels)
 	pkglist.SortByName(pkgs)
 	if o.JSON {
-		_, err := pkglist.WriteJSON(ev, out, pkgs, pkglist.JSONOptions{OutPath: o.Columns.OutPath, Meta: o.Meta})
+		_, err := pkglist.WriteJSON(ev, out, pkgs, pkglist.JSONOptions{OutPath: o.Columns.OutPath, Meta: o.Meta, Log: s.f.Stderr})
 		return err
 	}
 	rows, _, err := pkglist.Rows(ev, pkgs, o.Columns)

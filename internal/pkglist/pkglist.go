@@ -9,6 +9,7 @@ package pkglist
 import (
 	"errors"
 	"fmt"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -243,7 +244,7 @@ func (p *Package) DrvPath(ev *eval.Evaluator) (string, error) {
 	if !ok {
 		return "", nil
 	}
-	return ev.CoerceToString(a.Val)
+	return storePath(ev, a.Val)
 }
 
 // OutPath returns the package's outPath attribute.
@@ -252,7 +253,48 @@ func (p *Package) OutPath(ev *eval.Evaluator) (string, error) {
 	if !ok {
 		return "", &eval.EvalError{Msg: "CA derivations are not yet supported"}
 	}
-	return ev.CoerceToString(a.Val)
+	return storePath(ev, a.Val)
+}
+
+// storePath is CppNix's coerceToStorePath: v coerced to a string must be
+// a valid store path.
+func storePath(ev *eval.Evaluator, v eval.Value) (string, error) {
+	s, err := ev.CoerceToString(v)
+	if err != nil {
+		return "", err
+	}
+	if !isStorePath(ev.Options().StoreDir, s) {
+		return "", &eval.EvalError{Msg: fmt.Sprintf("path '%s' is not in the Nix store", s)}
+	}
+	return path.Clean(s), nil
+}
+
+// isStorePath reports whether p is storeDir/<32 nixbase32 chars>-<name>
+// (Nix's maybeParseStorePath).
+func isStorePath(storeDir, p string) bool {
+	p = path.Clean(p)
+	if path.Dir(p) != storeDir {
+		return false
+	}
+	base := path.Base(p)
+	if len(base) < 33 {
+		return false
+	}
+	for _, c := range []byte(base[:32]) {
+		if c == 'e' || c == 'o' || c == 'u' || c == 't' || !('0' <= c && c <= '9' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	name := base[33:]
+	if name == "" || len(name) > 211 {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || strings.IndexByte("+-._?=", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // OutputName returns the package's outputName attribute ("" if absent).
@@ -308,7 +350,7 @@ func (p *Package) Outputs(ev *eval.Evaluator, withPaths bool) ([]Output, error) 
 			if !ok {
 				continue
 			}
-			if o.Path, err = ev.CoerceToString(op.Val); err != nil {
+			if o.Path, err = storePath(ev, op.Val); err != nil {
 				return nil, err
 			}
 		}

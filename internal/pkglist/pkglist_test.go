@@ -215,3 +215,24 @@ int main() {
 		}
 	}
 }
+
+func TestIsStorePath(t *testing.T) {
+	for _, tt := range []struct {
+		p  string
+		ok bool
+	}{
+		{"/nix/store/00000000000000000000000000000000-a", true},
+		{"/nix/store//00000000000000000000000000000000-a+b_c.d?=-1", true},
+		{"/nix/store/00000000000000000000000000000000-", false},
+		{"/nix/store/0000000000000000000000000000000e-a", false},
+		{"/nix/store/0000000000000000000000000000000-a", false},
+		{"/nix/store/00000000000000000000000000000000-a/bin", false},
+		{"/nix/store/00000000000000000000000000000000-a b", false},
+		{"/tmp/00000000000000000000000000000000-a", false},
+		{"/nix/store/x-a", false},
+	} {
+		if got := isStorePath("/nix/store", tt.p); got != tt.ok {
+			t.Errorf("isStorePath(%q) = %v, want %v", tt.p, got, tt.ok)
+		}
+	}
+}

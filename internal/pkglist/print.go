@@ -3,6 +3,7 @@ package pkglist
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 
@@ -51,132 +52,170 @@ func DrvName(s string) (name, version string) {
 type JSONOptions struct {
 	OutPath bool // --out-path: output paths instead of null
 	Meta    bool // --meta: each package's valid meta attributes
+	// Log receives nix-env's messages about invalid meta attributes
+	// (printed as null); nil discards them.
+	Log io.Writer
 }
 
 // WriteJSON prints pkgs as nix-env -q --json of Nix 2.8: one indented
 // object keyed by attribute path with name, pname, version, system,
-// outputName and outputs (and meta), then a newline. Packages that fail
-// an assertion are left out.
+// outputName and outputs (and meta), then a newline. Output is written as
+// Nix's streaming JSON writer does: when a package fails an assertion
+// half-way, the objects already opened are closed as its destructors close
+// them ("meta": {} or a dangling "key": ), and the package is skipped.
 func WriteJSON(ev *eval.Evaluator, w io.Writer, pkgs []*Package, o JSONOptions) (skipped []error, err error) {
 	bw := bufio.NewWriter(w)
-	bw.WriteByte('{')
-	first := true
+	j := &jsonWriter{w: bw}
+	j.open('{', '}')
 	for _, p := range pkgs {
 		if p.failed {
 			continue
 		}
-		obj, err := p.jsonObject(ev, o)
+		err := p.writeJSON(ev, j, o)
+		for len(j.stack) > 1 {
+			j.close()
+		}
 		if IsAssertion(err) {
 			skipped = append(skipped, err)
 			continue
 		}
 		if err != nil {
+			j.close() // as Nix's destructors do while the error unwinds
+			bw.Flush()
 			return skipped, withContext(err, p.Name)
 		}
-		if !first {
-			bw.WriteByte(',')
-		}
-		first = false
-		bw.WriteString("\n  ")
-		writeJSONString(bw, p.AttrPath)
-		bw.WriteString(": ")
-		bw.Write(obj)
 	}
-	if !first {
-		bw.WriteByte('\n')
-	}
-	bw.WriteString("}\n")
+	j.close()
+	bw.WriteByte('\n')
 	return skipped, bw.Flush()
 }
 
-// jsonObject renders one package at depth 1 of the indented document. It
-// evaluates everything before writing, so a failing package leaves no
-// partial output (Nix's JSON writer would; nix-env output is then broken).
-func (p *Package) jsonObject(ev *eval.Evaluator, o JSONOptions) ([]byte, error) {
-	var b bytes.Buffer
-	name, version := DrvName(p.Name)
-	system, err := p.System(ev)
-	if err != nil {
-		return nil, err
-	}
-	outputName, err := p.OutputName(ev)
-	if err != nil {
-		return nil, err
-	}
-	outs, err := p.Outputs(ev, o.OutPath)
-	if err != nil {
-		return nil, err
-	}
-	b.WriteString("{")
-	for _, kv := range [][2]string{{"name", p.Name}, {"pname", name}, {"version", version}, {"system", system}, {"outputName", outputName}} {
-		b.WriteString("\n    ")
-		writeJSONString(&b, kv[0])
-		b.WriteString(": ")
-		writeJSONString(&b, kv[1])
-		b.WriteByte(',')
-	}
-	b.WriteString("\n    \"outputs\": {")
-	for i, out := range outs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("\n      ")
-		writeJSONString(&b, out.Name)
-		b.WriteString(": ")
-		if o.OutPath {
-			writeJSONString(&b, out.Path)
-		} else {
-			b.WriteString("null")
-		}
-	}
-	if len(outs) > 0 {
-		b.WriteString("\n    ")
-	}
-	b.WriteString("}")
-	if o.Meta {
-		if err := p.writeMeta(ev, &b); err != nil {
-			return nil, err
-		}
-	}
-	b.WriteString("\n  }")
-	return b.Bytes(), nil
+// jsonWriter is Nix 2.8's indenting JSONWriter (libutil/json.cc).
+type jsonWriter struct {
+	w     *bufio.Writer
+	depth int
+	stack []jsonLevel
 }
 
-func (p *Package) writeMeta(ev *eval.Evaluator, b *bytes.Buffer) error {
-	b.WriteString(",\n    \"meta\": {")
-	m, err := p.Meta(ev)
+type jsonLevel struct {
+	first  bool
+	closer byte
+}
+
+func (j *jsonWriter) indent() {
+	j.w.WriteByte('\n')
+	j.w.WriteString(strings.Repeat("  ", j.depth))
+}
+
+// comma starts an element of the innermost container.
+func (j *jsonWriter) comma() {
+	top := &j.stack[len(j.stack)-1]
+	if top.first {
+		top.first = false
+	} else {
+		j.w.WriteByte(',')
+	}
+	j.indent()
+}
+
+func (j *jsonWriter) open(c, closer byte) {
+	j.depth++
+	j.w.WriteByte(c)
+	j.stack = append(j.stack, jsonLevel{first: true, closer: closer})
+}
+
+func (j *jsonWriter) close() {
+	top := j.stack[len(j.stack)-1]
+	j.stack = j.stack[:len(j.stack)-1]
+	j.depth--
+	if !top.first {
+		j.indent()
+	}
+	j.w.WriteByte(top.closer)
+}
+
+// key writes the comma, indentation and "key": of an object member.
+func (j *jsonWriter) key(k string) {
+	j.comma()
+	writeJSONString(j.w, k)
+	j.w.WriteString(": ")
+}
+
+func (j *jsonWriter) str(k, v string) {
+	j.key(k)
+	writeJSONString(j.w, v)
+}
+
+// writeJSON is the body of opQuery's queryJSON loop for one package, in
+// its order of evaluation and output.
+func (p *Package) writeJSON(ev *eval.Evaluator, j *jsonWriter, o JSONOptions) error {
+	j.key(p.AttrPath)
+	j.open('{', '}')
+	name, version := DrvName(p.Name)
+	j.str("name", p.Name)
+	j.str("pname", name)
+	j.str("version", version)
+	system, err := p.System(ev)
 	if err != nil {
 		return err
 	}
-	var names []string
-	if m != nil {
-		names = ev.AttrNames(m)
+	j.str("system", system)
+	outputName, err := p.OutputName(ev)
+	if err != nil {
+		return err
 	}
-	for i, n := range names {
-		if i > 0 {
-			b.WriteByte(',')
+	j.str("outputName", outputName)
+	outs, err := p.Outputs(ev, o.OutPath)
+	if err != nil {
+		return err
+	}
+	j.key("outputs")
+	j.open('{', '}')
+	for _, out := range outs {
+		if o.OutPath {
+			j.str(out.Name, out.Path)
+		} else {
+			j.key(out.Name)
+			j.w.WriteString("null")
 		}
-		b.WriteString("\n      ")
-		writeJSONString(b, n)
-		b.WriteString(": ")
-		v, ok, err := p.MetaValue(ev, n)
+	}
+	j.close()
+	if o.Meta {
+		j.key("meta")
+		j.open('{', '}')
+		m, err := p.Meta(ev)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			b.WriteString("null")
-			continue
+		var names []string
+		if m != nil {
+			names = ev.AttrNames(m)
 		}
-		var compact bytes.Buffer
-		if err := ev.WriteJSON(&compact, v, true); err != nil {
-			return err
+		for _, n := range names {
+			j.key(n)
+			v, ok, err := p.MetaValue(ev, n)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if o.Log != nil {
+					fmt.Fprintf(o.Log, "derivation '%s' has invalid meta attribute '%s'\n", p.Name, n)
+				}
+				j.w.WriteString("null")
+				continue
+			}
+			// MetaValue checked and forced the whole value.
+			var compact bytes.Buffer
+			if err := ev.WriteJSON(&compact, v, true); err != nil {
+				return err
+			}
+			var b bytes.Buffer
+			indentJSON(&b, compact.Bytes(), j.depth)
+			j.w.Write(b.Bytes())
 		}
-		indentJSON(b, compact.Bytes(), 3)
+		j.close()
 	}
-	if len(names) > 0 {
-		b.WriteString("\n    ")
-	}
-	b.WriteString("}")
+	j.close()
 	return nil
 }
 
