@@ -22,6 +22,15 @@
 // stdout: file access and the store go through the IO interface, and
 // trace/warning output goes to Options.Trace.
 //
+// CheckExpr reports the bind-time errors of a parsed expression (undefined
+// variables) without compiling it; `--parse` uses it.
+//
+// Calls: a builtin of the base scope applied to exactly its arity is
+// called directly; `a: b: body` applied to two arguments gets both
+// environments in one allocation; a lambda whose body cannot leak its
+// environment (noEscape: it only reads variables and calls strict
+// builtins and operators) runs in reused scratch memory.
+//
 // Compat selects behaviour that differs between current Nix (the language
 // suite) and Nix 2.8 (nixpkgs parity): CompatCurrent, CompatNix28.
 //
