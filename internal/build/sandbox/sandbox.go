@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -110,6 +111,13 @@ var devices = []string{"full", "null", "random", "tty", "urandom", "zero"}
 type Process struct {
 	cmd   *exec.Cmd
 	group bool // StartDirect: kill the process group
+
+	// For group kills: the leader's pid names the group only until the
+	// leader is reaped; after that the number may belong to another
+	// session (another build's sandbox), so mu orders Kill against the
+	// reaping and reaped stops kills from then on.
+	mu     sync.Mutex
+	reaped bool
 }
 
 // Pid returns the host pid of the sandbox's PID 1.
@@ -118,9 +126,15 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // Kill kills every process in the sandbox (its PID 1 is killed, and the
 // kernel kills the rest of the PID namespace); for StartDirect, every
 // process of the program's session that is still in it. It may be
-// called after Wait, to kill what the program left behind.
+// called after Wait, which for StartDirect has already killed what the
+// program left behind.
 func (p *Process) Kill() error {
 	if p.group {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.reaped {
+			return nil // Wait killed the group before reaping its leader
+		}
 		return killGroup(p.cmd.Process.Pid)
 	}
 	return p.cmd.Process.Kill()
@@ -128,7 +142,26 @@ func (p *Process) Kill() error {
 
 // Wait waits for the program to exit. A non-zero exit or a signal is an
 // *exec.ExitError.
-func (p *Process) Wait() error { return p.cmd.Wait() }
+//
+// For StartDirect, Wait kills what is left of the program's session
+// when the program exits and before it is reaped, while its pid still
+// names the group (a zombie keeps the number reserved).
+func (p *Process) Wait() error {
+	if p.group {
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		p.mu.Lock()
+		killGroup(p.cmd.Process.Pid)
+		p.reaped = true
+		p.mu.Unlock()
+	}
+	return p.cmd.Wait()
+}
 
 // Start starts spec.Path in a new sandbox. The sandbox is up (mounts
 // done, program exec'd) when Start returns without error.
