@@ -101,11 +101,12 @@ func (d *dumper) dump(nw *Writer, name, narPath string) error {
 		if err := nw.WriteHeader(h); err != nil {
 			return fmt.Errorf("dump %s: %w", d.osPath(name), err)
 		}
-		// A large buffer (rather than os.File's 32 KiB WriteTo path)
-		// halves the read syscalls; the bufio.Writer passes writes this
-		// size straight through to w.
-		if d.buf == nil {
-			d.buf = make([]byte, 256<<10)
+		// A buffer of up to 256 KiB (rather than os.File's 32 KiB
+		// WriteTo path) cuts the read syscalls; the bufio.Writer passes
+		// writes this size straight through to w. Small files get a
+		// small buffer: many dumps are of small trees.
+		if want := min(max(h.Size, 4<<10), 256<<10); int64(len(d.buf)) < want {
+			d.buf = make([]byte, want)
 		}
 		n, err := io.CopyBuffer(nw, struct{ io.Reader }{f}, d.buf)
 		if err != nil {
