@@ -63,17 +63,17 @@ fresh() {
 	sync -f "$run"
 }
 note="$(load_note) at start; "
-nw=() nm=() cw=() cm=()
+nw=() nm=() cw=() cm=() nc=() cc=()
 for ((r = 0; r <= RUNS; r++)); do
 	fresh
-	NIX_REMOTE="local?root=$run" measure /dev/null nix-store "${NIXOPTS[@]}" --gc
+	NIX_REMOTE="local?root=$run" measure_cpu /dev/null nix-store "${NIXOPTS[@]}" --gc
 	((M_RC == 0)) || note+="nix: exit $M_RC in run $r; "
-	((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); }
+	((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); nc+=("$M_CPU"); }
 	((r > 0)) || ls "$run/nix/store" >"$OUT/gc-nix.left"
 	fresh
-	measure /dev/null "$CAIRN" store gc --store "$run"
+	measure_cpu /dev/null "$CAIRN" store gc --store "$run"
 	((M_RC == 0)) || note+="cairn: exit $M_RC in run $r; "
-	((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); }
+	((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); cc+=("$M_CPU"); }
 	if ((r == 0)); then
 		ls "$run/nix/store" >"$OUT/gc-cairn.left"
 		cmp -s "$OUT/gc-nix.left" "$OUT/gc-cairn.left" || note+="LEFTOVERS DIFFER (bench/out/gc-*.left); "
@@ -85,4 +85,6 @@ rm -rf "$run"
 note+="$(load_note) at end"
 report_header
 report gc "gc-$DEAD-dead" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note"
-printf 'cairn speed-up over nix-store --gc: %s (acceptance >= 3.00)\n' "$(ratio "$(median "${nw[@]}")" "$(median "${cw[@]}")")"
+printf 'CPU (user+sys) s: nix %s, cairn %s\n' "$(median "${nc[@]}")" "$(median "${cc[@]}")"
+printf 'cairn speed-up over nix-store --gc: %s wall, %s CPU (acceptance >= 3.00)\n' \
+	"$(ratio "$(median "${nw[@]}")" "$(median "${cw[@]}")")" "$(ratio "$(median "${nc[@]}")" "$(median "${cc[@]}")")"

@@ -41,31 +41,34 @@ nix_loop='r=$1; shift; for f; do NIX_REMOTE="local?root=$r" nix-store --option s
 cairn_loop='c=$1 r=$2; shift 2; for f; do "$c" store add --store "$r" "$f" || exit 1; done'
 
 note="$(load_note) at start; " lnote=""
-nw=() nm=() cw=() cm=() lnw=() lnm=() lcw=() lcm=()
+nw=() nm=() cw=() cm=() lnw=() lnm=() lcw=() lcm=() nc=() cc=() lnc=() lcc=()
 for ((r = 0; r <= RUNS; r++)); do
 	fresh "$r"
 	out=/dev/null
 	((r > 0)) || out=$OUT/store-add-nix.out
-	NIX_REMOTE="local?root=$nroot" measure "$out" nix-store "${NIXOPTS[@]}" --add "${files[@]}"
+	NIX_REMOTE="local?root=$nroot" measure_cpu "$out" nix-store "${NIXOPTS[@]}" --add "${files[@]}"
 	((M_RC == 0)) || note+="nix: exit $M_RC in run $r; "
-	((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); }
+	((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); nc+=("$M_CPU"); }
 	((r > 0)) || out=$OUT/store-add-cairn.out
-	measure "$out" "$CAIRN" store add --store "$croot" "${files[@]}"
+	measure_cpu "$out" "$CAIRN" store add --store "$croot" "${files[@]}"
 	((M_RC == 0)) || note+="cairn: exit $M_RC in run $r; "
-	((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); }
+	((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); cc+=("$M_CPU"); }
 	if ((r == 0)) && ! cmp -s "$OUT/store-add-nix.out" "$OUT/store-add-cairn.out"; then
 		note+="PATHS DIFFER (bench/out/store-add-*.out); "
 	fi
 	fresh "$r-loop"
-	measure /dev/null bash -c "$nix_loop" _ "$nroot" "${loop[@]}"
+	measure_cpu /dev/null bash -c "$nix_loop" _ "$nroot" "${loop[@]}"
 	((M_RC == 0)) || lnote+="nix: exit $M_RC in run $r; "
-	((r == 0)) || { lnw+=("$M_WALL"); lnm+=("$M_RSS"); }
-	measure /dev/null bash -c "$cairn_loop" _ "$CAIRN" "$croot" "${loop[@]}"
+	((r == 0)) || { lnw+=("$M_WALL"); lnm+=("$M_RSS"); lnc+=("$M_CPU"); }
+	measure_cpu /dev/null bash -c "$cairn_loop" _ "$CAIRN" "$croot" "${loop[@]}"
 	((M_RC == 0)) || lnote+="cairn: exit $M_RC in run $r; "
-	((r == 0)) || { lcw+=("$M_WALL"); lcm+=("$M_RSS"); }
+	((r == 0)) || { lcw+=("$M_WALL"); lcm+=("$M_RSS"); lcc+=("$M_CPU"); }
 done
 rmruns
 note+="$(load_note) at end"
 report_header
 report store-add "add-$N-one-process" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note"
 report store-add "add-$LOOP_N-loop" "${lnw[*]}" "${lnm[*]}" "${lcw[*]}" "${lcm[*]}" "one process per path; ${lnote}"
+printf 'CPU (user+sys) s, one process: nix %s, cairn %s (ratio %s); loop: nix %s, cairn %s (ratio %s)\n' \
+	"$(median "${nc[@]}")" "$(median "${cc[@]}")" "$(ratio "$(median "${cc[@]}")" "$(median "${nc[@]}")")" \
+	"$(median "${lnc[@]}")" "$(median "${lcc[@]}")" "$(ratio "$(median "${lcc[@]}")" "$(median "${lnc[@]}")")"
