@@ -32,6 +32,8 @@ func newCopyCmd(f *Factory, runF func(*CopyOptions) error) func([]string) error 
 			arg := s.next()
 			var err error
 			switch arg {
+			case "--help":
+				return printUsage(f, "copy", "copy store path closures between stores and binary caches, like nix copy")
 			case "--from":
 				o.From, err = s.value(arg)
 			case "--to":

@@ -173,6 +173,16 @@ func TestCopyFlags(t *testing.T) {
 	}
 }
 
+func TestCopyServeKeyHelp(t *testing.T) {
+	e := newStoreEnv(t)
+	for _, args := range [][]string{{"copy", "--help"}, {"serve", "--help"}, {"key", "generate-secret", "--help"}, {"store", "sign", "--help"}} {
+		out, errs, code := e.run("", args...)
+		if code != 0 || !strings.HasPrefix(out, "Usage: cairn "+strings.Join(args[:len(args)-1], " ")+" ") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
+	}
+}
+
 func TestServeCopyFrom(t *testing.T) {
 	e := newStoreEnv(t)
 	_, top := cacheClosure(t, e)

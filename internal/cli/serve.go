@@ -36,6 +36,8 @@ func newServeCmd(f *Factory, runF func(*ServeOptions) error) func([]string) erro
 			arg := s.next()
 			var err error
 			switch arg {
+			case "--help":
+				return printUsage(f, "serve", "serve the store as a binary cache over HTTP")
 			case "--listen", "-l":
 				o.Listen, err = s.value(arg)
 			case "--sign-key":

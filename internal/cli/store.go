@@ -100,6 +100,13 @@ func usages() map[string]string {
 		"show-derivation":     "[-r] DRVPATH...",
 		"path-info":           "[--json] [-r] [-s] [-S] [-h] [--sigs] (--all | STOREPATH...)",
 		"why-depends":         "[--all] [--precise] PACKAGE DEPENDENCY",
+
+		// Binary caches (copy.go, serve.go, key.go, sign.go).
+		"store sign":                   "--key-file FILE [-r] STOREPATH...",
+		"key generate-secret":          "--key-name NAME",
+		"key convert-secret-to-public": "< SECRETKEY",
+		"copy":                         "(--from URL | --to URL) [--no-check-sigs] [--derivation] STOREPATH...",
+		"serve":                        "[--listen ADDR] [--sign-key FILE] [--priority N] [--compression none|zstd]",
 	}
 }
 
