@@ -164,10 +164,10 @@ func TestKillAddAndGC(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	seed := rng.Int63()
-	t.Logf("seed %d (set CAIRN_CRASH_SEED to repeat)", seed)
 	if v := os.Getenv("CAIRN_CRASH_SEED"); v != "" {
 		seed, _ = strconv.ParseInt(v, 10, 64)
 	}
+	t.Logf("seed %d (set CAIRN_CRASH_SEED to repeat)", seed)
 	rng = rand.New(rand.NewSource(seed))
 
 	var deleted, addKills, gcKills, validMax, validSum int
@@ -189,7 +189,7 @@ func TestKillAddAndGC(t *testing.T) {
 		// The collector starts a little later (or not at all in one
 		// iteration out of eight), so that it finds work.
 		gcDelay := time.Duration(rng.Intn(150)) * time.Millisecond
-		gcKill := time.Duration(5+rng.Intn(700)) * time.Millisecond
+		gcKill := time.Duration(5+rng.Intn(400)) * time.Millisecond
 		runGC := rng.Intn(8) != 0
 		type result struct {
 			killed bool
