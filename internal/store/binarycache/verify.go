@@ -1,6 +1,7 @@
 package binarycache
 
 import (
+	"bufio"
 	"compress/bzip2"
 	"compress/gzip"
 	"errors"
@@ -60,6 +61,7 @@ func (c *countHasher) Read(p []byte) (int, error) {
 type verifier struct {
 	raw      io.ReadCloser
 	file     *countHasher // the compressed bytes
+	src      io.Reader    // what dec reads: file, or a buffer over it
 	dec      io.Reader
 	closeFn  func()
 	nar      *nixhash.Hasher
@@ -85,7 +87,13 @@ func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string) (*verifier
 		// compares the sizes).
 		v.file.h, v.sameFile = nil, true
 	}
-	dec, closeFn, err := decompressor(ni.Compression, v.file)
+	v.src = v.file
+	if ni.Compression == "xz" {
+		// ulikunitz/xz reads a few bytes per call; unbuffered, that is
+		// a read(2) per few bytes of a local file.
+		v.src = bufio.NewReaderSize(v.file, 64<<10)
+	}
+	dec, closeFn, err := decompressor(ni.Compression, v.src)
 	if err != nil {
 		return nil, fmt.Errorf("download NAR of '%s': %w", what, err)
 	}
@@ -147,7 +155,7 @@ func (v *verifier) finish() error {
 	}
 	// Some decompressors stop before the end of the file; the rest must
 	// be empty.
-	if n, err := io.Copy(io.Discard, v.file); err != nil {
+	if n, err := io.Copy(io.Discard, v.src); err != nil {
 		return v.fail("%w", err)
 	} else if n > 0 {
 		return v.fail("%d bytes of trailing data after the %s stream", n, v.ni.Compression)
