@@ -69,6 +69,24 @@ func TestCopyNix(t *testing.T) {
 		})
 	}
 
+	t.Run("realise", func(t *testing.T) {
+		// The derivation (not its output) goes into a fresh cairn
+		// store; store realise then substitutes the output from Nix's
+		// signed cache instead of building it.
+		drv := strings.TrimSpace(nixtest.Must(t, nixRoot, "nix-store", "-q", "--deriver", out))
+		r := filepath.Join(work, "r-realise")
+		cairnIn(t, work, "copy", "--from", nixRoot, "--to", r, "--derivation", drv)
+		var so, se bytes.Buffer
+		args := []string{"cairn", "store", "realise", "--store", r, drv, "--option", "substituters", "file://" + filepath.Join(work, "nixcache-xz"), "--option", "trusted-public-keys", pk.String()}
+		if code := mainIn(t.Context(), work, args, strings.NewReader(""), &so, &se, []string{"HOME=" + work}); code != 0 {
+			t.Fatalf("store realise: exit %d\n%s", code, se.String())
+		}
+		if so.String() != out+"\n" || !strings.Contains(se.String(), "copying path '"+out+"' from") || strings.Contains(se.String(), "building") {
+			t.Errorf("store realise: stdout %q, stderr %q; want the output substituted, not built", so.String(), se.String())
+		}
+		nixtest.Verify(t, r)
+	})
+
 	t.Run("serve", func(t *testing.T) {
 		r := filepath.Join(work, "r-xz")
 		ctx, cancel := context.WithCancel(t.Context())
