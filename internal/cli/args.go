@@ -84,6 +84,7 @@ var boolSettings = map[string]bool{
 	"show-trace": true, "pure-eval": true, "restrict-eval": true,
 	"allow-import-from-derivation": true, "read-only": true, "warn-dirty": true,
 	"eval-cache": true, "keep-going": true, "print-missing": true,
+	"require-sigs": true, // substitute.go
 }
 
 var valueSettings = map[string]bool{
@@ -91,6 +92,8 @@ var valueSettings = map[string]bool{
 	"experimental-features": true, "extra-experimental-features": true,
 	"lint-absolute-path-literals": true, "lint-short-path-literals": true, "lint-url-literals": true,
 	"substituters": true, "extra-substituters": true, "nix-path": true,
+	"trusted-public-keys": true, "extra-trusted-public-keys": true, // substitute.go
+	"narinfo-cache-positive-ttl": true, "narinfo-cache-negative-ttl": true,
 	"allowed-uris": true, "max-jobs": true, "cores": true, "sandbox": true,
 }
 

@@ -81,3 +81,27 @@ func TestRealiseSubstitutes(t *testing.T) {
 		t.Errorf("realise plain path: exit %d, stdout %q, stderr %s", code, so.String(), se.String())
 	}
 }
+
+// TestSubstituteSettingsKnown checks that the substitution settings are
+// known settings (no "unknown setting" warning) and are read from
+// NIX_CONFIG and --option in that order.
+func TestSubstituteSettingsKnown(t *testing.T) {
+	e := newStoreEnv(t)
+	_, errs, code := e.run("", "eval", "--expr", "1", "--option", "trusted-public-keys", "k-1:x", "--option", "require-sigs", "false",
+		"--option", "narinfo-cache-negative-ttl", "0", "--no-require-sigs", "--option", "extra-trusted-public-keys", "k-2:y")
+	if code != 0 || strings.Contains(errs, "unknown setting") {
+		t.Errorf("eval with substitution settings: exit %d, stderr %q", code, errs)
+	}
+	f := &Factory{Environ: []string{"NIX_CONFIG=substituters = file:///a\nrequire-sigs = false\ntrusted-public-keys = a-1:x"}}
+	c := &StoreFlags{Settings: []Setting{{"extra-substituters", "http://b"}, {"narinfo-cache-positive-ttl", "60"}, {"extra-trusted-public-keys", "b-1:y"}}}
+	cs, err := resolveCacheSettings(f, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cs.substituters, " ") + " | " + strings.Join(cs.trustedKeys, " ") + " | " + cs.positiveTTL.String(); got != "file:///a http://b | a-1:x b-1:y | 1m0s" || cs.requireSigs {
+		t.Errorf("settings: %s, require-sigs %v", got, cs.requireSigs)
+	}
+	if _, err := resolveCacheSettings(f, &StoreFlags{Settings: []Setting{{"require-sigs", "maybe"}}}); err == nil {
+		t.Error("require-sigs = maybe accepted")
+	}
+}
