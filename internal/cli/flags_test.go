@@ -263,3 +263,29 @@ func TestShowStats(t *testing.T) {
 		t.Errorf("nrFunctionCalls = %d, want at least 2", stats.NrFunctionCalls)
 	}
 }
+
+// TestCompat28CallDepth checks that --compat 2.8 lifts the default call
+// depth limit (Nix 2.8 has none) unless --max-call-depth is given.
+func TestCompat28CallDepth(t *testing.T) {
+	const expr = "let f = n: if n == 0 then 0 else 1 + f (n - 1); in f 20000"
+	for _, tt := range []struct {
+		args []string
+		ok   bool
+	}{
+		{nil, false},
+		{[]string{"--compat", "2.8"}, true},
+		{[]string{"--compat", "2.8", "--max-call-depth", "100"}, false},
+	} {
+		var out, errb strings.Builder
+		f := &Factory{Stdout: &out, Stderr: &errb, Environ: []string{"NIX_REMOTE=dummy://"}, Prog: "cairn"}
+		argv := append([]string{"cairn", "instantiate"}, tt.args...)
+		argv = append(argv, "--eval", "-E", expr)
+		code := run(t.Context(), f, argv)
+		if tt.ok && (code != 0 || out.String() != "20000\n") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %.300q", tt.args, code, out.String(), errb.String())
+		}
+		if !tt.ok && (code == 0 || !strings.Contains(errb.String(), "stack overflow")) {
+			t.Errorf("%v: exit %d, want a stack overflow; stderr %.300q", tt.args, code, errb.String())
+		}
+	}
+}

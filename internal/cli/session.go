@@ -108,6 +108,11 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 		return nil, fmt.Errorf("unknown --compat '%s' (want 'current' or '2.8')", cv)
 	}
 
+	if nix28 && cfg.maxCallDepth == 0 {
+		// Nix 2.8 has no call depth limit; the evaluator's goroutine hops
+		// keep deep recursion from overflowing the Go stack.
+		cfg.maxCallDepth = nix28MaxCallDepth
+	}
 	s := &session{ctx: ctx, f: f, cfg: cfg, cwd: cwd, io: gio, args: c.Args, nix28: nix28}
 	s.ev = eval.New(eval.Options{
 		IO:                   gio,
@@ -131,6 +136,10 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 	s.stopProfile = stop
 	return s, nil
 }
+
+// nix28MaxCallDepth is the call depth limit under --compat 2.8 when
+// --max-call-depth is not given: high enough to stand for 2.8's "none".
+const nix28MaxCallDepth = 1000000
 
 func firstNonEmpty(ss ...string) string {
 	for _, s := range ss {
