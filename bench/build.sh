@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# build.sh: build N (default 500) trivial derivations (bench/build.nix: `echo > $out` with busybox
+# sh as the builder) with `cairn build` against Nix 2.8's `nix-build`, both sandboxed, each in a
+# fresh chroot store (`--store DIR`, removed before every run, outside the timing): a chain
+# (each derivation depends on the previous one) at -j1, and a fan-out (N independent leaves under
+# one root, so N+1 builds) at -j1 and -j2. Timed: evaluation, instantiation and all builds.
+# Reported: wall seconds, per-derivation overhead (wall / N, ms), ratios cairn/nix, and each
+# tool's -j1/-j2 speed-up on the fan-out. See bench/README.md.
+#
+# Environment (besides common.sh's CAIRN): N (500), RUNS (3 here), BENCH_TMP.
+set -euo pipefail
+: "${RUNS:=3}" "${N:=500}"
+# shellcheck source=bench/store-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/store-lib.sh"
+store_tools
+command -v nix-build >/dev/null || { echo "bench: nix-build (Nix 2.8) missing: apt-get install nix-bin" >&2; exit 1; }
+expr=$bench_root/bench/build.nix
+nstore=$BENCH_TMP/build-nix
+cstore=$BENCH_TMP/build-cairn
+
+fresh() {
+	chmod -R u+w "$1" 2>/dev/null || true
+	rm -rf "$1"
+}
+
+# ms WALL: per-derivation milliseconds.
+ms() {
+	awk -v w="$1" -v n="$N" 'BEGIN { if (w == "-") print "-"; else printf "%.1f\n", w * 1000 / n }'
+}
+
+echo "build: N=$N, median of $RUNS (after one warm-up run); $(load_note)"
+printf '%-10s %4s %9s %9s %9s %9s %7s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio
+declare -A med
+for w in chain:1 fan:1 fan:2; do
+	shape=${w%:*} j=${w#*:}
+	note="$(load_note) at start; "
+	nw=() nm=() cw=() cm=()
+	for ((r = 0; r <= RUNS; r++)); do
+		fresh "$nstore"
+		measure "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
+			--option sandbox true -j "$j" --no-out-link \
+			--arg n "$N" --argstr shape "$shape" "$expr"
+		((M_RC == 0)) || note+="nix: exit $M_RC in run $r; "
+		((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); }
+		fresh "$cstore"
+		measure "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
+			--option sandbox true -j "$j" --no-link --print-out-paths \
+			--arg n "$N" --argstr shape "$shape" -f "$expr"
+		((M_RC == 0)) || note+="cairn: exit $M_RC in run $r; "
+		((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); }
+		if ((r == 0)); then
+			cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
+				note+="OUTPUT PATHS DIFFER (bench/out/build-$shape-j$j.*.out); "
+			n=$(find "$nstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
+			c=$(find "$cstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
+			[[ $n == "$c" ]] || note+="BUILT OUTPUTS DIFFER (nix $n, cairn $c); "
+		fi
+	done
+	note+="$(load_note) at end"
+	nmed=$(median "${nw[@]}") cmed=$(median "${cw[@]}")
+	med[$w.nix]=$nmed med[$w.cairn]=$cmed
+	printf '%-10s %4s %9s %9s %9s %9s %7s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
+		"$(ratio "$cmed" "$nmed")"
+	report build "$shape-j$j-n$N" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note" >/dev/null
+	echo "  $note"
+done
+echo "fan-out -j1/-j2 speed-up: nix $(ratio "${med[fan:1.nix]}" "${med[fan:2.nix]}"), cairn $(ratio "${med[fan:1.cairn]}" "${med[fan:2.cairn]}")"
