@@ -128,6 +128,7 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 		CurrentTime:          time.Now().Unix(),
 		Lints:                cfg.lints,
 		ExperimentalFeatures: cfg.features,
+		ExtraBuiltins:        gio.Fetchers(),
 	})
 	stop, err := startProfiles(c)
 	if err != nil {
