@@ -117,9 +117,10 @@ type FetchResult struct {
 // Fetch downloads u and adds it to the store as name: the file itself
 // (flat) or, with unpack, the single top-level entry of the archive
 // (recursive). want, if set, must match the file's SHA-256 (flat) or
-// the NAR's (unpack); otherwise it is Nix's "hash mismatch" error. In
-// compute-only mode a pinned fetch (want set) is not downloaded unless
-// needNar: its path follows from the hash.
+// the NAR's (unpack); otherwise it is Nix's "hash mismatch" error. A
+// pinned fetch (want set) whose path is already valid is not downloaded
+// unless needNar. In compute-only mode the path is computed and nothing
+// is written (the download is still needed to check or learn the hash).
 func (g *IO) Fetch(u, name string, unpack bool, want *nixhash.Hash, needNar bool) (*FetchResult, error) {
 	method := storepath.Flat
 	if unpack {
@@ -129,12 +130,15 @@ func (g *IO) Fetch(u, name string, unpack bool, want *nixhash.Hash, needNar bool
 	if err != nil {
 		return nil, err
 	}
-	if st == nil && want != nil && !needNar {
+	if want != nil && want.Algo == nixhash.SHA256 && !needNar {
+		// Pinned and already in the store: nothing to download.
 		p, err := g.dir.MakeFixedOutputPath(name, method, *want, nil, false)
 		if err != nil {
 			return nil, err
 		}
-		return &FetchResult{Path: g.dir.Print(p)}, nil
+		if g.valid(st, p) {
+			return &FetchResult{Path: g.dir.Print(p)}, nil
+		}
 	}
 	tmp, err := os.MkdirTemp("", "cairn-fetch-")
 	if err != nil {
@@ -194,6 +198,17 @@ func (g *IO) Fetch(u, name string, unpack bool, want *nixhash.Hash, needNar bool
 	}
 	res.Path = g.dir.Print(p)
 	return res, nil
+}
+
+// valid reports whether p is in the store: registered in st, or, in
+// compute-only mode, present on disk.
+func (g *IO) valid(st *local.Store, p storepath.Path) bool {
+	if st != nil {
+		ok, err := st.IsValid(g.ctx, p)
+		return err == nil && ok
+	}
+	_, err := os.Lstat(g.real(g.dir.Print(p)))
+	return err == nil
 }
 
 // primFetchTree is builtins.fetchTree for inputs of type "file" and
