@@ -66,7 +66,28 @@ func target(dir, name string) (string, error) {
 			return "", fmt.Errorf("archive entry '%s' escapes the destination", name)
 		}
 	}
-	return filepath.Join(dir, filepath.FromSlash(clean)), nil
+	dst := filepath.Join(dir, filepath.FromSlash(clean))
+	// Refuse to go through a symlink unpacked earlier (libarchive's
+	// ARCHIVE_EXTRACT_SECURE_SYMLINKS), and replace a final one rather
+	// than write through it.
+	p := dir
+	parts := strings.Split(strings.Trim(clean, "/"), "/")
+	for i, c := range parts {
+		p = filepath.Join(p, c)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			break
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if i < len(parts)-1 {
+				return "", fmt.Errorf("archive entry '%s' goes through a symbolic link", name)
+			}
+			if err := os.Remove(p); err != nil {
+				return "", err
+			}
+		}
+	}
+	return dst, nil
 }
 
 func untar(r io.Reader, dir string) error {
