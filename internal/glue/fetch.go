@@ -17,13 +17,14 @@ import (
 )
 
 // Fetchers returns the fetching builtins backed by g, for
-// eval.Options.ExtraBuiltins: fetchurl, fetchTarball and fetchTree
-// (types "file" and "tarball").
+// eval.Options.ExtraBuiltins: fetchurl, fetchTarball, fetchTree (types
+// "file" and "tarball") and fetchGit.
 func (g *IO) Fetchers() []eval.Primop {
 	return []eval.Primop{
 		{Name: "fetchurl", Arity: 1, Fn: g.fetchPrim("fetchurl", false, ""), ArgNames: []string{"args"}},
 		{Name: "fetchTarball", Arity: 1, Fn: g.fetchPrim("fetchTarball", true, "source"), ArgNames: []string{"args"}},
 		{Name: "fetchTree", Arity: 1, Fn: g.primFetchTree, ArgNames: []string{"input"}},
+		{Name: "fetchGit", Arity: 1, Fn: g.primFetchGit, ArgNames: []string{"args"}},
 	}
 }
 
@@ -184,20 +185,27 @@ func (g *IO) Fetch(u, name string, unpack bool, want *nixhash.Hash, needNar bool
 		return nil, fmt.Errorf("hash mismatch in file downloaded from '%s':\n  specified: %s\n  got:       %s",
 			u, want.Encode(nixhash.Nix32, true), got.Encode(nixhash.Nix32, true))
 	}
+	if res.Path, err = g.addFetched(st, u, src, name, method, got); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// addFetched adds src, whose content hash (flat) or NAR hash (recursive)
+// is h, to the store as name, or computes its path in compute-only mode.
+func (g *IO) addFetched(st *local.Store, u, src, name string, method storepath.Method, h nixhash.Hash) (string, error) {
 	if st != nil {
 		info, err := st.AddPath(g.ctx, src, local.AddOptions{Name: name, Method: method})
 		if err != nil {
-			return nil, fmt.Errorf("adding '%s' to the store: %w", u, err)
+			return "", fmt.Errorf("adding '%s' to the store: %w", u, err)
 		}
-		res.Path = g.dir.Print(info.Path)
-		return res, nil
+		return g.dir.Print(info.Path), nil
 	}
-	p, err := g.dir.MakeFixedOutputPath(name, method, got, nil, false)
+	p, err := g.dir.MakeFixedOutputPath(name, method, h, nil, false)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	res.Path = g.dir.Print(p)
-	return res, nil
+	return g.dir.Print(p), nil
 }
 
 // valid reports whether p is in the store: registered in st, or, in
