@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"cairn/internal/compat/storepath"
 	"cairn/internal/fsutil"
@@ -310,7 +311,9 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 		}
 		sh.mu.Unlock()
 		gone, err := s.invalidateBatch(ctx, g, kept, alive, k)
-		if err == nil {
+		if err == nil && opts.MaxFreed == 0 {
+			err = s.gcDeleteParallel(g, gone, res)
+		} else if err == nil {
 			for _, i := range gone {
 				if err = s.gcDeleteFiles(nil, g.paths[i][len(s.dir)+1:], res); err != nil || limit() {
 					break
@@ -377,6 +380,41 @@ func (s *Store) invalidateBatch(ctx context.Context, g *graph, batch []int32, al
 		return nil
 	})
 	return gone, err
+}
+
+// gcDeleteWorkers is how many entries gcDeleteParallel removes at once.
+const gcDeleteWorkers = 4
+
+// gcDeleteParallel deletes the files of the invalidated paths gone with a
+// few workers (removing a tree is mostly waiting for the file system) and
+// adds them to res in order. It returns the first error, after every
+// worker has finished; entries it could not remove are invalid garbage
+// that the next collection deletes.
+func (s *Store) gcDeleteParallel(g *graph, gone []int32, res *GCResult) error {
+	freed := make([]uint64, len(gone))
+	errs := make([]error, len(gone))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(gcDeleteWorkers, len(gone)) {
+		wg.Go(func() {
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= len(gone) {
+					return
+				}
+				freed[j], errs[j] = fsutil.RemoveAll(filepath.Join(s.realStore, g.paths[gone[j]][len(s.dir)+1:]))
+			}
+		})
+	}
+	wg.Wait()
+	for j, i := range gone {
+		if errs[j] != nil {
+			return fmt.Errorf("collect garbage: %w", errs[j])
+		}
+		res.Paths = append(res.Paths, g.paths[i])
+		res.BytesFreed += freed[j]
+	}
+	return nil
 }
 
 // gcDeleteFiles deletes store entry base. With sh set (entries without a
