@@ -256,6 +256,14 @@ func TestStoreAddNix(t *testing.T) {
 		}
 		ours = append(ours, strings.TrimSpace(got))
 	}
+	// Several paths in one call print one path each, as nix-store --add.
+	multi := exec.Command("nix-store", "--store", nixRoot, "--add", "src/hello.txt", "src/d", "src/d/link")
+	multi.Dir, multi.Env = n.work, append(os.Environ(), "NIX_REMOTE=", "HOME="+n.work)
+	if want, err := multi.Output(); err != nil {
+		t.Errorf("nix-store --add of several paths: %v", err)
+	} else if got, code := n.cairnIn(ourRoot, "store", "add", "src/hello.txt", "src/d", "src/d/link"); got != string(want) || code != 0 {
+		t.Errorf("store add of several paths: cairn (exit %d) %q, nix-store --add %q", code, got, want)
+	}
 	n.write("t.txt", "text \x01 contents\n", 0o644)
 	n.write("t.nix", `builtins.toFile "t.txt" (builtins.readFile ./t.txt)`, 0o644)
 	want, _ := n.nixIn(nixRoot, "eval", "--raw", "-f", "t.nix")
