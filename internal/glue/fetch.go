@@ -2,6 +2,7 @@ package glue
 
 import (
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,7 +19,7 @@ import (
 
 // Fetchers returns the fetching builtins backed by g, for
 // eval.Options.ExtraBuiltins: fetchurl, fetchTarball, fetchTree (types
-// "file" and "tarball") and fetchGit.
+// "file", "tarball", "path" and "git") and fetchGit.
 func (g *IO) Fetchers() []eval.Primop {
 	return []eval.Primop{
 		{Name: "fetchurl", Arity: 1, Fn: g.fetchPrim("fetchurl", false, ""), ArgNames: []string{"args"}},
@@ -219,8 +220,9 @@ func (g *IO) valid(st *local.Store, p storepath.Path) bool {
 	return err == nil
 }
 
-// primFetchTree is builtins.fetchTree for inputs of type "file" and
-// "tarball", given as attributes or as a URL.
+// primFetchTree is builtins.fetchTree for inputs of type "file",
+// "tarball", "path" and "git", given as attributes or as a URL
+// (git+..., path:..., or a file/tarball URL).
 func (g *IO) primFetchTree(ev *eval.Evaluator, _ eval.Pos, args []eval.Value) (eval.Value, error) {
 	v, err := ev.Force(args[0])
 	if err != nil {
@@ -269,18 +271,42 @@ func (g *IO) primFetchTree(ev *eval.Evaluator, _ eval.Pos, args []eval.Value) (e
 			want = &h
 		}
 		shown = u
+		switch typ {
+		case "git":
+			req := fetch.GitRequest{URL: u, Ref: attrs["ref"], Rev: attrs["rev"]}
+			name := attrs["name"]
+			if name == "" {
+				name = "source"
+			}
+			return g.fetchGitAttrs(ev, req, name, attrs["submodules"] == "true", false)
+		case "path":
+			return g.fetchTreePath(ev, attrs["path"])
+		}
 	} else {
 		if u, err = ev.ForceStringNoCtx(v, "while evaluating the argument passed to builtins.fetchTree"); err != nil {
 			return eval.Value{}, err
 		}
 		shown = u
+		switch {
+		case strings.HasPrefix(u, "git+"):
+			pu, err := url.Parse(strings.TrimPrefix(u, "git+"))
+			if err != nil {
+				return eval.Value{}, ev.Errorf("'%s' is not a valid URL: %v", u, err)
+			}
+			q := pu.Query()
+			pu.RawQuery = ""
+			req := fetch.GitRequest{URL: pu.String(), Ref: q.Get("ref"), Rev: q.Get("rev")}
+			return g.fetchGitAttrs(ev, req, "source", q.Get("submodules") == "1", false)
+		case strings.HasPrefix(u, "path:"):
+			return g.fetchTreePath(ev, strings.TrimPrefix(u, "path:"))
+		}
 		typ = "file"
 		if hasTarballExtension(u) {
 			typ = "tarball"
 		}
 	}
 	if typ != "file" && typ != "tarball" {
-		return eval.Value{}, ev.Errorf("input type '%s' is not supported by this fetchTree (only 'file' and 'tarball')", typ)
+		return eval.Value{}, ev.Errorf("input type '%s' is not supported by this fetchTree (only 'file', 'tarball', 'path' and 'git')", typ)
 	}
 	res, err := g.fetchTreeURL(typ, u, want)
 	if err != nil {
@@ -293,6 +319,47 @@ func (g *IO) primFetchTree(ev *eval.Evaluator, _ eval.Pos, args []eval.Value) (e
 	return ev.NewAttrs(map[string]eval.Value{
 		"outPath": eval.StringCtx(res.Path, eval.NewContext(res.Path)),
 		"narHash": eval.String(res.NarHash.String()),
+	}), nil
+}
+
+// fetchTreePath is fetchTree's "path" type: the tree at p as "source",
+// with lastModified the newest modification time in it.
+func (g *IO) fetchTreePath(ev *eval.Evaluator, p string) (eval.Value, error) {
+	if !strings.HasPrefix(p, "/") {
+		return eval.Value{}, ev.Errorf("path '%s' is not absolute", p)
+	}
+	var newest int64
+	err := filepath.WalkDir(g.real(p), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		newest = max(newest, fi.ModTime().Unix())
+		return nil
+	})
+	if err != nil {
+		return eval.Value{}, ev.Errorf("%v", sysError("getting status of", p, err))
+	}
+	nh := nixhash.NewHasher(nixhash.SHA256)
+	if err := nar.DumpPath(nh, g.real(p)); err != nil {
+		return eval.Value{}, ev.Errorf("hashing '%s': %v", p, err)
+	}
+	st, err := g.Store()
+	if err != nil {
+		return eval.Value{}, err
+	}
+	sp, err := g.addFetched(st, p, g.real(p), "source", storepath.Recursive, nh.Sum())
+	if err != nil {
+		return eval.Value{}, ev.Errorf("%v", err)
+	}
+	return ev.NewAttrs(map[string]eval.Value{
+		"outPath":          eval.StringCtx(sp, eval.NewContext(sp)),
+		"narHash":          eval.String(nh.Sum().String()),
+		"lastModified":     eval.Int(newest),
+		"lastModifiedDate": eval.String(lastModifiedDate(newest)),
 	}), nil
 }
 

@@ -77,6 +77,13 @@ func (g *IO) primFetchGit(ev *eval.Evaluator, _ eval.Pos, args []eval.Value) (ev
 	} else if req.URL, err = urlOf(v); err != nil {
 		return eval.Value{}, err
 	}
+	return g.fetchGitAttrs(ev, req, name, submodules, true)
+}
+
+// fetchGitAttrs fetches req and returns fetchGit's (emptyRevFallback) or
+// fetchTree's attributes; the latter has no rev, shortRev and revCount
+// for a dirty tree.
+func (g *IO) fetchGitAttrs(ev *eval.Evaluator, req fetch.GitRequest, name string, submodules, emptyRevFallback bool) (eval.Value, error) {
 	if req.Rev != "" && !isGitRev(req.Rev) {
 		return eval.Value{}, ev.Errorf("invalid Git revision '%s'", req.Rev)
 	}
@@ -120,20 +127,27 @@ func (g *IO) primFetchGit(ev *eval.Evaluator, _ eval.Pos, args []eval.Value) (ev
 	if err != nil {
 		return eval.Value{}, ev.Errorf("%v", err)
 	}
-	rev := tree.Rev
-	if rev == "" {
-		rev = strings.Repeat("0", 40)
-	}
-	return ev.NewAttrs(map[string]eval.Value{
+	attrs := map[string]eval.Value{
 		"outPath":          eval.StringCtx(sp, eval.NewContext(sp)),
 		"narHash":          eval.String(nh.Sum().String()),
 		"submodules":       eval.Bool(submodules),
-		"rev":              eval.String(rev),
-		"shortRev":         eval.String(rev[:7]),
-		"revCount":         eval.Int(tree.RevCount),
 		"lastModified":     eval.Int(tree.LastModified),
-		"lastModifiedDate": eval.String(time.Unix(tree.LastModified, 0).UTC().Format("20060102150405")),
-	}), nil
+		"lastModifiedDate": eval.String(lastModifiedDate(tree.LastModified)),
+	}
+	if rev := tree.Rev; rev != "" || emptyRevFallback {
+		if rev == "" {
+			rev = strings.Repeat("0", 40)
+		}
+		attrs["rev"] = eval.String(rev)
+		attrs["shortRev"] = eval.String(rev[:7])
+		attrs["revCount"] = eval.Int(tree.RevCount)
+	}
+	return ev.NewAttrs(attrs), nil
+}
+
+// lastModifiedDate formats a Unix time as Nix's lastModifiedDate.
+func lastModifiedDate(t int64) string {
+	return time.Unix(t, 0).UTC().Format("20060102150405")
 }
 
 func isGitRev(s string) bool {

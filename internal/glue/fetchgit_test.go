@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // makeRepo creates a Git repository with two commits (fixed identity
@@ -64,6 +65,8 @@ func gitCases(repo, bare string) []struct{ name, expr, want string } {
 		{"tag name", `builtins.fetchGit { url = "file://` + repo + `"; ref = "refs/tags/v1"; name = "foo"; }`, gitFoo},
 		{"bare", `builtins.fetchGit { url = "file://` + bare + `"; ref = "main"; }`, gitHead},
 		{"bare rev", `builtins.fetchGit { url = "file://` + bare + `"; ref = "main"; rev = "` + gitRev1 + `"; }`, gitOne},
+		{"tree git", `builtins.fetchTree { type = "git"; url = "file://` + repo + `"; }`, gitHead},
+		{"tree git+", `builtins.fetchTree "git+file://` + repo + `?ref=refs/tags/v1"`, gitOne},
 	}
 }
 
@@ -117,8 +120,16 @@ func TestFetchGitNix(t *testing.T) {
 	repo, bare := makeRepo(t)
 	store, home := t.TempDir(), t.TempDir()
 	g := New(context.Background(), Options{})
-	for _, tt := range gitCases(repo, bare) {
-		cmd := exec.Command(nix, "--store", store, "--option", "substituters", "", "--eval", "--strict", "-E", tt.expr)
+	// fetchTree's "path" type: lastModified is the newest mtime in the tree.
+	tree := makeTree(t)
+	for i, p := range []string{"src", "src/a.txt", "src/sub", "src/sub/b"} {
+		ts := time.Unix(int64(1600000000+i*1000), 0)
+		must(t, os.Chtimes(filepath.Join(tree, p), ts, ts))
+	}
+	cases := append(gitCases(repo, bare), struct{ name, expr, want string }{
+		"tree path", `builtins.fetchTree { type = "path"; path = "` + filepath.Join(tree, "src") + `"; }`, ""})
+	for _, tt := range cases {
+		cmd := exec.Command(nix, "--store", store, "--option", "substituters", "", "--extra-experimental-features", "flakes", "--eval", "--strict", "-E", tt.expr)
 		cmd.Env = append(os.Environ(), "NIX_REMOTE=", "HOME="+home, "XDG_CACHE_HOME="+filepath.Join(home, "cache"))
 		out, err := cmd.CombinedOutput()
 		if err != nil {
