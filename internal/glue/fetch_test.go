@@ -98,17 +98,17 @@ func fetchCases(u string) []struct{ name, expr, want string } {
 
 func evalFetch(t *testing.T, g *IO, expr string) string {
 	t.Helper()
-	return evalStringOpts(t, g, expr, false)
+	return evalStringOpts(t, g, "/", expr, false)
 }
 
-// evalStringOpts evaluates expr deeply with g's fetchers registered and
-// returns the printed value or the error text.
-func evalStringOpts(t *testing.T, g *IO, expr string, pure bool) string {
+// evalStringOpts evaluates expr (relative paths from dir) deeply with
+// g's fetchers registered and returns the printed value or the error text.
+func evalStringOpts(t *testing.T, g *IO, dir, expr string, pure bool) string {
 	t.Helper()
 	ev := eval.New(eval.Options{IO: g, ExtraBuiltins: g.Fetchers(), Pure: pure})
 	var out strings.Builder
 	err := ev.Run(func() error {
-		v, err := ev.EvalString(expr, "«string»", "/")
+		v, err := ev.EvalString(expr, "«string»", dir)
 		if err != nil {
 			return err
 		}
@@ -164,7 +164,7 @@ func TestFetchLocalStore(t *testing.T) {
 func TestFetchPure(t *testing.T) {
 	srv, _ := fetchServer(t)
 	g := New(context.Background(), Options{})
-	got := evalStringOpts(t, g, `builtins.fetchurl "`+srv.URL+`/hello.txt"`, true)
+	got := evalStringOpts(t, g, "/", `builtins.fetchurl "`+srv.URL+`/hello.txt"`, true)
 	if want := "error: in pure evaluation mode, 'fetchurl' requires a 'sha256' argument"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}

@@ -35,22 +35,7 @@ func must(t *testing.T, err error) {
 // the error text.
 func evalString(t *testing.T, g *IO, dir, src string) string {
 	t.Helper()
-	ev := eval.New(eval.Options{IO: g})
-	var out strings.Builder
-	err := ev.Run(func() error {
-		v, err := ev.EvalString(src, "«string»", dir)
-		if err != nil {
-			return err
-		}
-		if err := ev.ForceDeep(v); err != nil {
-			return err
-		}
-		return ev.PrintAmbiguous(&out, v)
-	})
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	return out.String()
+	return evalStringOpts(t, g, dir, src, false)
 }
 
 // Pinned against Nix 2.8 (NIX_REMOTE=dummy:// nix-instantiate --eval, and
