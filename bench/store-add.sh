@@ -31,13 +31,15 @@ echo "store-add: ${#files[@]} files (16 B-4 KiB) in $src, median of $RUNS; $(loa
 # Every run gets new store directories, removed only at the end: creating inodes right after
 # deleting tens of thousands makes ext4's inode allocator scan past the recently deleted ones
 # (recently_deleted() in the kernel profile), which would time the file system's state.
-runs=$BENCH_TMP/add-runs
+runs=$BENCH_TMP/add-runs # not RUNS (common.sh's number of runs)
 rmruns() { chmod -R u+w "$runs" 2>/dev/null || true; rm -rf "$runs"; }
 rmruns
 fresh() { nroot=$runs/$1-nix croot=$runs/$1-cairn; }
 
 # One process per file (the loop in one bash, timed as a whole).
+# shellcheck disable=SC2016 # the loops are scripts for bash -c
 nix_loop='r=$1; shift; for f; do NIX_REMOTE="local?root=$r" nix-store --option substituters "" --add "$f" || exit 1; done'
+# shellcheck disable=SC2016
 cairn_loop='c=$1 r=$2; shift 2; for f; do "$c" store add --store "$r" "$f" || exit 1; done'
 
 note="$(load_note) at start; " lnote=""

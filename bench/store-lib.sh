@@ -5,6 +5,7 @@
 #
 # Environment (besides common.sh's RUNS and CAIRN):
 #   BENCH_TMP=/path   where trees and scratch stores go (default /tmp/cairn-store-bench)
+# shellcheck source=bench/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # common.sh points Nix at dummy://; every store command here names its chroot store instead.
 unset NIX_REMOTE
