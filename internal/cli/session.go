@@ -19,6 +19,7 @@ import (
 	"cairn/internal/eval"
 	"cairn/internal/glue"
 	"cairn/internal/lang/ast"
+	"cairn/internal/store/local"
 )
 
 // storeMode says what a command needs from the store.
@@ -98,6 +99,15 @@ func newSession(ctx context.Context, f *Factory, c *EvalFlags, mode storeMode) (
 		gopts.OpenStore = u.Opener()
 	}
 	gio := glue.New(ctx, gopts)
+	// Import from derivation builds with the default build settings.
+	gio.SetRealiser(func(ctx context.Context, st *local.Store, drvs []storepath.Path) error {
+		bl, err := newBuilder(f, st, c, &BuildFlags{})
+		if err != nil {
+			return err
+		}
+		_, err = bl.realise(ctx, drvs, false)
+		return err
+	})
 
 	compat, nix28 := eval.CompatCurrent(), false
 	switch cv := firstNonEmpty(c.Compat, f.getenv("CAIRN_COMPAT")); cv {

@@ -48,6 +48,8 @@ type IO struct {
 	drvs   map[string]*derivation.Derivation // .drv path -> derivation (this session)
 	refs   map[string][]string               // store path -> references (this session)
 	hasher *derivation.Hasher
+
+	realise RealiseFunc // import from derivation; nil: unavailable
 }
 
 var _ eval.IO = (*IO)(nil)
