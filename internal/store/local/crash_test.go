@@ -35,7 +35,9 @@ func crashHelper(root string) {
 	}
 	seed, _ := strconv.ParseInt(os.Getenv("CAIRN_CRASH_SEED"), 10, 64)
 	rng := rand.New(rand.NewSource(seed))
-	src, _ := os.MkdirTemp("", "crash-src")
+	// The source trees go under the parent test's temporary directory:
+	// a killed helper cannot clean up after itself.
+	src, _ := os.MkdirTemp(os.Getenv("CAIRN_CRASH_SRC"), "crash-src")
 	for i := 0; ; i++ {
 		// A small tree, sometimes the same as an earlier one, so writers
 		// also meet already valid or half-written paths.
@@ -65,11 +67,12 @@ func TestCrashConsistency(t *testing.T) {
 		t.Skip("crash test skipped in -short mode")
 	}
 	root := t.TempDir()
+	srcDir := t.TempDir()
 	ctx := context.Background()
 	rng := rand.New(rand.NewSource(1))
 	for round := 0; round < 12; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "CAIRN_CRASH_ROOT="+root, "CAIRN_CRASH_SEED="+strconv.Itoa(round))
+		cmd.Env = append(os.Environ(), "CAIRN_CRASH_ROOT="+root, "CAIRN_CRASH_SEED="+strconv.Itoa(round), "CAIRN_CRASH_SRC="+srcDir)
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
