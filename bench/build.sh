@@ -40,13 +40,13 @@ for w in chain:1 fan:1 fan:2; do
 		measure "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
 			--option sandbox true -j "$j" --no-out-link \
 			--arg n "$N" --argstr shape "$shape" "$expr"
-		((M_RC == 0)) || note+="nix: exit $M_RC in run $r; "
+		((M_RC == 0)) || { note+="nix: exit $M_RC in run $r; "; cp "$OUT/build-$shape-j$j.nix.out.err" "$OUT/build-$shape-j$j-run$r.nix.failed"; }
 		((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); }
 		fresh "$cstore"
 		measure "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
 			--option sandbox true -j "$j" --no-link --print-out-paths \
 			--arg n "$N" --argstr shape "$shape" -f "$expr"
-		((M_RC == 0)) || note+="cairn: exit $M_RC in run $r; "
+		((M_RC == 0)) || { note+="cairn: exit $M_RC in run $r (bench/out/build-$shape-j$j-run$r.cairn.failed); "; cp "$OUT/build-$shape-j$j.cairn.out.err" "$OUT/build-$shape-j$j-run$r.cairn.failed"; }
 		((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); }
 		if ((r == 0)); then
 			cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
