@@ -3,6 +3,7 @@ module cairn
 go 1.26.0
 
 require (
+	github.com/dsnet/compress v0.0.1
 	golang.org/x/sys v0.49.0
 	golang.org/x/term v0.47.0
 	modernc.org/sqlite v1.60.1

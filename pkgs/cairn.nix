@@ -51,7 +51,7 @@ rec {
     outputHashMode = "recursive";
     outputHashAlgo = "sha256";
     # go mod vendor of go.mod/go.sum (Go 1.26); update when they change.
-    outputHash = "sha256-+fpbAL0KHRqFD01sQuxviVk4sBZfaQ/f8JbVr9RChaA=";
+    outputHash = "sha256-3a12n8mVTKn+6r7DVwE6HEBOPp/z0MVS09Dna/sdg2g=";
     impureEnvVars = [ "GOPROXY" "GOSUMDB" "GONOSUMDB" "GOPRIVATE" "GONOPROXY" "GOINSECURE"
       "http_proxy" "https_proxy" "HTTP_PROXY" "HTTPS_PROXY" "no_proxy" "NO_PROXY" ];
     SSL_CERT_FILE = cacert;

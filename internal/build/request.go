@@ -10,9 +10,6 @@
 // and LoadGraph are the adapters that turn .drv files into Requests.
 //
 // Differences from Nix 2.8 (on purpose):
-//   - Build logs are stored uncompressed at <logDir>/drvs/<2>/<rest>
-//     (Nix 2.8 with compress-build-log = false); Go's standard library
-//     cannot write bzip2, and `nix log` reads both forms.
 //   - A fixed-output hash mismatch registers nothing (2.8 registers the
 //     path it got before failing).
 //   - NIX_ATTRS_JSON_FILE and NIX_ATTRS_SH_FILE point into the sandbox's

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dsnet/compress/bzip2"
 	"io"
 	"os"
 	"os/exec"
@@ -328,7 +329,9 @@ func sigDescription(s syscall.Signal) string {
 	return str
 }
 
-// openLog creates the log file <logDir>/drvs/<2>/<rest> (uncompressed).
+// openLog creates the log file <logDir>/drvs/<2>/<rest>.bz2, compressed
+// with bzip2 as Nix 2.8 stores build logs (compress-build-log), so
+// `nix log` and `nix-store --read-log` read ours too.
 func (b *Builder) openLog(req *Request, r *buildRun) (io.Writer, error) {
 	if b.cfg.NoLogFile {
 		return nil, nil
@@ -338,12 +341,34 @@ func (b *Builder) openLog(req *Request, r *buildRun) (io.Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	r.logFile = filepath.Join(dir, base[2:])
+	r.logFile = filepath.Join(dir, base[2:]+".bz2")
 	f, err := os.Create(r.logFile)
 	if err != nil {
 		return nil, fmt.Errorf("create build log: %w", err)
 	}
-	return f, nil
+	z, err := bzip2.NewWriter(f, &bzip2.WriterConfig{Level: bzip2.DefaultCompression})
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("create build log: %w", err)
+	}
+	return &compressedLog{f: f, z: z}, nil
+}
+
+// compressedLog is a bzip2-compressed log file.
+type compressedLog struct {
+	f *os.File
+	z *bzip2.Writer
+}
+
+func (l *compressedLog) Write(p []byte) (int, error) { return l.z.Write(p) }
+
+// Close ends the bzip2 stream and closes the file.
+func (l *compressedLog) Close() error {
+	err := l.z.Close()
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // logSink receives the builder's output: it stores it, echoes it and

@@ -1,9 +1,11 @@
 package build
 
 import (
+	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -115,11 +117,11 @@ echo building probe
 		t.Errorf("verify: %+v %v", v, err)
 	}
 	// The log is stored where nix log looks, and the chroot is gone.
-	logData, err := os.ReadFile(res.LogFile)
+	logData, err := readBzip2File(res.LogFile)
 	if err != nil || string(logData) != "building probe\n" {
 		t.Errorf("log file %s: %q %v", res.LogFile, logData, err)
 	}
-	if want := filepath.Join(e.root, "nix/var/log/nix/drvs", p.Base()[:2], p.Base()[2:]); res.LogFile != want {
+	if want := filepath.Join(e.root, "nix/var/log/nix/drvs", p.Base()[:2], p.Base()[2:]+".bz2"); res.LogFile != want {
 		t.Errorf("log file %s, want %s", res.LogFile, want)
 	}
 	if _, err := os.Stat(filepath.Join(e.st.RealStoreDir(), p.Base()+".chroot")); !os.IsNotExist(err) {
@@ -401,4 +403,14 @@ echo x >> ` + e.st.Dir().Print(txt.Path) + ` 2>/dev/null || echo read-only >> $o
 	if err == nil || !strings.Contains(err.Error(), "while setting up the build environment") || !strings.Contains(err.Error(), "executing '"+req.Builder+"'") {
 		t.Errorf("missing builder: %v", err)
 	}
+}
+
+// readBzip2File reads a bzip2-compressed file (a stored build log).
+func readBzip2File(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(bzip2.NewReader(f))
 }
