@@ -22,7 +22,7 @@ import (
 // "file", "tarball", "path" and "git") and fetchGit.
 func (g *IO) Fetchers() []eval.Primop {
 	return []eval.Primop{
-		{Name: "fetchurl", Arity: 1, Fn: g.fetchPrim("fetchurl", false, ""), ArgNames: []string{"args"}},
+		{Name: "__fetchurl", Arity: 1, Fn: g.fetchPrim("fetchurl", false, ""), ArgNames: []string{"args"}},
 		{Name: "fetchTarball", Arity: 1, Fn: g.fetchPrim("fetchTarball", true, "source"), ArgNames: []string{"args"}},
 		{Name: "fetchTree", Arity: 1, Fn: g.primFetchTree, ArgNames: []string{"input"}},
 		{Name: "fetchGit", Arity: 1, Fn: g.primFetchGit, ArgNames: []string{"args"}},
