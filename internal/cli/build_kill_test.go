@@ -40,7 +40,9 @@ func TestKillHelperProcess(t *testing.T) {
 // valid path matches the database), and building the same thing again
 // succeeds with the expected contents. Iterations: 6 by default (a few
 // seconds); CAIRN_KILL_ITERATIONS=50 for the full run. The seed is
-// logged; CAIRN_KILL_SEED repeats one.
+// logged; CAIRN_KILL_SEED repeats one. CAIRN_KILL_MAX_DELAY_MS (700)
+// bounds the kill time: 60 puts most kills in evaluation and
+// instantiation.
 func TestBuildSIGKILL(t *testing.T) {
 	needSandboxBuilds(t)
 	iters := 6
@@ -59,7 +61,15 @@ func TestBuildSIGKILL(t *testing.T) {
 		}
 		seed = n
 	}
-	t.Logf("seed %d (CAIRN_KILL_SEED), %d iterations (CAIRN_KILL_ITERATIONS)", seed, iters)
+	maxDelay := 700
+	if v := os.Getenv("CAIRN_KILL_MAX_DELAY_MS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("CAIRN_KILL_MAX_DELAY_MS=%q: want a positive integer", v)
+		}
+		maxDelay = n
+	}
+	t.Logf("seed %d (CAIRN_KILL_SEED), %d iterations (CAIRN_KILL_ITERATIONS), kills within %d ms (CAIRN_KILL_MAX_DELAY_MS)", seed, iters, maxDelay)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	work := t.TempDir()
 	store := filepath.Join(work, "store")
@@ -86,7 +96,7 @@ func TestBuildSIGKILL(t *testing.T) {
 		// Kill at a random point of the first 0.7 s (most builds here
 		// take 0.2–1 s: evaluation, builds, registration, or after the
 		// end when the delay is longer).
-		delay := time.Duration(rng.IntN(700)) * time.Millisecond
+		delay := time.Duration(rng.IntN(maxDelay)) * time.Millisecond
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelperProcess$")
 		cmd.Env = append(os.Environ(), killHelperEnv+"="+strings.Join(args, "\x1f"))
 		var errb bytes.Buffer
