@@ -75,9 +75,10 @@ func TestBuildSIGKILL(t *testing.T) {
 	store := filepath.Join(work, "store")
 	t.Cleanup(func() { chmodTree(store) })
 	bbDir := busyboxDir(t)
+	marker := fmt.Sprintf("cairn-kill-test-%d-%d", os.Getpid(), seed)
 	killedAt := map[string]int{}
 	for i := range iters {
-		expr, want := randomBuild(rng, i, bbDir)
+		expr, want := randomBuild(rng, i, bbDir, marker)
 		file := filepath.Join(work, fmt.Sprintf("b%d.nix", i))
 		if err := os.WriteFile(file, []byte(expr), 0o644); err != nil {
 			t.Fatal(err)
@@ -116,10 +117,15 @@ func TestBuildSIGKILL(t *testing.T) {
 		} else {
 			killedAt["not killed"]++
 		}
-		// Give the builds of the killed process time to die with it
-		// before the store is checked: a surviving builder writing
-		// into the store would show up as a hash mismatch below.
-		time.Sleep(50 * time.Millisecond)
+		// The builds of the killed process die with it (they get
+		// SIGKILL when their parent dies; allow the kernel 100 ms, far less
+		// than the builders take).
+		for wait := 0; len(procsWithArg(marker)) > 0; wait++ {
+			if wait == 10 {
+				t.Fatalf("iteration %d: builder processes %v survived the SIGKILL of %s", i, procsWithArg(marker), cmdName)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		verifyStore(t, store, fmt.Sprintf("iteration %d, after SIGKILL of %s at %v", i, cmdName, delay))
 
 		// The same build again, to completion.
@@ -162,7 +168,8 @@ func busyboxDir(t *testing.T) string {
 // randomBuild returns an expression of a few derivations (a random DAG;
 // the last one depends on all) whose outputs hold some random amount of
 // data, and the expected contents of the top output's file "result".
-func randomBuild(rng *rand.Rand, iter int, bbDir string) (string, string) {
+// Every builder shell has marker as its $0, to be found in /proc.
+func randomBuild(rng *rand.Rand, iter int, bbDir, marker string) (string, string) {
 	n := 1 + rng.IntN(5)
 	var b strings.Builder
 	fmt.Fprintf(&b, `let
@@ -171,12 +178,12 @@ func randomBuild(rng *rand.Rand, iter int, bbDir string) (string, string) {
     inherit name deps;
     system = builtins.currentSystem;
     builder = "${bb}/busybox";
-    args = [ "sh" "-c" ("PATH=${bb}; busybox mkdir -p $out; " + script) ];
+    args = [ "sh" "-c" ("PATH=${bb}; busybox mkdir -p $out; " + script) "%s" ];
   };
-`, bbDir)
+`, bbDir, marker)
 	for j := range n {
 		lines := rng.IntN(200000)
-		sleep := rng.IntN(3)
+		sleep := rng.IntN(8)
 		var deps []string
 		for k := range j {
 			if rng.IntN(2) == 0 || (j == n-1) {
@@ -243,4 +250,23 @@ func chmodTree(root string) {
 		}
 		return nil
 	})
+}
+
+// procsWithArg lists the pids of processes with arg among their
+// command-line arguments.
+func procsWithArg(arg string) []string {
+	ents, _ := os.ReadDir("/proc")
+	var pids []string
+	for _, d := range ents {
+		data, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(data), "\x00") {
+			if a == arg {
+				pids = append(pids, d.Name())
+			}
+		}
+	}
+	return pids
 }

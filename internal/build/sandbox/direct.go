@@ -18,7 +18,10 @@ import (
 func StartDirect(ctx context.Context, spec *Spec) (*Process, error) {
 	cmd := &exec.Cmd{
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
+		// The builder dies with cairn (as in Nix); what it started in
+		// its session survives a SIGKILLed cairn: only the sandbox's PID
+		// namespace takes those down too.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	}
 	if spec.Stdout != nil {
 		cmd.Stdout = spec.Stdout

@@ -128,6 +128,11 @@ func setup(s *initSpec) error {
 	if err := syscall.Setuid(s.UID); err != nil {
 		return fmt.Errorf("setuid: %w", err)
 	}
+	// Changing credentials cleared the parent-death signal that Start
+	// asked for; the program must still die with cairn.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("set parent-death signal: %w", err)
+	}
 	if s.NoNewPrivs || s.Seccomp {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("set no_new_privs: %w", err)

@@ -241,6 +241,11 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 				unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_CHOWN, unix.CAP_SETUID, unix.CAP_SETGID,
 			},
 			Setsid: true,
+			// The sandbox dies with its creator, as Nix's builders do
+			// (startProcess's dieWithParent): a SIGKILLed cairn must not
+			// leave builds running. The init re-arms it after setuid,
+			// which clears it.
+			Pdeathsig: syscall.SIGKILL,
 		},
 	}
 	if spec.Stdout == nil {
