@@ -38,8 +38,9 @@ func TestKillHelperProcess(t *testing.T) {
 // SIGKILL at random points of small random builds into one chroot store.
 // After every kill no partial output is valid (the NAR hash of every
 // valid path matches the database), and building the same thing again
-// succeeds with the expected contents. Iterations: 6 by default (a few
-// seconds); CAIRN_KILL_ITERATIONS=50 for the full run. The seed is
+// succeeds with the expected contents, and no builder of the killed
+// process is still running. Iterations: 6 by default (~10 s);
+// CAIRN_KILL_ITERATIONS=50 for the full run (~90 s). The seed is
 // logged; CAIRN_KILL_SEED repeats one. CAIRN_KILL_MAX_DELAY_MS (700)
 // bounds the kill time: 60 puts most kills in evaluation and
 // instantiation.
