@@ -98,6 +98,7 @@ type Compat struct {
 	OldErrorTexts    bool // 2.8 "value is a string while an integer was expected"
 	InheritFromOnce  bool // inherit (e) evaluates e once per set (current)
 	FlakeRefs        bool // builtins.parseFlakeRef and flakeRefToString exist (current)
+	ReadFileRefs     bool // readFile of a store path has its references as context (current)
 }
 
 // CompatCurrent returns the preset matching current Nix (the default).
@@ -112,6 +113,7 @@ func CompatCurrent() Compat {
 		ListCellRepeated: true,
 		InheritFromOnce:  true,
 		FlakeRefs:        true,
+		ReadFileRefs:     true,
 	}
 }
 

@@ -57,6 +57,33 @@ func (ev *Evaluator) realisePath(v Value) (string, error) {
 	return p, nil
 }
 
+// ReferenceQuerier is an optional IO extension: the references of a
+// valid store path. builtins.readFile of a file inside a store path puts
+// them in its result's context, as Nix does.
+type ReferenceQuerier interface {
+	StorePathReferences(storePath string) ([]string, error)
+}
+
+// storeRefsContext is the context readFile gives the contents of p: the
+// references of the store path p is in, if the IO can tell them (errors
+// leave it empty, as in Nix). Nix 2.8 gives no context.
+func (ev *Evaluator) storeRefsContext(p string) *Context {
+	q, ok := ev.opts.IO.(ReferenceQuerier)
+	sd := ev.opts.StoreDir + "/"
+	if !ok || !ev.opts.Compat.ReadFileRefs || !strings.HasPrefix(p, sd) || len(p) == len(sd) {
+		return nil
+	}
+	sp := p
+	if i := strings.IndexByte(p[len(sd):], '/'); i >= 0 {
+		sp = p[:len(sd)+i]
+	}
+	refs, err := q.StorePathReferences(sp)
+	if err != nil || len(refs) == 0 {
+		return nil
+	}
+	return NewContext(refs...)
+}
+
 // Realiser is an optional IO extension for import from derivation: it
 // makes the store paths in a string context valid (building "!out!drv"
 // outputs), as CppNix's realiseContext does before import, readFile,
@@ -148,7 +175,7 @@ func ioBuiltins() []Primop {
 			if slices.Contains(b, 0) {
 				return Value{}, ev.ferr("the contents of the file '%s' cannot be represented as a Nix string", pth)
 			}
-			return String(string(b)), nil
+			return StringCtx(string(b), ev.storeRefsContext(pth)), nil
 		}},
 		{Name: "__readFileType", Arity: 1, Fn: func(ev *Evaluator, p Pos, a []Value) (Value, error) {
 			pth, err := ev.realisePath(a[0])

@@ -77,3 +77,28 @@ func (g *IO) RealiseContext(elems []string) error {
 	}
 	return nil
 }
+
+var _ eval.ReferenceQuerier = (*IO)(nil)
+
+// StorePathReferences implements eval.ReferenceQuerier: the references of
+// a valid path in the store g writes to (self-references included, as
+// Nix's path info lists them). A compute-only store knows none.
+func (g *IO) StorePathReferences(storePath string) ([]string, error) {
+	st, err := g.Store()
+	if err != nil || st == nil {
+		return nil, err
+	}
+	p, err := g.dir.Parse(storePath)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := st.QueryReferences(g.ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = g.dir.Print(r)
+	}
+	return out, nil
+}
