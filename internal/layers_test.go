@@ -45,7 +45,7 @@ var (
 	stdXCrypto  = []string{"golang.org/x/crypto"}
 	langBelow   = []string{"lang/token", "lang/scanner", "lang/ast", "lang/parser", "lang/resolve"}
 	evalImports = []string{"lang/*", "eval", "eval/*", "compat/nixbase32", "compat/nixhash"}
-	compatBase  = []string{"compat/nixbase32", "compat/nixhash", "compat/storepath"}
+	compatBase  = []string{"compat/nixbase32", "compat/nixhash", "compat/nixjson", "compat/storepath"}
 	storeBase   = []string{"compat/**", "fsutil", "store/**"}
 	evalAll     = []string{"lang/**", "eval/**"}
 )
@@ -61,6 +61,7 @@ func concat(lists ...[]string) []string {
 var layerRules = []layerRule{
 	// Formats, pure: stdlib and x/crypto only.
 	{pkg: "compat/nixbase32", internal: nil, external: stdXCrypto},
+	{pkg: "compat/nixjson", internal: nil, external: stdXCrypto},
 	{pkg: "compat/nixhash", internal: []string{"compat/nixbase32"}, external: stdXCrypto},
 	{pkg: "compat/storepath", internal: []string{"compat/nixbase32", "compat/nixhash"}, external: stdXCrypto},
 	{pkg: "compat/nar", internal: compatBase, external: stdXCrypto},

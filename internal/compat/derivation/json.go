@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+
+	"cairn/internal/compat/nixjson"
 )
 
 // WriteJSON writes drvs (keyed by .drv path) as Nix 2.8's
@@ -99,7 +101,7 @@ func writeJSON(b *bytes.Buffer, v any, depth int) {
 	}
 	switch v := v.(type) {
 	case string:
-		jsonString(b, v)
+		b.Write(nixjson.AppendString(b.AvailableBuffer(), v))
 	case bool:
 		if v {
 			b.WriteString("true")
@@ -113,7 +115,7 @@ func writeJSON(b *bytes.Buffer, v any, depth int) {
 				b.WriteByte(',')
 			}
 			indent(depth + 1)
-			jsonString(b, kv.k)
+			b.Write(nixjson.AppendString(b.AvailableBuffer(), kv.k))
 			b.WriteString(": ")
 			writeJSON(b, kv.v, depth+1)
 		}
@@ -135,32 +137,6 @@ func writeJSON(b *bytes.Buffer, v any, depth int) {
 		}
 		b.WriteByte(']')
 	}
-}
-
-// jsonString escapes like Nix 2.8's toJSON (src/libutil/json.cc).
-func jsonString(b *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
 }
 
 // ParseJSON parses the output of `nix show-derivation` (Nix 2.8 shape).

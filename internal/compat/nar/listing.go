@@ -8,6 +8,8 @@ import (
 	"path"
 	"sort"
 	"strconv"
+
+	"cairn/internal/compat/nixjson"
 )
 
 // Listing is the index of a NAR that binary caches serve as
@@ -83,7 +85,7 @@ func (n *ListingNode) write(b *bytes.Buffer) error {
 		return fmt.Errorf("nar listing: missing node")
 	}
 	b.WriteString(`{"type":`)
-	writeJSONString(b, n.Type.String())
+	b.Write(nixjson.AppendString(b.AvailableBuffer(), n.Type.String()))
 	switch n.Type {
 	case TypeRegular:
 		b.WriteString(`,"size":`)
@@ -97,7 +99,7 @@ func (n *ListingNode) write(b *bytes.Buffer) error {
 		}
 	case TypeSymlink:
 		b.WriteString(`,"target":`)
-		writeJSONString(b, n.Target)
+		b.Write(nixjson.AppendString(b.AvailableBuffer(), n.Target))
 	case TypeDirectory:
 		b.WriteString(`,"entries":{`)
 		names := make([]string, 0, len(n.Entries))
@@ -109,7 +111,7 @@ func (n *ListingNode) write(b *bytes.Buffer) error {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			writeJSONString(b, name)
+			b.Write(nixjson.AppendString(b.AvailableBuffer(), name))
 			b.WriteByte(':')
 			if err := n.Entries[name].write(b); err != nil {
 				return err
@@ -121,32 +123,6 @@ func (n *ListingNode) write(b *bytes.Buffer) error {
 	}
 	b.WriteByte('}')
 	return nil
-}
-
-// writeJSONString escapes like Nix 2.8's toJSON (src/libutil/json.cc).
-func writeJSONString(b *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
 }
 
 type jsonNode struct {
