@@ -60,7 +60,18 @@ func openDB(ctx context.Context, file string, create, fsync bool) (*sql.DB, erro
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
 	if jm != "wal" {
-		if err := db.QueryRowContext(ctx, "pragma main.journal_mode = wal").Scan(&jm); err != nil {
+		// Changing the journal mode needs the database to itself, and
+		// SQLite answers BUSY at once rather than waiting when another
+		// process opening a fresh store holds it: retry, as Nix's
+		// retrySQLite does.
+		for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+			err = db.QueryRowContext(ctx, "pragma main.journal_mode = wal").Scan(&jm)
+			if err == nil || !isBusy(err) || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(delay)
+		}
+		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("set journal mode of %s: %w", file, err)
 		}

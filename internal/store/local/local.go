@@ -162,7 +162,10 @@ func (s *Store) createDirs() error {
 		if err := os.MkdirAll(gcroots, 0o755); err != nil {
 			return err
 		}
-		if err := os.Symlink(filepath.Join(s.stateDir, "profiles"), filepath.Join(gcroots, "profiles")); err != nil {
+		// Another process may be initialising the same store right now:
+		// its link is as good as ours.
+		err := os.Symlink(filepath.Join(s.stateDir, "profiles"), filepath.Join(gcroots, "profiles"))
+		if err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
 	}

@@ -82,6 +82,30 @@ func TestOpenLayout(t *testing.T) {
 	}
 }
 
+// Processes that start on a fresh store at the same moment all create
+// its layout; none may fail because another got there first (CI once
+// saw "symlink .../gcroots/profiles: file exists").
+func TestOpenConcurrentFresh(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		root := t.TempDir()
+		errs := make(chan error, 8)
+		for i := 0; i < cap(errs); i++ {
+			go func() {
+				s, err := Open(context.Background(), Options{Root: root, ReservedSize: -1})
+				if err == nil {
+					s.Close()
+				}
+				errs <- err
+			}()
+		}
+		for i := 0; i < cap(errs); i++ {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
+
 func TestAddText(t *testing.T) {
 	s, root := openTest(t)
 	ctx := context.Background()
