@@ -255,7 +255,7 @@ func TestBadCaches(t *testing.T) {
 			info.NarHash = nixhash.Sum(nixhash.SHA256, []byte("x"))
 			info.Sigs = nil
 			rewrite(t, file, info)
-		}, want: "NAR hash mismatch"},
+		}, want: "hash mismatch importing path"},
 		{name: "wrong NarSize", comp: "none", edit: func(t *testing.T, dir string, ni func(storepath.Path) (*narinfo.NarInfo, string)) {
 			info, file := ni(dirPath)
 			info.NarSize -= 8

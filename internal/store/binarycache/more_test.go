@@ -435,3 +435,59 @@ func TestStalledMetadata(t *testing.T) {
 		})
 	}
 }
+
+// A wrong NarHash is caught by whoever hashes the NAR: OpenNar's reader
+// (NarFromPath), a cache written to (Cache.AddNar) and, in Substitute,
+// the destination store (TestBadCaches). FileHash is not checked, as in
+// Nix 2.8, but FileSize is.
+func TestNarHashCheckedOnce(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	edit := func(t *testing.T, f func(ni *narinfo.NarInfo)) *Cache {
+		dir := fileCache(t, src, paths[:1], "zstd", nil)
+		file := filepath.Join(dir, paths[0].HashPart()+".narinfo")
+		data, _ := os.ReadFile(file)
+		ni, err := narinfo.Parse(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f(ni)
+		os.WriteFile(file, []byte(ni.String()), 0o644)
+		c, err := Open(ctx, fastOpts("file://"+dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	c := edit(t, func(ni *narinfo.NarInfo) { ni.NarHash = nixhash.Sum(nixhash.SHA256, []byte("x")) })
+	if err := c.NarFromPath(ctx, paths[0], io.Discard); err == nil || !strings.Contains(err.Error(), "NAR hash mismatch") {
+		t.Errorf("NarFromPath with a wrong NarHash: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	oc, err := Open(ctx, Options{URL: "file://" + out, Create: true, Compression: "zstd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Substitute(ctx, oc, paths[:1]); err == nil || !strings.Contains(err.Error(), "does not match its path info") {
+		t.Errorf("cache to cache with a wrong NarHash: %v", err)
+	}
+	if files, _ := filepath.Glob(filepath.Join(out, "*.narinfo")); len(files) != 0 {
+		t.Errorf("narinfo written for a wrong NarHash: %v", files)
+	}
+
+	c = edit(t, func(ni *narinfo.NarInfo) { ni.FileSize++ })
+	dst := openLocal(t)
+	if err := c.Substitute(ctx, dst, paths[:1]); err == nil || !strings.Contains(err.Error(), "file size mismatch") {
+		t.Errorf("wrong FileSize: %v", err)
+	}
+	notRegistered(t, dst, paths[0])
+
+	c = edit(t, func(ni *narinfo.NarInfo) { ni.FileHash = nixhash.Sum(nixhash.SHA256, []byte("x")) })
+	dst = openLocal(t)
+	if err := c.Substitute(ctx, dst, paths[:1]); err != nil {
+		t.Errorf("wrong FileHash (Nix ignores it): %v", err)
+	}
+	sameNar(t, src, dst, paths[0])
+}

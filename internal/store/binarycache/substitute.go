@@ -224,13 +224,14 @@ func (c *Cache) substituteOne(ctx context.Context, dst store.Store, ni *narinfo.
 }
 
 func (c *Cache) addOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo) error {
-	r, err := c.OpenNar(ctx, ni)
+	// dst.AddNar checks NarHash and NarSize and registers nothing on a
+	// mismatch; the verifier checks the rest.
+	v, err := c.openNar(ctx, ni, false)
 	if err != nil {
 		return err
 	}
-	defer r.Close()
-	v := r.(*verifier)
-	err = dst.AddNar(ctx, PathInfo(ni), r)
+	defer v.Close()
+	err = dst.AddNar(ctx, PathInfo(ni), v)
 	if v.err != nil {
 		// The destination may word the failed read its own way; the
 		// verifier's error says what went wrong and whether it is
