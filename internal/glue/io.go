@@ -278,7 +278,9 @@ func (g *IO) addText(name string, content []byte, refs []storepath.Path) (string
 		return "", err
 	}
 	if st != nil {
-		info, err := st.AddText(g.ctx, name, content, refs)
+		// A .drv is checked against its outputs when registered; g's
+		// hasher already knows the hashes of its inputs.
+		info, err := st.AddText(local.WithHasher(g.ctx, g.hasher), name, content, refs)
 		if err != nil {
 			return "", fmt.Errorf("adding '%s' to the store: %w", name, err)
 		}

@@ -34,6 +34,9 @@ func NewHasher(dir storepath.Dir, read Resolver) *Hasher {
 	return &Hasher{dir: dir, read: read, memo: map[string]*DrvHash{}}
 }
 
+// Dir returns the store directory h was made for.
+func (h *Hasher) Dir() storepath.Dir { return h.dir }
+
 // impureOutputHash is Nix's hash for outputs of impure derivations.
 var impureOutputHash = nixhash.Sum(nixhash.SHA256, []byte("impure"))
 

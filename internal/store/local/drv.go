@@ -20,13 +20,16 @@ func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[st
 	if err != nil {
 		return nil, err
 	}
-	h := derivation.NewHasher(s.dir, func(drvPath string) (*derivation.Derivation, error) {
-		q, err := s.dir.Parse(drvPath)
-		if err != nil {
-			return nil, err
-		}
-		return s.readDerivation(q)
-	})
+	h, _ := ctx.Value(hasherKey{}).(*derivation.Hasher)
+	if h == nil || h.Dir() != s.dir {
+		h = derivation.NewHasher(s.dir, func(drvPath string) (*derivation.Derivation, error) {
+			q, err := s.dir.Parse(drvPath)
+			if err != nil {
+				return nil, err
+			}
+			return s.readDerivation(q)
+		})
+	}
 	name := strings.TrimSuffix(p.Name(), storepath.DrvExtension)
 	if err := h.CheckOutputs(d, name); err != nil {
 		return nil, fmt.Errorf("check outputs of %s: %w", s.print(p), err)
@@ -43,6 +46,23 @@ func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[st
 		outs[id] = op
 	}
 	return outs, nil
+}
+
+type hasherKey struct{}
+
+// WithHasher returns a context under which registering a derivation
+// checks its output paths with h instead of a fresh Hasher. h memoises
+// hashDerivationModulo of input derivations by path, as Nix's drvHashes
+// cache does, so an evaluator that writes a chain of n derivations hashes
+// each input once instead of re-reading and re-hashing the whole input
+// graph for every new .drv (O(n) instead of O(n²) reads). A .drv path
+// names its contents, so a memo built from the evaluator's in-memory
+// copies is as good as one built from the files. h must be for this
+// store's directory (otherwise it is ignored) and, as a Hasher is not
+// safe for concurrent use, only the goroutine that owns h may use the
+// context.
+func WithHasher(ctx context.Context, h *derivation.Hasher) context.Context {
+	return context.WithValue(ctx, hasherKey{}, h)
 }
 
 // readDerivation parses the .drv file of p from the store directory.
