@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -22,8 +23,8 @@ import (
 
 // This file holds what substitution needs from the configuration: the
 // settings substituters, extra-substituters, trusted-public-keys,
-// extra-trusted-public-keys, require-sigs and the narinfo disk cache's
-// TTLs, read from NIX_CONFIG and --option as Nix names them; opening
+// extra-trusted-public-keys, require-sigs, max-substitution-jobs,
+// http-connections and the narinfo disk cache's TTLs, read from NIX_CONFIG and --option as Nix names them; opening
 // binary cache URLs with their query parameters; and the build
 // Scheduler's Substituter.
 
@@ -34,6 +35,8 @@ type cacheSettings struct {
 	requireSigs  bool
 	positiveTTL  time.Duration // narinfo-cache-positive-ttl
 	negativeTTL  time.Duration // narinfo-cache-negative-ttl
+	jobs         int           // max-substitution-jobs; 0: binarycache's default
+	connections  int           // http-connections; 0: binarycache's default
 }
 
 // resolveCacheSettings reads the substitution settings from NIX_CONFIG,
@@ -63,6 +66,17 @@ func resolveCacheSettings(f *Factory, c *StoreFlags) (cacheSettings, error) {
 				return cs, err
 			}
 			cs.requireSigs = b
+		case "max-substitution-jobs", "http-connections":
+			n, err := strconv.ParseUint(st.Value, 10, 16)
+			if err != nil {
+				return cs, fmt.Errorf("configuration setting '%s' should be a non-negative integer, got '%s'", st.Name, st.Value)
+			}
+			// 0 means no limit in Nix; the defaults are limit enough.
+			if st.Name == "max-substitution-jobs" {
+				cs.jobs = int(n)
+			} else {
+				cs.connections = int(n)
+			}
 		case "narinfo-cache-positive-ttl", "narinfo-cache-negative-ttl":
 			n, err := strconv.ParseUint(st.Value, 10, 32)
 			if err != nil {
@@ -159,6 +173,8 @@ func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir
 		Create:          create && strings.HasPrefix(base, "file://"),
 		Compression:     params.compression,
 		WriteNarListing: params.writeNarListing,
+		Jobs:            cs.jobs,
+		Parallel:        cs.connections,
 	}
 	if params.secretKey != "" {
 		sk, err := readSecretKeyFile(f, params.secretKey)
@@ -172,7 +188,7 @@ func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir
 		// environment), with the narinfo disk cache in front.
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.Proxy = nil
-		tr.MaxIdleConnsPerHost = 16
+		tr.MaxIdleConnsPerHost = cmp.Or(cs.connections, 16)
 		opts.Client = &http.Client{Transport: disk.Transport(tr, dir)}
 	}
 	c, err := binarycache.Open(ctx, opts)

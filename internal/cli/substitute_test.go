@@ -105,3 +105,21 @@ func TestSubstituteSettingsKnown(t *testing.T) {
 		t.Error("require-sigs = maybe accepted")
 	}
 }
+
+// max-substitution-jobs and http-connections reach binarycache's Jobs
+// and Parallel; 0 keeps binarycache's defaults.
+func TestSubstituteLimits(t *testing.T) {
+	f := &Factory{Environ: []string{"NIX_CONFIG=max-substitution-jobs = 3\nhttp-connections = 0"}}
+	cs, err := resolveCacheSettings(f, &StoreFlags{Settings: []Setting{{"http-connections", "7"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.jobs != 3 || cs.connections != 7 {
+		t.Errorf("jobs %d, connections %d; want 3, 7", cs.jobs, cs.connections)
+	}
+	for _, bad := range []string{"-1", "many", "99999999"} {
+		if _, err := resolveCacheSettings(f, &StoreFlags{Settings: []Setting{{"max-substitution-jobs", bad}}}); err == nil || !strings.Contains(err.Error(), "non-negative integer") {
+			t.Errorf("max-substitution-jobs = %s: %v", bad, err)
+		}
+	}
+}
