@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -85,8 +86,11 @@ func (e *PathAliveError) Error() string {
 // Is reports whether target is ErrPathAlive.
 func (e *PathAliveError) Is(target error) bool { return target == ErrPathAlive }
 
-// deleteBatch bounds the database transaction of one deletion step.
-const deleteBatch = 1000
+// deleteBatch bounds the database transaction of one deletion step, and
+// so how long a writer announcing a temporary root for a path being
+// deleted waits. Each transaction rewrites most pages it touches into
+// the WAL, so fewer, bigger ones cost less.
+const deleteBatch = 2500
 
 // gcShared is the state shared with the roots server.
 type gcShared struct {
@@ -267,13 +271,18 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 		return res, nil
 	}
 
+	storeFd, err := unix.Open(s.realStore, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("collect garbage: open %s: %w", s.realStore, err)
+	}
+	defer unix.Close(storeFd)
 	limit := func() bool { return opts.MaxFreed != 0 && res.BytesFreed > opts.MaxFreed }
 	// Entries with no database row go first: nothing refers to them.
 	for _, n := range deadOther {
 		if limit() {
 			break
 		}
-		if err := s.gcDeleteFiles(sh, n, res); err != nil {
+		if err := s.gcDeleteFiles(storeFd, sh, n, res); err != nil {
 			return nil, err
 		}
 	}
@@ -281,6 +290,26 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 	if opts.MaxFreed != 0 {
 		batch = 1
 	}
+	release := func(bases []string) {
+		sh.mu.Lock()
+		for _, b := range bases {
+			delete(sh.pending, b[:storepath.HashLen])
+		}
+		sh.cond.Broadcast()
+		sh.mu.Unlock()
+	}
+	// The files of one batch are deleted in the background while the
+	// rows of the next batch are: rows always go before their files.
+	var deleting chan error
+	wait := func() error {
+		if deleting == nil {
+			return nil
+		}
+		err := <-deleting
+		deleting = nil
+		return err
+	}
+	defer wait()
 	for len(deadValid) > 0 && !limit() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -311,24 +340,34 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 		}
 		sh.mu.Unlock()
 		gone, err := s.invalidateBatch(ctx, g, kept, alive, k)
-		if err == nil && opts.MaxFreed == 0 {
-			err = s.gcDeleteParallel(g, gone, res)
-		} else if err == nil {
-			for _, i := range gone {
-				if err = s.gcDeleteFiles(nil, g.paths[i][len(s.dir)+1:], res); err != nil || limit() {
-					break
-				}
+		if werr := wait(); err == nil {
+			err = werr
+		}
+		if err != nil {
+			release(bases)
+			return nil, err
+		}
+		if opts.MaxFreed == 0 {
+			deleting = make(chan error, 1)
+			go func() {
+				err := s.gcDeleteParallel(storeFd, g, gone, res)
+				release(bases)
+				deleting <- err
+			}()
+			continue
+		}
+		for _, i := range gone {
+			if err = s.gcDeleteFiles(storeFd, nil, g.paths[i][len(s.dir)+1:], res); err != nil || limit() {
+				break
 			}
 		}
-		sh.mu.Lock()
-		for _, b := range bases {
-			delete(sh.pending, b[:storepath.HashLen])
-		}
-		sh.cond.Broadcast()
-		sh.mu.Unlock()
+		release(bases)
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := wait(); err != nil {
+		return nil, err
 	}
 	sort.Strings(res.Paths)
 	if err := s.deleteUnusedLinks(); err != nil {
@@ -337,49 +376,90 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 	return res, nil
 }
 
-// invalidateBatch removes the rows of batch (ordered referrers first) in
-// one transaction. A path that gained a referrer outside the batch since
+// invalidateBatch removes the rows of batch in one transaction, with a
+// few set-based statements rather than a few per path (the ids travel as
+// one JSON array). A path that gained a referrer outside the batch since
 // the graph was loaded (a concurrent writer registered something using
 // it) is kept alive together with its closure. It returns the paths
-// invalidated.
+// invalidated. Like Nix's invalidatePathChecked, it never removes a row
+// that a remaining row refers to: the Refs rows of the batch go first, and
+// the database's "on delete restrict" on Refs.reference backs the check.
 func (s *Store) invalidateBatch(ctx context.Context, g *graph, batch []int32, alive bitset, k keep) ([]int32, error) {
 	var gone []int32
 	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
 		gone = gone[:0]
-		inUse, err := tx.PrepareContext(ctx, "select 1 from Refs where reference = ? and referrer != ? limit 1")
-		if err != nil {
-			return err
-		}
-		defer inUse.Close()
-		del, err := tx.PrepareContext(ctx, "delete from ValidPaths where id = ?")
-		if err != nil {
-			return err
-		}
-		defer del.Close()
 		for _, i := range batch {
-			if alive.has(i) {
-				continue
+			if !alive.has(i) {
+				gone = append(gone, i)
 			}
-			// Referrers in this batch are gone already (referrers come
-			// first); any other one was registered after the graph was
-			// loaded.
-			var one int
-			err := inUse.QueryRowContext(ctx, g.dbID[i], g.dbID[i]).Scan(&one)
-			if err == nil {
-				g.markForward(alive, []int32{i}, k)
-				continue
+		}
+		for len(gone) > 0 {
+			ids := idsJSON(g, gone)
+			inUse, err := queryInts(ctx, tx, `select distinct reference from Refs
+				where reference in (select value from json_each(?1))
+				and referrer not in (select value from json_each(?1))`, ids)
+			if err != nil {
+				return fmt.Errorf("invalidate paths: %w", err)
 			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("invalidate %s: %w", g.paths[i], err)
+			if len(inUse) == 0 {
+				break
 			}
-			if _, err := del.ExecContext(ctx, g.dbID[i]); err != nil {
-				return fmt.Errorf("invalidate %s: %w", g.paths[i], err)
+			for _, id := range inUse {
+				if i, ok := g.byID[id]; ok {
+					g.markForward(alive, []int32{i}, k)
+				}
 			}
-			gone = append(gone, i)
+			kept := gone[:0]
+			for _, i := range gone {
+				if !alive.has(i) {
+					kept = append(kept, i)
+				}
+			}
+			gone = kept
+		}
+		if len(gone) == 0 {
+			return nil
+		}
+		ids := idsJSON(g, gone)
+		if _, err := tx.ExecContext(ctx, "delete from Refs where referrer in (select value from json_each(?))", ids); err != nil {
+			return fmt.Errorf("invalidate paths: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "delete from ValidPaths where id in (select value from json_each(?))", ids); err != nil {
+			return fmt.Errorf("invalidate paths: %w", err)
 		}
 		return nil
 	})
 	return gone, err
+}
+
+// idsJSON returns the database ids of the paths as a JSON array.
+func idsJSON(g *graph, paths []int32) string {
+	b := make([]byte, 0, 8*len(paths)+2)
+	b = append(b, '[')
+	for n, i := range paths {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, g.dbID[i], 10)
+	}
+	return string(append(b, ']'))
+}
+
+func queryInts(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
 }
 
 // gcDeleteWorkers is how many entries gcDeleteParallel removes at once.
@@ -390,26 +470,27 @@ const gcDeleteWorkers = 4
 // adds them to res in order. It returns the first error, after every
 // worker has finished; entries it could not remove are invalid garbage
 // that the next collection deletes.
-func (s *Store) gcDeleteParallel(g *graph, gone []int32, res *GCResult) error {
+func (s *Store) gcDeleteParallel(storeFd int, g *graph, gone []int32, res *GCResult) error {
 	freed := make([]uint64, len(gone))
 	errs := make([]error, len(gone))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(gcDeleteWorkers, len(gone)) {
 		wg.Go(func() {
+			buf := make([]byte, 8192)
 			for {
 				j := int(next.Add(1)) - 1
 				if j >= len(gone) {
 					return
 				}
-				freed[j], errs[j] = fsutil.RemoveAll(filepath.Join(s.realStore, g.paths[gone[j]][len(s.dir)+1:]))
+				errs[j] = removeAt(storeFd, g.paths[gone[j]][len(s.dir)+1:], &freed[j], buf)
 			}
 		})
 	}
 	wg.Wait()
 	for j, i := range gone {
 		if errs[j] != nil {
-			return fmt.Errorf("collect garbage: %w", errs[j])
+			return fmt.Errorf("collect garbage: %s: %w", s.realStore, errs[j])
 		}
 		res.Paths = append(res.Paths, g.paths[i])
 		res.BytesFreed += freed[j]
@@ -420,7 +501,7 @@ func (s *Store) gcDeleteParallel(g *graph, gone []int32, res *GCResult) error {
 // gcDeleteFiles deletes store entry base. With sh set (entries without a
 // row) it first re-checks, under the shared lock, that no temporary root
 // arrived for it, and marks it pending while deleting.
-func (s *Store) gcDeleteFiles(sh *gcShared, base string, res *GCResult) error {
+func (s *Store) gcDeleteFiles(storeFd int, sh *gcShared, base string, res *GCResult) error {
 	if sh != nil {
 		if p, err := storepath.ParseBase(base); err == nil {
 			h := p.HashPart()
@@ -439,9 +520,9 @@ func (s *Store) gcDeleteFiles(sh *gcShared, base string, res *GCResult) error {
 			}()
 		}
 	}
-	freed, err := fsutil.RemoveAll(filepath.Join(s.realStore, base))
-	if err != nil {
-		return fmt.Errorf("collect garbage: %w", err)
+	var freed uint64
+	if err := removeAt(storeFd, base, &freed, make([]byte, 8192)); err != nil {
+		return fmt.Errorf("collect garbage: %s: %w", s.realStore, err)
 	}
 	res.Paths = append(res.Paths, string(s.dir)+"/"+base)
 	res.BytesFreed += freed

@@ -363,3 +363,49 @@ func TestAutoGC(t *testing.T) {
 		t.Errorf("auto gc: %+v %v", res, err)
 	}
 }
+
+// A path that gains a referrer after the collector loaded the graph (a
+// writer registered it meanwhile) is kept, with its closure, and the rest
+// of the batch still goes.
+func TestInvalidateBatchNewReferrer(t *testing.T) {
+	s, root, n := gcFixture(t)
+	s = reopen(t, s, root)
+	ctx := context.Background()
+	g, err := loadGraph(ctx, s.db, s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// d -> c and e are dead (c is alive through a, but pretend the
+	// collector saw only d and e, then a writer made x refer to d).
+	x, err := s.AddText(ctx, "x", []byte("x "+s.print(n["d"])), []storepath.Path{n["d"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := newBitset(len(g.paths))
+	batch := []int32{g.byPath[s.print(n["d"])], g.byPath[s.print(n["e"])]}
+	gone, err := s.invalidateBatch(ctx, g, batch, alive, keep{derivations: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range gone {
+		got = append(got, g.paths[i])
+	}
+	if len(got) != 1 || got[0] != s.print(n["e"]) {
+		t.Errorf("invalidated %v, want only e", got)
+	}
+	if !alive.has(g.byPath[s.print(n["d"])]) || !alive.has(g.byPath[s.print(n["c"])]) {
+		t.Error("d and its reference c not marked alive")
+	}
+	for k, want := range map[string]bool{"d": true, "e": false, "c": true} {
+		if ok, _ := s.IsValid(ctx, n[k]); ok != want {
+			t.Errorf("%s valid = %v, want %v", k, ok, want)
+		}
+	}
+	if refs, err := s.QueryReferences(ctx, x.Path); err != nil || len(refs) != 1 {
+		t.Errorf("references of x: %v %v", refs, err)
+	}
+	if refs, err := s.QueryReferences(ctx, n["d"]); err != nil || len(refs) != 1 {
+		t.Errorf("references of d: %v %v", refs, err)
+	}
+}

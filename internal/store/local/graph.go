@@ -17,6 +17,7 @@ type graph struct {
 	dbID     []int64          // ValidPaths.id by index
 	byPath   map[string]int32 // printed path -> index
 	byHash   map[string]int32 // hash part -> index
+	byID     map[int64]int32  // ValidPaths.id -> index
 	refs     [][]int32        // references (forward), self excluded
 	referrer [][]int32        // referrers (reverse), self excluded
 	deriver  []int32          // valid deriver, or -1
@@ -27,6 +28,7 @@ type graph struct {
 func loadGraph(ctx context.Context, db *sql.DB, dir storepath.Dir) (*graph, error) {
 	g := &graph{byPath: map[string]int32{}, byHash: map[string]int32{}}
 	byID := map[int64]int32{}
+	g.byID = byID
 	rows, err := db.QueryContext(ctx, "select id, path, deriver from ValidPaths")
 	if err != nil {
 		return nil, fmt.Errorf("load reference graph: %w", err)
