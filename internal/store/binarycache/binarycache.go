@@ -76,6 +76,9 @@ type Options struct {
 	Parallel int
 	// Jobs bounds concurrent NAR downloads in Substitute; default 4.
 	Jobs int
+	// Observer, if set, is told about Substitute's downloads (that of
+	// the first cache of Substituters, as for Jobs).
+	Observer Observer
 
 	// Writer settings (file:// only).
 	// Create creates the cache directory and nix-cache-info if missing.
@@ -357,7 +360,7 @@ func (c *Cache) CheckSignatures(ni *narinfo.NarInfo) error {
 // checked as described in the package comment. The caller must close
 // it.
 func (c *Cache) OpenNar(ctx context.Context, ni *narinfo.NarInfo) (io.ReadCloser, error) {
-	v, err := c.openNar(ctx, ni, true)
+	v, err := c.openNar(ctx, ni, true, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -366,7 +369,7 @@ func (c *Cache) OpenNar(ctx context.Context, ni *narinfo.NarInfo) (io.ReadCloser
 
 // openNar is OpenNar; with checkNar false, the NAR's hash is left to the
 // reader (see newVerifier).
-func (c *Cache) openNar(ctx context.Context, ni *narinfo.NarInfo, checkNar bool) (*verifier, error) {
+func (c *Cache) openNar(ctx context.Context, ni *narinfo.NarInfo, checkNar bool, progress func(uint64)) (*verifier, error) {
 	rc, err := c.be.get(ctx, ni.URL)
 	if errors.Is(err, errNotFound) {
 		return nil, fmt.Errorf("download NAR of '%s': '%s/%s' does not exist", c.print(ni.StorePath), c.be, ni.URL)
@@ -374,7 +377,7 @@ func (c *Cache) openNar(ctx context.Context, ni *narinfo.NarInfo, checkNar bool)
 	if err != nil {
 		return nil, fmt.Errorf("download NAR of '%s': %w", c.print(ni.StorePath), err)
 	}
-	v, err := newVerifier(rc, ni, c.print(ni.StorePath), checkNar)
+	v, err := newVerifier(rc, ni, c.print(ni.StorePath), checkNar, progress)
 	if err != nil {
 		rc.Close()
 		return nil, err

@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -490,4 +492,79 @@ func TestNarHashCheckedOnce(t *testing.T) {
 		t.Errorf("wrong FileHash (Nix ignores it): %v", err)
 	}
 	sameNar(t, src, dst, paths[0])
+}
+
+// recorder is an Observer that logs the events as lines.
+type recorder struct {
+	mu     sync.Mutex
+	events []string
+	last   map[storepath.Path]uint64
+}
+
+func (r *recorder) log(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) SubstitutePlanned(paths int, fileSize, narSize uint64) {
+	r.log("planned %d %d %d", paths, fileSize, narSize)
+}
+func (r *recorder) SubstituteStarted(from string, ni *narinfo.NarInfo) {
+	r.log("started %s %v", ni.StorePath.Name(), strings.HasPrefix(from, "file://"))
+}
+func (r *recorder) SubstituteProgress(ni *narinfo.NarInfo, n uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n < r.last[ni.StorePath] {
+		r.events = append(r.events, fmt.Sprintf("progress of %s went back", ni.StorePath.Name()))
+	}
+	r.last[ni.StorePath] = n
+}
+func (r *recorder) SubstituteFinished(ni *narinfo.NarInfo, err error) {
+	r.log("finished %s %v %d/%d", ni.StorePath.Name(), err, r.last[ni.StorePath], ni.FileSize)
+}
+
+// The Observer sees the plan, then every path start and finish, with
+// the whole file read by the end.
+func TestObserver(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[2:], "zstd", nil)
+	opts := fastOpts("file://" + dir)
+	rec := &recorder{last: map[storepath.Path]uint64{}}
+	opts.Observer = rec
+	c, err := Open(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fileSize, narSize uint64
+	for _, p := range paths {
+		ni, err := c.NarInfo(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fileSize += ni.FileSize
+		narSize += ni.NarSize
+	}
+	if err := c.Substitute(ctx, openLocal(t), paths[2:]); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	want = append(want, fmt.Sprintf("planned 3 %d %d", fileSize, narSize))
+	for _, p := range paths {
+		ni, _ := c.NarInfo(ctx, p)
+		want = append(want, "started "+p.Name()+" true", fmt.Sprintf("finished %s <nil> %d/%d", p.Name(), ni.FileSize, ni.FileSize))
+	}
+	// Jobs run concurrently: compare as sets, the plan first.
+	got := slices.Clone(rec.events)
+	if len(got) == 0 || got[0] != want[0] {
+		t.Fatalf("events %q, want the plan %q first", got, want[0])
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

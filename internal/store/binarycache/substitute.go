@@ -31,6 +31,27 @@ func SortByPriority(caches []*Cache) Substituters {
 	return s
 }
 
+// Observer is told about the NARs Substitute downloads, for a progress
+// display. Its methods are called from the goroutines of concurrent
+// downloads and must not block for long.
+type Observer interface {
+	// SubstitutePlanned: paths are to be downloaded, of fileSize
+	// compressed bytes (0 if the narinfos do not say) and narSize NAR
+	// bytes in total (those of the first cache that has each).
+	SubstitutePlanned(paths int, fileSize, narSize uint64)
+	// SubstituteStarted: the download of ni's NAR from the cache named
+	// from begins (again, after a transient failure or from the next
+	// cache after a failure).
+	SubstituteStarted(from string, ni *narinfo.NarInfo)
+	// SubstituteProgress: fileBytes bytes of ni's compressed NAR have
+	// arrived in the current attempt; called about every MiB and at
+	// the end.
+	SubstituteProgress(ni *narinfo.NarInfo, fileBytes uint64)
+	// SubstituteFinished: ni's attempt ended; err is nil once the path
+	// is valid in the destination.
+	SubstituteFinished(ni *narinfo.NarInfo, err error)
+}
+
 // candidate is a cache's acceptable narinfo for a path.
 type candidate struct {
 	c  *Cache
@@ -139,6 +160,15 @@ func (s Substituters) download(ctx context.Context, dst store.Store, need map[st
 		p   storepath.Path
 		err error
 	}
+	obs := s[0].opts.Observer
+	if obs != nil {
+		var fileSize, narSize uint64
+		for _, cands := range need {
+			fileSize += cands[0].ni.FileSize
+			narSize += cands[0].ni.NarSize
+		}
+		obs.SubstitutePlanned(len(need), fileSize, narSize)
+	}
 	jobs := max(s[0].opts.Jobs, 1)
 	results := make(chan result)
 	running, done := 0, 0
@@ -148,7 +178,7 @@ func (s Substituters) download(ctx context.Context, dst store.Store, need map[st
 			p := ready[0]
 			ready = ready[1:]
 			running++
-			go func() { results <- result{p, s.fetch(ctx, dst, need[p])} }()
+			go func() { results <- result{p, s.fetch(ctx, dst, need[p], obs)} }()
 		}
 		if running == 0 {
 			break // a failure stopped the rest, or a reference cycle
@@ -176,10 +206,10 @@ func (s Substituters) download(ctx context.Context, dst store.Store, need map[st
 }
 
 // fetch adds one path from the first candidate cache that succeeds.
-func (s Substituters) fetch(ctx context.Context, dst store.Store, cands []candidate) error {
+func (s Substituters) fetch(ctx context.Context, dst store.Store, cands []candidate, obs Observer) error {
 	var errs []error
 	for _, cand := range cands {
-		err := cand.c.substituteOne(ctx, dst, cand.ni)
+		err := cand.c.substituteOne(ctx, dst, cand.ni, obs)
 		if err == nil {
 			return nil
 		}
@@ -205,10 +235,20 @@ func (s Substituters) names() string {
 	return out
 }
 
-func (c *Cache) substituteOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo) error {
+func (c *Cache) substituteOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo, obs Observer) error {
 	delay := c.opts.RetryBackoff
+	var progress func(uint64)
+	if obs != nil {
+		progress = func(n uint64) { obs.SubstituteProgress(ni, n) }
+	}
 	for attempt := 0; ; attempt++ {
-		err := c.addOne(ctx, dst, ni)
+		if obs != nil {
+			obs.SubstituteStarted(c.be.String(), ni)
+		}
+		err := c.addOne(ctx, dst, ni, progress)
+		if obs != nil {
+			obs.SubstituteFinished(ni, err)
+		}
 		if err == nil || !isTransient(err) || attempt >= c.opts.Retries || ctx.Err() != nil {
 			return err
 		}
@@ -223,10 +263,10 @@ func (c *Cache) substituteOne(ctx context.Context, dst store.Store, ni *narinfo.
 	}
 }
 
-func (c *Cache) addOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo) error {
+func (c *Cache) addOne(ctx context.Context, dst store.Store, ni *narinfo.NarInfo, progress func(uint64)) error {
 	// dst.AddNar checks NarHash and NarSize and registers nothing on a
 	// mismatch; the verifier checks the rest.
-	v, err := c.openNar(ctx, ni, false)
+	v, err := c.openNar(ctx, ni, false, progress)
 	if err != nil {
 		return err
 	}

@@ -38,15 +38,26 @@ func decompressor(method string, r io.Reader) (io.Reader, func(), error) {
 	return nil, nil, fmt.Errorf("unsupported compression method '%s'", method)
 }
 
-// countReader counts what is read through it.
+// countReader counts what is read through it and, if report is set,
+// reports the count every progressStep bytes.
 type countReader struct {
-	r io.Reader
-	n uint64
+	r      io.Reader
+	n      uint64
+	report func(n uint64)
+	next   uint64
 }
+
+// progressStep is how many bytes of a compressed file are read between
+// progress reports.
+const progressStep = 1 << 20
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += uint64(n)
+	if c.report != nil && c.n >= c.next {
+		c.report(c.n)
+		c.next = c.n + progressStep
+	}
 	return n, err
 }
 
@@ -79,7 +90,7 @@ type verifier struct {
 // but not hashed: for a reader of store.Store.AddNar, which checks
 // NarHash and NarSize itself and registers nothing on a mismatch
 // (storetest's AddNarRoundTrip holds every store to that).
-func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar bool) (*verifier, error) {
+func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar bool, progress func(fileBytes uint64)) (*verifier, error) {
 	if ni.NarHash.Algo != nixhash.SHA256 {
 		return nil, fmt.Errorf("download NAR of '%s': NarHash is not sha256", what)
 	}
@@ -87,7 +98,7 @@ func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar b
 	if checkNar {
 		v.nar = nixhash.NewHasher(nixhash.SHA256)
 	}
-	v.file = &countReader{r: raw}
+	v.file = &countReader{r: raw, report: progress, next: progressStep}
 	v.src = v.file
 	if ni.Compression == "xz" {
 		// ulikunitz/xz reads a few bytes per call; unbuffered, that is
@@ -163,6 +174,9 @@ func (v *verifier) finish() error {
 		return v.fail("%w", err)
 	} else if n > 0 {
 		return v.fail("%d bytes of trailing data after the %s stream", n, v.ni.Compression)
+	}
+	if v.file.report != nil {
+		v.file.report(v.file.n)
 	}
 	if v.ni.FileSize != 0 && v.file.n != v.ni.FileSize {
 		return v.fail("file size mismatch: specified %d, got %d", v.ni.FileSize, v.file.n)
