@@ -118,6 +118,7 @@ func setupEnv(t testing.TB, st *local.Store, root string, cfg Config) *env {
 	}
 	e.cfg = cfg
 	e.b = New(st, cfg)
+	t.Cleanup(func() { e.b.Close() })
 	e.hash = derivation.NewHasher(st.Dir(), func(p string) (*derivation.Derivation, error) {
 		sp, err := st.Dir().Parse(p)
 		if err != nil {

@@ -105,10 +105,12 @@ type Config struct {
 	HashedMirrors []string
 }
 
-// Builder builds Requests into a Store.
+// Builder builds Requests into a Store. Close it when done.
 type Builder struct {
 	store Store
 	cfg   Config
+	// skel holds the sandbox skeletons the Builder's builds share.
+	skel *sandbox.Skeletons
 }
 
 // New returns a Builder for st with the settings cfg.
@@ -134,8 +136,13 @@ func New(st Store, cfg Config) *Builder {
 	if cfg.Log != nil {
 		cfg.Log = &lockedWriter{w: cfg.Log}
 	}
-	return &Builder{store: st, cfg: cfg}
+	return &Builder{store: st, cfg: cfg, skel: sandbox.NewSkeletons(cfg.TmpDir)}
 }
+
+// Close removes what the Builder keeps between builds (the shared
+// sandbox skeletons, in TmpDir), once its running builds are done. The
+// Builder can still be used; it makes them again.
+func (b *Builder) Close() error { return b.skel.Close() }
 
 // lockedWriter serialises writes to w.
 type lockedWriter struct {

@@ -119,8 +119,10 @@ func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Pat
 }
 
 // prepareChroot creates the sandbox root <store>/<drv>.chroot as Nix
-// does, with its store directory, /etc and /build, and points the
-// outputs into it.
+// does, with its store directory (where the outputs are written, so that
+// they can be moved into the store), and describes /etc and the mounts
+// of the inputs and /build; the rest of the sandbox's root is a shared
+// skeleton (see sandbox.Skeletons).
 func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, closure []storepath.Path, hostGID int) error {
 	r.chroot = filepath.Join(b.store.RealStoreDir(), req.DrvPath.Base()+".chroot")
 	if _, err := os.Lstat(r.chroot); err == nil {
@@ -141,24 +143,18 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 	if err := os.Chmod(storeIn, os.ModeSticky|0o775); err != nil {
 		return err
 	}
-	etc := filepath.Join(r.chroot, "etc")
-	if err := os.Mkdir(etc, 0o755); err != nil {
-		return err
-	}
-	files := map[string]string{"passwd": etcPasswd, "group": etcGroup}
+	// /etc, /dev and /proc come from a skeleton shared by the builds of
+	// b (see sandbox.Skeletons).
+	spec.Skeletons = b.skel
+	spec.Files = map[string][]byte{"/etc/passwd": []byte(etcPasswd), "/etc/group": []byte(etcGroup)}
 	fod := req.IsFixedOutput()
 	if fod {
-		files["nsswitch.conf"] = etcNsswitch
+		spec.Files["/etc/nsswitch.conf"] = []byte(etcNsswitch)
 		for _, f := range []string{"resolv.conf", "services", "hosts"} {
 			spec.Mounts = append(spec.Mounts, sandbox.Mount{Source: "/etc/" + f, Target: "/etc/" + f, ReadOnly: true, Optional: true})
 		}
 	} else {
-		files["hosts"] = etcHosts
-	}
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(etc, name), []byte(data), 0o644); err != nil {
-			return err
-		}
+		spec.Files["/etc/hosts"] = []byte(etcHosts)
 	}
 	for _, p := range closure {
 		real := filepath.Join(b.store.RealStoreDir(), p.Base())

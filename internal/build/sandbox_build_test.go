@@ -163,8 +163,15 @@ func TestFailureKeepsNothing(t *testing.T) {
 	if _, err := os.Lstat(e.st.RealPath(req.Outputs["out"].Path)); !os.IsNotExist(err) {
 		t.Errorf("failed output left in the store: %v", err)
 	}
-	if ents, _ := os.ReadDir(keep); len(ents) != 0 {
+	// Only the shared sandbox skeleton, until Close.
+	if ents, _ := os.ReadDir(keep); len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "cairn-sandbox-") {
 		t.Errorf("build dir kept without keep-failed: %v", ents)
+	}
+	if err := e.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(keep); len(ents) != 0 {
+		t.Errorf("left after Close: %v", ents)
 	}
 
 	// keep-failed keeps the build directory.
@@ -173,6 +180,7 @@ func TestFailureKeepsNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("second build succeeded")
 	}
+	e.b.Close()
 	ents, _ := os.ReadDir(keep)
 	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "nix-build-fails.drv-") {
 		t.Fatalf("kept: %v", ents)

@@ -350,6 +350,10 @@ func (bl *builder) realise(ctx context.Context, drvs []storepath.Path, check boo
 	sched := &build.Scheduler{Builder: bl.b, MaxJobs: bl.bs.maxJobs, KeepGoing: bl.bs.keepGoing, Check: check, Substituter: bl.sub}
 	sched.Observe(bl.log)
 	res, err := sched.Realise(ctx, g, drvs)
+	// The shared sandbox skeletons go; a later realise makes them again.
+	if cerr := bl.b.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
 	bl.log.Close()
 	var re *build.RealiseError
 	if errors.As(err, &re) {

@@ -57,9 +57,13 @@ func setup(s *initSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return &unavailableError{fmt.Errorf("make / private: %w", err)}
 	}
-	// pivot_root needs the new root to be a mount point.
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return &unavailableError{fmt.Errorf("bind mount %s: %w", root, err)}
+	if s.Skeleton == "" {
+		// pivot_root needs the new root to be a mount point.
+		if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return &unavailableError{fmt.Errorf("bind mount %s: %w", root, err)}
+		}
+	} else if err := mountSkeleton(root, s.Skeleton); err != nil {
+		return err
 	}
 	for _, m := range s.Mounts {
 		if err := bind(m.Source, filepath.Join(root, m.Target), m.ReadOnly); err != nil {
@@ -110,6 +114,14 @@ func setup(s *initSpec) error {
 	if err := unix.Chroot("."); err != nil {
 		return fmt.Errorf("chroot: %w", err)
 	}
+	if s.Skeleton != "" {
+		// The skeleton is shared with other sandboxes: nothing may
+		// change it (its owner, when cairn is not root, is the build
+		// user).
+		if err := remountReadOnly("/"); err != nil {
+			return err
+		}
+	}
 	if err := unix.Chdir(s.Dir); err != nil {
 		return fmt.Errorf("changing into '%s': %w", s.Dir, err)
 	}
@@ -150,6 +162,32 @@ func setup(s *initSpec) error {
 	return nil
 }
 
+// mountSkeleton makes the shared skeleton the sandbox's root: it is
+// bind-mounted over root, and root's own top-level entries (the store
+// directory with the outputs, /tmp) are bound back onto their mount
+// points in it through a handle opened before root is covered.
+func mountSkeleton(root, skeleton string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return fmt.Errorf("read sandbox root: %w", err)
+	}
+	fd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", root, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(skeleton, root, "", unix.MS_BIND, ""); err != nil {
+		return &unavailableError{fmt.Errorf("bind mount '%s' to '%s': %w", skeleton, root, err)}
+	}
+	via := fmt.Sprintf("/proc/self/fd/%d/", fd)
+	for _, e := range entries {
+		if err := bind(via+e.Name(), filepath.Join(root, e.Name()), false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // bind bind-mounts src on dst, read-only if asked. A read-only remount
 // must repeat the flags the kernel locked on the source mount (nosuid,
 // nodev, noexec, atime) or it is refused inside a user namespace.
@@ -163,6 +201,11 @@ func bind(src, dst string, readOnly bool) error {
 	if !readOnly {
 		return nil
 	}
+	return remountReadOnly(dst)
+}
+
+// remountReadOnly makes the bind mount at dst read-only.
+func remountReadOnly(dst string) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(dst, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", dst, err)

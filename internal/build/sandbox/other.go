@@ -25,6 +25,7 @@ type Mount struct {
 type Spec struct {
 	Root                 string
 	Mounts               []Mount
+	Files                map[string][]byte
 	Network              bool
 	Hostname, Domainname string
 	Path                 string
@@ -37,7 +38,13 @@ type Spec struct {
 	AllowNewPrivileges   bool
 	Linux32              bool
 	DevShmSize           string
+	Skeletons            *Skeletons
 }
+
+type Skeletons struct{}
+
+func NewSkeletons(parent string) *Skeletons { return &Skeletons{} }
+func (k *Skeletons) Close() error           { return nil }
 
 type Process struct{}
 

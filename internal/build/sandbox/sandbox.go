@@ -48,10 +48,24 @@ type Mount struct {
 type Spec struct {
 	// Root is the host directory that becomes "/". It must exist; Start
 	// creates the mount points for Mounts and the /proc, /dev and /tmp
-	// skeleton inside it. The caller removes it afterwards (the mounts
-	// only ever exist inside the sandbox's own mount namespace).
+	// skeleton inside it, and Files. The caller removes it afterwards
+	// (the mounts only ever exist inside the sandbox's own mount
+	// namespace).
+	//
+	// With Skeletons, Start creates in Root only /tmp and the mount
+	// points that lie under Root's existing top-level entries (such as
+	// the store directory, where outputs are written); the rest comes
+	// from a skeleton made once and shared, read-only, by the sandboxes
+	// that need the same one, on which Root's top-level entries are
+	// bind-mounted writable.
 	Root   string
 	Mounts []Mount
+	// Files are created, mode 0644, at these absolute paths of the
+	// sandbox (such as /etc/passwd); their directories are made as
+	// needed.
+	Files map[string][]byte
+	// Skeletons, if not nil, provides shared skeletons (see Root).
+	Skeletons *Skeletons
 	// Network keeps the host's network namespace (fixed-output
 	// derivations); otherwise the sandbox has only "lo".
 	Network bool
@@ -88,6 +102,7 @@ type Spec struct {
 // initSpec is what the init reads from fd 3.
 type initSpec struct {
 	Root       string
+	Skeleton   string // the shared skeleton to bind over Root ("": none)
 	Mounts     []Mount
 	Network    bool
 	Hostname   string
@@ -118,6 +133,8 @@ type Process struct {
 	// reaping and reaped stops kills from then on.
 	mu     sync.Mutex
 	reaped bool
+
+	skel *Skeletons // released by Wait
 }
 
 // Pid returns the host pid of the sandbox's PID 1.
@@ -160,7 +177,14 @@ func (p *Process) Wait() error {
 		p.reaped = true
 		p.mu.Unlock()
 	}
-	return p.cmd.Wait()
+	err := p.cmd.Wait()
+	p.mu.Lock()
+	if p.skel != nil {
+		p.skel.release()
+		p.skel = nil
+	}
+	p.mu.Unlock()
+	return err
 }
 
 // Start starts spec.Path in a new sandbox. The sandbox is up (mounts
@@ -174,7 +198,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		return nil, fmt.Errorf("start sandbox: root %q is not absolute", spec.Root)
 	}
 	s := initSpec{
-		Root: spec.Root, Mounts: spec.Mounts, Network: spec.Network,
+		Root: spec.Root, Network: spec.Network,
 		Hostname: spec.Hostname, Domainname: spec.Domainname,
 		Path: spec.Path, Args: spec.Args, Env: spec.Env, Dir: spec.Dir,
 		Seccomp: !spec.NoSeccomp, NoNewPrivs: !spec.AllowNewPrivileges, Linux32: spec.Linux32,
@@ -204,7 +228,16 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		hostGID = os.Getegid()
 	}
 	s.UID, s.GID = uid, gid
-	if err := prepareRoot(&s, hostGID); err != nil {
+	if spec.Skeletons != nil {
+		spec.Skeletons.acquire()
+	}
+	started := false
+	defer func() {
+		if !started && spec.Skeletons != nil {
+			spec.Skeletons.release()
+		}
+	}()
+	if err := prepareRoot(&s, spec, hostGID); err != nil {
 		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
 	}
 
@@ -274,7 +307,8 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		}
 		return nil, setupError(string(bytes.TrimSpace(msg)))
 	}
-	return &Process{cmd: cmd}, nil
+	started = true
+	return &Process{cmd: cmd, skel: spec.Skeletons}, nil
 }
 
 // setupError turns an init failure into an error; failures that mean the
@@ -309,49 +343,21 @@ func unavailable(err error) error {
 	return fmt.Errorf("start sandbox: create namespaces%s: %w: %w\n%s", why, err, ErrUnavailable, fixHint)
 }
 
-// prepareRoot creates, as the caller, the skeleton and the mount points
-// the init needs inside s.Root, resolving optional mounts.
-func prepareRoot(s *initSpec, hostGID int) error {
+// prepareRoot creates, as the caller, what the init needs in s.Root and
+// resolves optional mounts into s.Mounts: the whole skeleton, or, with
+// spec.Skeletons, /tmp and the mount points under Root's top-level
+// entries, and it picks the shared skeleton for the rest.
+func prepareRoot(s *initSpec, spec *Spec, hostGID int) error {
 	root := s.Root
-	if os.Geteuid() == 0 {
-		// The init runs as the build user; it must be able to look up
-		// paths under the root (Nix: root:nixbld 0750).
-		if err := os.Chown(root, 0, hostGID); err != nil {
-			return err
-		}
-		if err := os.Chmod(root, 0o750); err != nil {
-			return err
-		}
+	if err := ownRoot(root, hostGID); err != nil {
+		return err
 	}
-	for _, d := range []struct {
-		name string
-		mode os.FileMode
-	}{{"proc", 0o555}, {"dev", 0o755}, {"dev/pts", 0o755}, {"dev/shm", 0o755}, {"tmp", os.ModeSticky | 0o777}} {
-		p := filepath.Join(root, d.name)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, d.mode); err != nil {
-			return err
-		}
+	if err := mkdirMode(filepath.Join(root, "tmp"), os.ModeSticky|0o777); err != nil {
+		return err
 	}
-	for _, dev := range devices {
-		if err := touch(filepath.Join(root, "dev", dev)); err != nil {
-			return err
-		}
-	}
-	for name, target := range map[string]string{
-		"dev/fd": "/proc/self/fd", "dev/stdin": "/proc/self/fd/0", "dev/stdout": "/proc/self/fd/1",
-		"dev/stderr": "/proc/self/fd/2", "dev/ptmx": "pts/ptmx",
-	} {
-		p := filepath.Join(root, name)
-		os.Remove(p)
-		if err := os.Symlink(target, p); err != nil {
-			return err
-		}
-	}
-	var mounts []Mount
-	for _, m := range s.Mounts {
+	var skel []initMount // mount points that go into the skeleton
+	onHost := map[string]bool{}
+	for _, m := range spec.Mounts {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Target) {
 			return fmt.Errorf("mount %s on %s: paths must be absolute", m.Source, m.Target)
 		}
@@ -362,21 +368,131 @@ func prepareRoot(s *initSpec, hostGID int) error {
 			}
 			return err
 		}
-		t := filepath.Join(root, m.Target)
-		if fi.IsDir() {
-			err = os.MkdirAll(t, 0o755)
-		} else {
-			if err = os.MkdirAll(filepath.Dir(t), 0o755); err == nil {
-				err = touch(t)
+		s.Mounts = append(s.Mounts, m)
+		if spec.Skeletons != nil {
+			top, _, _ := strings.Cut(strings.TrimPrefix(filepath.Clean(m.Target), "/"), "/")
+			host, ok := onHost[top]
+			if !ok {
+				_, err := os.Lstat(filepath.Join(root, top))
+				host = err == nil && top != ""
+				onHost[top] = host
+			}
+			if !host {
+				skel = append(skel, initMount{m.Target, fi.IsDir()})
+				continue
 			}
 		}
-		if err != nil {
+		if err := makeTarget(filepath.Join(root, m.Target), fi.IsDir()); err != nil {
 			return err
 		}
-		mounts = append(mounts, m)
 	}
-	s.Mounts = mounts
+	if spec.Skeletons == nil {
+		return makeSkeleton(root, spec.Files, nil, nil)
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	var top []initMount
+	for _, e := range entries {
+		top = append(top, initMount{"/" + e.Name(), e.IsDir()})
+	}
+	s.Skeleton, err = spec.Skeletons.get(hostGID, spec.Files, skel, top)
+	return err
+}
+
+// initMount is a mount point to create: a directory or a file.
+type initMount struct {
+	Target string
+	Dir    bool
+}
+
+// ownRoot gives a sandbox root (or skeleton) Nix's owner and mode when
+// running as root: the init runs as the build user and must be able to
+// look up paths under it (Nix: root:nixbld 0750).
+func ownRoot(root string, hostGID int) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	if err := os.Chown(root, 0, hostGID); err != nil {
+		return err
+	}
+	return os.Chmod(root, 0o750)
+}
+
+// mkdirMode creates directory p (if missing) with exactly mode.
+func mkdirMode(p string, mode os.FileMode) error {
+	if err := os.Mkdir(p, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Chmod(p, mode)
+}
+
+// makeSkeleton creates in dir the /proc and /dev skeleton, files and the
+// mount points targets and top.
+func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount) error {
+	for _, d := range []struct {
+		name string
+		mode os.FileMode
+	}{{"proc", 0o555}, {"dev", 0o755}, {"dev/pts", 0o755}, {"dev/shm", 0o755}} {
+		if err := mkdirMode(filepath.Join(dir, d.name), d.mode); err != nil {
+			return err
+		}
+	}
+	for _, dev := range devices {
+		if err := touch(filepath.Join(dir, "dev", dev)); err != nil {
+			return err
+		}
+	}
+	for name, target := range map[string]string{
+		"dev/fd": "/proc/self/fd", "dev/stdin": "/proc/self/fd/0", "dev/stdout": "/proc/self/fd/1",
+		"dev/stderr": "/proc/self/fd/2", "dev/ptmx": "pts/ptmx",
+	} {
+		p := filepath.Join(dir, name)
+		os.Remove(p)
+		if err := os.Symlink(target, p); err != nil {
+			return err
+		}
+	}
+	for name, data := range files {
+		if !filepath.IsAbs(name) {
+			return fmt.Errorf("file %s: path must be absolute", name)
+		}
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, m := range append(targets, top...) {
+		if err := makeTarget(filepath.Join(dir, m.Target), m.Dir); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// makeTarget creates the mount point t for a directory or a file, with
+// its parent directories.
+func makeTarget(t string, dir bool) error {
+	mk := func() error {
+		if dir {
+			return os.Mkdir(t, 0o755)
+		}
+		return touch(t)
+	}
+	err := mk()
+	if errors.Is(err, os.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Dir(t), 0o755); err == nil {
+			err = mk()
+		}
+	}
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	return err
 }
 
 func touch(p string) error {

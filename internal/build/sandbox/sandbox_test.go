@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -297,4 +300,77 @@ func TestUnavailableWhenUserNamespacesDisabled(t *testing.T) {
 		t.Errorf("child output:\n%s", out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestSkeletons: with Skeletons, the skeleton, Files and the mount points
+// outside Root's entries come from a shared read-only skeleton, not from
+// Root; Root's own entries are bound writable; Close removes the
+// skeletons.
+func TestSkeletons(t *testing.T) {
+	need(t)
+	parent := t.TempDir()
+	sk := NewSkeletons(parent)
+	in := t.TempDir()
+	start := func() (string, string) {
+		root := t.TempDir()
+		if err := os.MkdirAll(root+"/nix/store", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		spec := Spec{Root: root, HostUID: -1, HostGID: -1, Path: "/bin/busybox", Skeletons: sk,
+			Files: map[string][]byte{"/etc/passwd": []byte("pw\n"), "/etc/hosts": []byte("hosts\n")},
+			Mounts: []Mount{
+				{Source: busybox, Target: "/bin/busybox", ReadOnly: true},
+				{Source: in, Target: "/nix/store/in", ReadOnly: true},
+			},
+			Args: []string{"sh", "-c", `b=/bin/busybox
+$b cat /etc/passwd /etc/hosts
+for f in /new /etc/new /dev/new /etc/passwd /nix/store/in/x; do (echo x > $f) 2>/dev/null && echo "$f writable" || echo "$f refused"; done
+$b mkdir /bin/d 2>/dev/null && echo "mkdir writable" || echo "mkdir refused"
+$b chmod 777 / 2>/dev/null && echo "chmod writable" || echo "chmod refused"
+echo out > /nix/store/out && echo "store writable"
+echo t > /tmp/t && echo "tmp writable"
+echo n > /dev/null && echo "null ok"
+$b ls / | $b tr '\n' ' '`}}
+		r, w, _ := os.Pipe()
+		spec.Stdout, spec.Stderr = w, w
+		p, err := Start(context.Background(), &spec)
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(r)
+		if err := p.Wait(); err != nil {
+			t.Fatalf("exit: %v\n%s", err, out)
+		}
+		return root, string(out)
+	}
+	want := "pw\nhosts\n/new refused\n/etc/new refused\n/dev/new refused\n/etc/passwd refused\n/nix/store/in/x refused\n" +
+		"mkdir refused\nchmod refused\nstore writable\ntmp writable\nnull ok\nbin dev etc nix proc tmp "
+	for range 2 {
+		root, out := start()
+		if out != want {
+			t.Errorf("got:\n%s\nwant:\n%s", out, want)
+		}
+		// On the host: the output and /tmp's file, the input's mount
+		// point, and nothing of the skeleton.
+		var got []string
+		filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if p != root {
+				got = append(got, strings.TrimPrefix(p, root))
+			}
+			return nil
+		})
+		if w := []string{"/nix", "/nix/store", "/nix/store/in", "/nix/store/out", "/tmp", "/tmp/t"}; !slices.Equal(got, w) {
+			t.Errorf("host root holds %q, want %q", got, w)
+		}
+	}
+	if ents, _ := filepath.Glob(parent + "/cairn-sandbox-*/*"); len(ents) != 1 {
+		t.Errorf("skeletons %q, want one shared by both sandboxes", ents)
+	}
+	if err := sk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("Close left %v", ents)
+	}
 }

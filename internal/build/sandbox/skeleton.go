@@ -1,0 +1,136 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Skeletons makes and keeps sandbox root skeletons (the /proc, /dev and
+// /etc skeleton and the mount points outside the caller's root entries)
+// for sandboxes started with it, one per distinct shape, so that a build
+// does not create and delete two dozen inodes on the host's disk (on ext4
+// without a journal, allocating inodes soon after others were freed
+// scans past every recently freed one, which made the per-build skeleton
+// the largest cost of a trivial build).
+//
+// Sharing is safe: a skeleton is bind-mounted read-only in each sandbox's
+// own mount namespace, and everything mounted on it (devices, /proc,
+// /dev/pts, /dev/shm, the inputs, the build directory, the caller's root
+// entries) is mounted in that namespace only; a skeleton's files belong
+// to the caller (to nobody, inside, when cairn is root, as with Nix), and
+// the read-only mount keeps even a build user that owns them (cairn not
+// root) from changing them.
+//
+// A Skeletons is safe for concurrent use. Close removes the skeletons
+// once no sandbox that uses them is running; later sandboxes make them
+// again.
+type Skeletons struct {
+	parent string
+
+	mu      sync.Mutex
+	dir     string            // holds the skeletons; made on first use
+	m       map[string]string // shape -> skeleton directory
+	n       int               // skeletons made in dir
+	active  int               // sandboxes started and not yet waited for
+	closing bool              // remove when active drops to 0
+}
+
+// NewSkeletons returns a Skeletons that keeps its skeletons in a new
+// directory under parent (made on first use).
+func NewSkeletons(parent string) *Skeletons {
+	return &Skeletons{parent: parent}
+}
+
+// Close removes the skeletons, at once or, if sandboxes that use them
+// are running, when the last of them has been waited for.
+func (k *Skeletons) Close() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.active > 0 {
+		k.closing = true
+		return nil
+	}
+	return k.removeLocked()
+}
+
+func (k *Skeletons) removeLocked() error {
+	k.closing = false
+	k.m = nil
+	if k.dir == "" {
+		return nil
+	}
+	dir := k.dir
+	k.dir = ""
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove sandbox skeletons: %w", err)
+	}
+	return nil
+}
+
+func (k *Skeletons) acquire() {
+	k.mu.Lock()
+	k.active++
+	k.mu.Unlock()
+}
+
+func (k *Skeletons) release() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.active--
+	if k.active == 0 && k.closing {
+		k.removeLocked()
+	}
+}
+
+// get returns the skeleton for files and the mount points targets and
+// top, owned as a sandbox root for hostGID, making it if needed.
+func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []initMount) (string, error) {
+	var key strings.Builder
+	key.WriteString(strconv.Itoa(hostGID))
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(&key, "\x00f%s\x00%d:%s", name, len(files[name]), files[name])
+	}
+	for _, set := range [][]initMount{targets, top} {
+		ms := slices.Clone(set)
+		slices.SortFunc(ms, func(a, b initMount) int { return strings.Compare(a.Target, b.Target) })
+		for _, m := range ms {
+			fmt.Fprintf(&key, "\x00m%s\x00%v", m.Target, m.Dir)
+		}
+		key.WriteString("\x00|")
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if p, ok := k.m[key.String()]; ok {
+		return p, nil
+	}
+	if k.dir == "" {
+		dir, err := os.MkdirTemp(k.parent, "cairn-sandbox-")
+		if err != nil {
+			return "", fmt.Errorf("make sandbox skeleton: %w", err)
+		}
+		k.dir, k.n, k.m = dir, 0, map[string]string{}
+	}
+	p := filepath.Join(k.dir, strconv.Itoa(k.n))
+	k.n++
+	if err := os.Mkdir(p, 0o750); err != nil {
+		return "", fmt.Errorf("make sandbox skeleton: %w", err)
+	}
+	err := ownRoot(p, hostGID)
+	if err == nil {
+		err = makeSkeleton(p, files, targets, top)
+	}
+	if err != nil {
+		os.RemoveAll(p)
+		return "", fmt.Errorf("make sandbox skeleton: %w", err)
+	}
+	k.m[key.String()] = p
+	return p, nil
+}
