@@ -10,8 +10,11 @@ import (
 	"cairn/internal/lang/token"
 )
 
-// FuzzParse checks that parsing never panics, that errors are positioned
-// and render, and that printing reaches a fixpoint: Show's output parses,
+// FuzzParse checks that parsing never panics; that errors are positioned
+// and render, that the error list is bounded, sorted after the first
+// element and free of duplicate positions, and that its first element is
+// the error a parse without recovery reports; and that printing reaches
+// a fixpoint: Show's output parses,
 // and from the second round on printing and parsing give the same text.
 // (The first round may differ: Nix prints an interpolated string as
 // `("a" + b)`, which parses back as the `+` operator, and floats with
@@ -24,6 +27,9 @@ func FuzzParse(f *testing.F) {
 		"''\n  a ${b}\n  ''$ '''\n''",
 		"if a < b then -c else !d // { \"${e}\" = f; }",
 		"rec { x = y; y = <nixpkgs>; z = http://a.b; }",
+		// Several syntax errors, for recovery.
+		"{ a = (1; b = [ 2 ; c = \"${ ) }\"; d = ''${ ] }''; }",
+		"{ x ? (, y }: let a = ; b = { c = ]; }; in a",
 	} {
 		f.Add([]byte(s))
 	}
@@ -41,7 +47,18 @@ func FuzzParse(f *testing.F) {
 			if !el[0].Pos.IsValid() {
 				t.Fatalf("error without position: %v", el[0])
 			}
-			_ = el[0].Format(src)
+			for _, e := range el {
+				_ = e.Format(src)
+			}
+			if len(el) > 11 {
+				t.Fatalf("%d errors, more than 10 and \"too many errors\"", len(el))
+			}
+			checkErrorList(t, string(src), el)
+			_, err1 := parser.ParseFile(token.NewFileSet(), "fuzz.nix", src, parser.NoRecover(opts))
+			el1, ok := err1.(scanner.ErrorList)
+			if !ok || *el1[0] != *el[0] {
+				t.Fatalf("first error %v, without recovery %v", el[0], err1)
+			}
 			return
 		}
 		if e == nil {

@@ -11,8 +11,6 @@ import (
 	"cairn/internal/lang/token"
 )
 
-type bailout struct{}
-
 type parser struct {
 	file      *token.File
 	src       []byte
@@ -38,6 +36,12 @@ type parser struct {
 	cursed   map[*ast.Call]int // `e or` calls: end offset of the `or`
 	ind      []indPart         // scratch stack for indented strings
 	strbuf   []byte
+
+	ntok     int             // tokens consumed
+	syncTok  int             // ntok at the end of the last recovery
+	skipping bool            // in sync: no errors for skipped tokens
+	unwind   uint8           // what the panic under way is (unwind*)
+	open     [nClosers]int32 // constructs open per closer, for sync
 }
 
 func (p *parser) init(file *token.File, src []byte, opts Options) {
@@ -52,9 +56,10 @@ func (p *parser) init(file *token.File, src []byte, opts Options) {
 	if p.maxDepth <= 0 {
 		p.maxDepth = DefaultMaxDepth
 	}
+	p.syncTok = -syncQuiet
 	p.sc.Init(file, src, func(pos token.Pos, msg string) {
-		p.errors.Add(p.file.Position(pos), msg)
-		panic(bailout{})
+		p.add(p.file.Offset(pos), msg)
+		p.bail()
 	})
 	p.next()
 }
@@ -79,11 +84,12 @@ func (p *parser) next() {
 	} else {
 		p.scan(&p.tok)
 	}
+	p.ntok++
 }
 
 func (p *parser) scan(t *scanner.Tok) {
 	p.sc.Next(t)
-	if (t.Kind == token.PIPE_FROM || t.Kind == token.PIPE_INTO) && !p.opts.PipeOperators {
+	if (t.Kind == token.PIPE_FROM || t.Kind == token.PIPE_INTO) && !p.opts.PipeOperators && !p.skipping {
 		p.fail(t.Start, "experimental Nix feature 'pipe-operators' is disabled; add '--extra-experimental-features pipe-operators' to enable it")
 	}
 }
@@ -97,16 +103,14 @@ func (p *parser) peek(n int) *scanner.Tok {
 	return &p.ahead[n-1]
 }
 
-func (p *parser) errorAt(off int, msg string) {
-	p.errors.Add(p.file.Position(p.pos(off)), msg)
-	if len(p.errors) >= p.maxErrors {
-		panic(bailout{})
-	}
-}
+// errorAt reports an error and goes on.
+func (p *parser) errorAt(off int, msg string) { p.report(off, msg) }
 
+// fail reports a syntax error and unwinds to the nearest recovery point.
 func (p *parser) fail(off int, msg string) {
-	p.errors.Add(p.file.Position(p.pos(off)), msg)
-	panic(bailout{})
+	p.report(off, msg)
+	p.unwind = unwindSyntax
+	panic(syntaxErr{})
 }
 
 // syntaxError reports the current token as unexpected, listing the
@@ -173,7 +177,8 @@ func (p *parser) newString(at token.Pos, val string) *ast.String {
 func (p *parser) enter() {
 	p.depth++
 	if p.depth > p.maxDepth {
-		p.fail(p.tok.Start, "expression nested too deeply (more than "+strconv.Itoa(p.maxDepth)+" levels)")
+		p.report(p.tok.Start, "expression nested too deeply (more than "+strconv.Itoa(p.maxDepth)+" levels)")
+		p.bail()
 	}
 }
 
@@ -345,16 +350,42 @@ func (p *parser) parseFormalsLambda(start int, arg string) ast.Expr {
 func (p *parser) parseFormalSet() *ast.Formals {
 	p.next() // '{'
 	f := &ast.Formals{}
+	p.open[cBrace]++
+	p.open[cComma]++
+	for !p.tryFormals(f) {
+	}
+	p.open[cBrace]--
+	p.open[cComma]--
+	return f
+}
+
+// tryFormals parses formals into f until the closing '}' (true) or a
+// syntax error after which the set goes on (false).
+func (p *parser) tryFormals(f *ast.Formals) (done bool) {
+	apath, ind := len(p.apath), len(p.ind)
+	defer func() {
+		if p.unwind != unwindSyntax {
+			return
+		}
+		if !p.catch([]token.Token{token.COMMA, token.RBRACE}, false, apath, ind) {
+			p.open[cBrace]--
+			p.open[cComma]--
+			return
+		}
+		p.take(recover())
+		done = p.tok.Kind == token.RBRACE
+		p.next()
+	}()
 	for {
 		switch p.tok.Kind {
 		case token.RBRACE:
 			p.next()
-			return f
+			return true
 		case token.ELLIPSIS:
 			f.Ellipsis = true
 			p.next()
 			p.expect(token.RBRACE)
-			return f
+			return true
 		case token.ID:
 			fm := ast.Formal{At: p.pos(p.tok.Start), Name: p.ident(&p.tok)}
 			p.next()
@@ -431,8 +462,41 @@ const (
 )
 
 // parseBinds parses bindings into attrs up to and including the closing
-// '}' or 'in'.
+// '}' or 'in'. After a syntax error in a binding it goes on with the next.
 func (p *parser) parseBinds(attrs *ast.Attrs, ctx bindsCtx) {
+	end := cBrace
+	if ctx == ctxLet {
+		end = cIn
+	}
+	p.open[end]++
+	p.open[cSemi]++
+	for !p.tryBinds(attrs, ctx, end) {
+	}
+	p.open[end]--
+	p.open[cSemi]--
+}
+
+// tryBinds parses bindings until the end of the list (true) or a syntax
+// error after which the list goes on (false).
+func (p *parser) tryBinds(attrs *ast.Attrs, ctx bindsCtx, end closer) (done bool) {
+	apath, ind := len(p.apath), len(p.ind)
+	defer func() {
+		if p.unwind != unwindSyntax {
+			return
+		}
+		endTok := token.RBRACE
+		if ctx == ctxLet {
+			endTok = token.IN
+		}
+		if !p.catch([]token.Token{token.SEMI, endTok}, false, apath, ind) {
+			p.open[end]--
+			p.open[cSemi]--
+			return
+		}
+		p.take(recover())
+		done = p.tok.Kind != token.SEMI
+		p.next()
+	}()
 	for {
 		t := &p.tok
 		switch t.Kind {
@@ -459,13 +523,13 @@ func (p *parser) parseBinds(attrs *ast.Attrs, ctx bindsCtx) {
 				p.syntaxError(token.IN, token.INHERIT)
 			}
 			p.next()
-			return
+			return true
 		case token.IN:
 			if ctx != ctxLet {
 				p.bindsError(ctx)
 			}
 			p.next()
-			return
+			return true
 		default:
 			p.bindsError(ctx)
 		}
@@ -911,7 +975,7 @@ func (p *parser) warnCursedOr(e ast.Expr) {
 		return
 	}
 	delete(p.cursed, c)
-	if p.opts.Warn == nil {
+	if p.opts.Warn == nil || len(p.errors) > 0 {
 		return
 	}
 	start := p.file.Offset(c.At)
@@ -996,10 +1060,7 @@ func (p *parser) parseSimple() ast.Expr {
 		p.next()
 		return &ast.String{At: at, Value: s}
 	case token.LPAREN:
-		p.next()
-		e := p.parseExpr()
-		p.expect(token.RPAREN)
-		return e
+		return p.parseParen()
 	case token.LET, token.REC:
 		isLet := t.Kind == token.LET
 		p.next()
@@ -1024,30 +1085,95 @@ func (p *parser) parseSimple() ast.Expr {
 		p.parseBinds(attrs, ctxSet)
 		return attrs
 	case token.LBRACK:
-		p.next()
-		var elems []ast.Expr
-		for startsSelect(p.tok.Kind) {
-			e := p.parseSelect()
-			p.warnCursedOr(e)
-			elems = append(elems, e)
-		}
-		if p.tok.Kind != token.RBRACK {
-			p.syntaxError()
-		}
-		p.next()
-		return &ast.List{At: at, Elems: elems}
+		return p.parseList(at)
 	}
 	p.syntaxError()
 	return nil
 }
 
-// parseInterpolation parses `${ expr }` at the current '${'.
-func (p *parser) parseInterpolation() ast.StrPart {
-	at := p.pos(p.tok.Start)
+// parseParen parses ( expr ). After a syntax error inside, it skips to
+// the ')' and returns nil.
+func (p *parser) parseParen() (e ast.Expr) {
 	p.next()
-	e := p.parseExpr()
+	p.open[cParen]++
+	apath, ind := len(p.apath), len(p.ind)
+	defer func() {
+		if p.unwind != unwindSyntax {
+			return
+		}
+		p.open[cParen]--
+		if p.catch([]token.Token{token.RPAREN}, false, apath, ind) {
+			p.take(recover())
+			p.next()
+			e = nil
+		}
+	}()
+	e = p.parseExpr()
+	p.expect(token.RPAREN)
+	p.open[cParen]--
+	return e
+}
+
+// parseList parses [ elems ]. After a syntax error inside, it skips to
+// the ']' and returns the elements parsed before the error.
+func (p *parser) parseList(at token.Pos) (l *ast.List) {
+	p.next()
+	l = &ast.List{At: at}
+	p.open[cBrack]++
+	apath, ind := len(p.apath), len(p.ind)
+	defer func() {
+		if p.unwind != unwindSyntax {
+			return
+		}
+		p.open[cBrack]--
+		if p.catch([]token.Token{token.RBRACK}, false, apath, ind) {
+			p.take(recover())
+			p.next()
+		}
+	}()
+	for startsSelect(p.tok.Kind) {
+		e := p.parseSelect()
+		p.warnCursedOr(e)
+		l.Elems = append(l.Elems, e)
+	}
+	if p.tok.Kind != token.RBRACK {
+		p.syntaxError()
+	}
+	p.next()
+	p.open[cBrack]--
+	return l
+}
+
+// parseInterpolation parses `${ expr }` at the current '${'. After a
+// syntax error inside, it skips to the '}' and returns a nil part.
+func (p *parser) parseInterpolation() (part ast.StrPart) {
+	part.At = p.pos(p.tok.Start)
+	p.next()
+	p.open[cBrace]++
+	apath, ind := len(p.apath), len(p.ind)
+	defer func() {
+		if p.unwind != unwindSyntax {
+			return
+		}
+		p.open[cBrace]--
+		if p.catch([]token.Token{token.RBRACE}, true, apath, ind) {
+			p.take(recover())
+			p.next()
+			part.X = nil
+		}
+	}()
+	part.X = p.parseExpr()
 	p.expect(token.RBRACE)
-	return ast.StrPart{At: at, X: e}
+	p.open[cBrace]--
+	return part
+}
+
+// truncScratch drops what an abandoned parse left on the scratch stacks.
+func (p *parser) truncScratch(apath, ind int) {
+	clear(p.apath[apath:])
+	p.apath = p.apath[:apath]
+	clear(p.ind[ind:])
+	p.ind = p.ind[:ind]
 }
 
 // parseString parses '"' string_parts '"'.
@@ -1097,7 +1223,7 @@ func (p *parser) parseString() ast.Expr {
 // forceNoNullByte does.
 func (p *parser) noNul(t *scanner.Tok, v string) string {
 	if strings.IndexByte(v, 0) >= 0 {
-		p.fail(t.Start, "input string '"+strings.ReplaceAll(v, "\x00", "␀")+"' cannot be represented as Nix string because it contains null bytes")
+		p.errorAt(t.Start, "input string '"+strings.ReplaceAll(v, "\x00", "␀")+"' cannot be represented as Nix string because it contains null bytes")
 	}
 	return v
 }
@@ -1305,9 +1431,10 @@ func (p *parser) lintPath(lit string, home bool, off int) {
 // lint reports msg at off: a parse error when fatal, else a diagnostic.
 func (p *parser) lint(l LintLevel, off int, msg string) {
 	if l == LintFatal {
-		p.fail(off, msg)
+		p.errorAt(off, msg)
+		return
 	}
-	if p.opts.Diagnose != nil {
+	if p.opts.Diagnose != nil && len(p.errors) == 0 {
 		p.opts.Diagnose(p.pos(off), msg)
 	}
 }
@@ -1321,7 +1448,7 @@ func (p *parser) resolvePath(lit string, home bool) string {
 		if p.opts.Pure {
 			// Nix throws a plain Error here, without a position.
 			p.errors.Add(token.Position{}, "the path '"+lit+"' can not be resolved in pure mode")
-			panic(bailout{})
+			p.bail()
 		}
 		return p.opts.HomeDir + lit[1:]
 	}

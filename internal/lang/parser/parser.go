@@ -8,13 +8,16 @@
 // attributes and formals) and the same syntax error messages, including
 // Bison's lists of expected tokens. It does no I/O.
 //
-// Errors: Nix stops at the first error. This parser keeps going after
+// Errors: Nix stops at the first error. This parser reports it exactly
+// as Nix does and goes on to find more, up to Options.MaxErrors: after
 // bind-time errors (duplicate attributes and formals, dynamic attributes
-// where they are not allowed), up to Options.MaxErrors, and stops at the
-// first syntax or lexical error, returning what it built so far. The
-// ErrorList is in detection order, so its first element is the error Nix
-// reports. Undefined variables are not the parser's business: they need
-// scopes (see the evaluator's compiler).
+// where they are not allowed) it simply continues, after a syntax error
+// it recovers at the next binding, formal, or closing bracket (see
+// recover.go). Lexical errors end the parse. The result is an ErrorList
+// whose first element is the error Nix reports (the first detected) and
+// whose others are sorted by position; the expression returned with it
+// is partial. Undefined variables are not the parser's business: they
+// need scopes (see the evaluator's compiler).
 package parser
 
 import (
@@ -39,7 +42,8 @@ type Options struct {
 	// MaxDepth limits expression nesting; 0 means DefaultMaxDepth. Nix's
 	// LR parser has no such limit, but a Go stack must be bounded.
 	MaxDepth int
-	// MaxErrors caps the errors collected; 0 means 10.
+	// MaxErrors caps the errors collected; 0 means 10. One more error
+	// ends the parse with a final "too many errors" at its position.
 	MaxErrors int
 	// Warn, if set, receives parse warnings (the deprecated use of `or`
 	// as an identifier). msg is what Nix prints after "warning: ".
@@ -50,6 +54,8 @@ type Options struct {
 	// Diagnose, if set, receives lint warnings (LintWarn): msg is what Nix
 	// prints after "warning: ", without the position, which is pos.
 	Diagnose func(pos token.Pos, msg string)
+
+	noRecover bool // stop at the first syntax error (tests)
 }
 
 // LintLevel is the level of one lint: Nix's "ignore", "warn" or "fatal".
@@ -86,9 +92,9 @@ type Lints struct {
 const DefaultMaxDepth = 10000
 
 // ParseFile parses src, the content of filename, adding the file to fset.
-// It returns the expression and, on failure, a scanner.ErrorList whose
-// first element is the error Nix reports. After an error the returned
-// expression may be partial or nil. src is retained by the File and
+// It returns the expression and, on failure, an ErrorList whose first
+// element is the error Nix reports. After an error the returned
+// expression may be partial or nil, with nil subexpressions. src is retained by the File and
 // shared by strings in the AST, so it must not be modified afterwards.
 func ParseFile(fset *token.FileSet, filename string, src []byte, opts Options) (ast.Expr, error) {
 	file := fset.AddFile(filename, len(src))
@@ -103,12 +109,16 @@ func Parse(file *token.File, src []byte, opts Options) (expr ast.Expr, err error
 	var p parser
 	defer func() {
 		if r := recover(); r != nil {
-			if _, ok := r.(bailout); !ok {
+			switch r.(type) {
+			case bailout, syntaxErr:
+			default:
 				panic(r)
 			}
 		}
 		p.finish()
 		if len(p.errors) > 0 {
+			// The first error is the one Nix reports; sort the others.
+			p.errors[1:].Sort()
 			err = p.errors
 		}
 	}()
