@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"strconv"
 
 	"cairn/internal/eval"
@@ -43,13 +44,26 @@ type InstantiateOptions struct {
 	Repair      bool     // --repair
 	ShowHelp    bool
 	ShowVersion bool
+
+	// parseJobs is how many goroutines --parse parses files on (-1: one
+	// per CPU; 0: one file at a time, parsed and printed by the
+	// evaluator's goroutine). It comes from $CAIRN_PARSE_JOBS, for
+	// benchmarks and tests.
+	parseJobs int
 }
 
 // newInstantiateCmd returns the function that parses nix-instantiate's
 // command line into InstantiateOptions and calls runF.
 func newInstantiateCmd(f *Factory, runF func(*InstantiateOptions) error) func(args []string) error {
 	return func(args []string) error {
-		o := &InstantiateOptions{F: f, Location: true}
+		o := &InstantiateOptions{F: f, Location: true, parseJobs: -1}
+		if v, ok := f.Getenv("CAIRN_PARSE_JOBS"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return fmt.Errorf("CAIRN_PARSE_JOBS=%s: want a number of goroutines (0: none)", v)
+			}
+			o.parseJobs = n
+		}
 		s := &argScanner{prog: f.Prog, args: args}
 		for s.more() {
 			arg := s.next()
@@ -186,6 +200,13 @@ func instantiate(s *session, out *bufio.Writer, o *InstantiateOptions, attrPaths
 			}
 		} else if len(files) == 0 && !o.FromArgs {
 			files = []string{"./default.nix"}
+		}
+		if o.ParseOnly && !o.FromArgs && o.parseJobs != 0 {
+			jobs := o.parseJobs
+			if jobs < 0 {
+				jobs = runtime.GOMAXPROCS(0)
+			}
+			return p.parseFiles(files, jobs)
 		}
 		for _, file := range files {
 			var e ast.Expr

@@ -4,8 +4,6 @@ import (
 	"io"
 	"math"
 	"strconv"
-
-	"cairn/internal/lang/token"
 )
 
 // Show returns e printed as `nix-instantiate --parse` of current Nix
@@ -101,11 +99,6 @@ func AppendIdentifier(buf []byte, s string) []byte {
 	if s == "" {
 		return append(buf, `""`...)
 	}
-	if token.IsKeyword(s) {
-		buf = append(buf, '"')
-		buf = append(buf, s...)
-		return append(buf, '"')
-	}
 	c := s[0]
 	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_') {
 		return AppendQuoteString(buf, s)
@@ -116,7 +109,30 @@ func AppendIdentifier(buf []byte, s string) []byte {
 			return AppendQuoteString(buf, s)
 		}
 	}
+	if isKeyword(s) {
+		buf = append(buf, '"')
+		buf = append(buf, s...)
+		return append(buf, '"')
+	}
 	return append(buf, s...)
+}
+
+// isKeyword is token.IsKeyword without the map lookup: the words that
+// cannot be identifiers ("or" can).
+func isKeyword(s string) bool {
+	switch len(s) {
+	case 2:
+		return s == "if" || s == "in"
+	case 3:
+		return s == "let" || s == "rec"
+	case 4:
+		return s == "then" || s == "else" || s == "with"
+	case 6:
+		return s == "assert"
+	case 7:
+		return s == "inherit"
+	}
+	return false
 }
 
 // FormatFloat formats f like a C++ ostream with default settings (%g with

@@ -1,6 +1,10 @@
 package ast
 
-import "testing"
+import (
+	"testing"
+
+	"cairn/internal/lang/token"
+)
 
 func TestQuoting(t *testing.T) {
 	tests := []struct{ name, in, str, ident string }{
@@ -59,5 +63,14 @@ func TestShowNodes(t *testing.T) {
 	Inspect(e, func(Expr) bool { n++; return true })
 	if n != 16 {
 		t.Errorf("Inspect visited %d nodes, want 16", n)
+	}
+}
+
+// TestIsKeyword checks the printer's keyword switch against token's table.
+func TestIsKeyword(t *testing.T) {
+	for _, s := range []string{"if", "then", "else", "assert", "with", "let", "in", "rec", "inherit", "or", "x", "iff", "ifx", "lets", "inherits", "asserT", ""} {
+		if got, want := isKeyword(s), token.IsKeyword(s); got != want {
+			t.Errorf("isKeyword(%q) = %v, token.IsKeyword says %v", s, got, want)
+		}
 	}
 }

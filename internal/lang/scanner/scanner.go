@@ -211,6 +211,9 @@ var (
 	isSchemeCh [256]bool // [a-zA-Z0-9+\-.]
 	isLetter   [256]bool
 	isDigit    [256]bool
+	// mayExtendID: after an identifier, a byte that may make the text at
+	// its start a longer URI or path.
+	mayExtendID [256]bool
 )
 
 func init() {
@@ -224,6 +227,7 @@ func init() {
 		isIDChar[c] = l || d || c == '_' || c == '\'' || c == '-'
 		isURIChar[c] = l || d || bytes.IndexByte([]byte("%/?:@&=+$,-_.!~*'"), byte(c)) >= 0
 		isSchemeCh[c] = l || d || c == '+' || c == '-' || c == '.'
+		mayExtendID[c] = c == ':' || c == '/' || c == '.' || c == '+'
 	}
 }
 
@@ -427,6 +431,12 @@ func (s *Scanner) scanDefault() token.Token {
 		}
 		n := j - i
 		t := keyword(src[i:j])
+		// A URI or path longer than the identifier needs ':', '/', '.' or
+		// '+' right after it (the identifier characters other than '_'
+		// and '\'' are scheme and path characters; those two end both).
+		if j >= len(src) || !mayExtendID[src[j]] {
+			return s.tok(i, j, t)
+		}
 		if isLetter[c] {
 			if u := s.uriLen(i); u > n {
 				return s.tok(i, i+u, token.URI)
