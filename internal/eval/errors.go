@@ -34,6 +34,9 @@ type EvalError struct {
 	kind        errKind
 	thunk       *Thunk // infinite recursion: the blackholed thunk
 	parse       bool   // a parse error (rendered without "error:" line break)
+	// more are the further errors of a failed parse (the first is this
+	// one, the one Nix reports); FormatError prints them after it.
+	more []*EvalError
 	// Usage marks CppNix UsageErrors: the CLI prints "Try '<prog> --help'
 	// for more information." after the rendered error.
 	Usage bool

@@ -7,6 +7,7 @@ import (
 	"cairn/internal/lang/ast"
 	"cairn/internal/lang/parser"
 	"cairn/internal/lang/scanner"
+	"cairn/internal/lang/token"
 )
 
 // parse parses src as file name with relative paths against baseDir.
@@ -28,16 +29,24 @@ func (ev *Evaluator) parse(src []byte, name, baseDir string) (ast.Expr, error) {
 	if err != nil {
 		var el scanner.ErrorList
 		if errors.As(err, &el) && len(el) > 0 {
-			pe := el[0]
-			ee := &EvalError{Msg: pe.Msg, kind: errGeneric, parse: true}
-			if pe.Pos.IsValid() && pe.Pos.Offset <= file.Size() {
-				ee.Pos = file.Pos(pe.Pos.Offset)
+			ee := parseError(file, el[0])
+			for _, pe := range el[1:] {
+				ee.more = append(ee.more, parseError(file, pe))
 			}
 			return nil, ee
 		}
 		return nil, &EvalError{Msg: err.Error(), parse: true}
 	}
 	return e, nil
+}
+
+// parseError converts a parse error in file.
+func parseError(file *token.File, pe *scanner.Error) *EvalError {
+	ee := &EvalError{Msg: pe.Msg, kind: errGeneric, parse: true}
+	if pe.Pos.IsValid() && pe.Pos.Offset <= file.Size() {
+		ee.Pos = file.Pos(pe.Pos.Offset)
+	}
+	return ee
 }
 
 // ParseString parses src (named name, e.g. "«stdin»" or a file path) into

@@ -17,13 +17,19 @@ func (ev *Evaluator) FormatError(err error, showTrace bool) string {
 	return FormatError(ev.fset, err, showTrace)
 }
 
-// FormatError renders err using positions from fset.
+// FormatError renders err using positions from fset. A failed parse
+// prints the error Nix reports and then, in the same format, the further
+// errors the parser found (Nix stops at the first).
 func FormatError(fset *token.FileSet, err error, showTrace bool) string {
 	var ee *EvalError
 	if !errors.As(err, &ee) {
 		return indentBlock("error: ", err.Error()) + "\n"
 	}
-	return formatInfo(fset, "error: ", ee, showTrace, false)
+	s := formatInfo(fset, "error: ", ee, showTrace, false)
+	for _, m := range ee.more {
+		s += formatInfo(fset, "error: ", m, false, false)
+	}
+	return s
 }
 
 // formatInfo is CppNix's showErrorInfo for any level prefix ("error: ",
