@@ -24,11 +24,13 @@
 // killed and the mounts disappear with the namespace. Set-up errors come
 // back to Start over fd 4.
 //
-// Every program that uses this package must therefore call
+// The package's initialisation calls
 //
 //	sandbox.MaybeRunInit(os.Args)
 //
-// first thing in main (and in TestMain of tests that start sandboxes).
+// so a program that imports it runs the init before its own
+// initialisation (and main) when it is started as one; calling it again
+// first thing in main (or TestMain) is harmless and makes it explicit.
 // It returns at once unless the process is a sandbox init, in which case
 // it never returns.
 //
