@@ -32,8 +32,8 @@ import (
 // time (fewer hand-overs between goroutines, but not so many that one
 // worker is left with the tail of the list).
 const (
-	parseWindow   = 4
-	maxParseChunk = 8
+	parseWindow   = 2
+	maxParseChunk = 4
 )
 
 // parsed is one file's result; its buffers are reused for later files.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Flake references for builtins.parseFlakeRef and builtins.flakeRefToString,
@@ -36,6 +37,8 @@ func (e errBadURL) Error() string { return e.msg }
 
 func badURL(format string, args ...any) error { return errBadURL{fmt.Sprintf(format, args...)} }
 
+// The regular expressions are compiled on first use: every cairn process
+// would otherwise pay for them at start-up.
 var (
 	flakeIDRe   = `[a-zA-Z][a-zA-Z0-9_-]*`
 	refRe       = `[a-zA-Z0-9@][a-zA-Z0-9_.\/@+-]*`
@@ -43,12 +46,14 @@ var (
 	pctEncoded  = `(?:%[0-9a-fA-F][0-9a-fA-F])`
 	pcharRe     = `(?:[a-zA-Z0-9-._~]|` + pctEncoded + `|[!$&'"()*+,;=]|[:@])`
 	fragmentRe  = `(?:` + pcharRe + `|[/? "^])*`
-	flakeRefIDs = regexp.MustCompile(`^((` + flakeIDRe + `)(?:/(?:(` + revRe + `)|(?:(` + refRe + `)(?:/(` + revRe + `))?)))?)(?:#(` + fragmentRe + `))?$`)
-	flakeIDOnly = regexp.MustCompile(`^` + flakeIDRe + `$`)
-	revOnly     = regexp.MustCompile(`^` + revRe + `$`)
-	refOnly     = regexp.MustCompile(`^` + refRe + `$`)
-	hostOnly    = regexp.MustCompile(`^[a-zA-Z0-9.-]*$`)
-	schemeRe    = regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*):`)
+	flakeRefIDs = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^((` + flakeIDRe + `)(?:/(?:(` + revRe + `)|(?:(` + refRe + `)(?:/(` + revRe + `))?)))?)(?:#(` + fragmentRe + `))?$`)
+	})
+	flakeIDOnly = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + flakeIDRe + `$`) })
+	revOnly     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + revRe + `$`) })
+	refOnly     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + refRe + `$`) })
+	hostOnly    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9.-]*$`) })
+	schemeRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-zA-Z][a-zA-Z0-9+.-]*):`) })
 )
 
 // parsedURL is Nix's ParsedURL, enough of it for flake references.
@@ -156,7 +161,7 @@ func decodeQuery(s string) map[string]string {
 // parseURL parses url leniently as Nix's parseURL; a string without a
 // scheme is a BadURL.
 func parseURL(url string) (*parsedURL, error) {
-	m := schemeRe.FindStringSubmatch(url)
+	m := schemeRe().FindStringSubmatch(url)
 	if m == nil {
 		return nil, badURL("'%s' is not a valid URL", url)
 	}
@@ -206,7 +211,7 @@ func parseFlakeRef(s string) (*flakeRef, error) {
 }
 
 func parseFlakeRefWithFragment(s string) (*flakeRef, string, error) {
-	if m := flakeRefIDs.FindStringSubmatch(s); m != nil {
+	if m := flakeRefIDs().FindStringSubmatch(s); m != nil {
 		u := &parsedURL{scheme: "flake", path: strings.Split(m[1], "/")}
 		in, err := inputFromURL(u)
 		if err != nil {
@@ -268,7 +273,7 @@ func gitArchiveFromURL(u *parsedURL) (flakeAttrs, error) {
 	a := flakeAttrs{}
 	switch n := len(path); {
 	case n == 3:
-		if revOnly.MatchString(path[2]) {
+		if revOnly().MatchString(path[2]) {
 			a["rev"] = strAttr(path[2])
 		} else {
 			a["ref"] = strAttr(path[2])
@@ -324,13 +329,13 @@ func gitArchiveCheck(a flakeAttrs) error {
 	if hasRef && hasRev {
 		return badURL("input %s contains both a commit hash ('%s') and a branch/tag name ('%s')", a.json(), rev, ref)
 	}
-	if hasRev && !revOnly.MatchString(rev) {
+	if hasRev && !revOnly().MatchString(rev) {
 		return fmt.Errorf("hash '%s' is not a valid SHA-1 commit hash", rev)
 	}
 	if hasRef && !legalRefName(ref) {
 		return badURL("input %s contains an invalid branch/tag name", a.json())
 	}
-	if host, ok, _ := a.maybeStr("host"); ok && !hostOnly.MatchString(host) {
+	if host, ok, _ := a.maybeStr("host"); ok && !hostOnly().MatchString(host) {
 		return badURL("input %s contains an invalid instance host", a.json())
 	}
 	return nil
@@ -338,7 +343,7 @@ func gitArchiveCheck(a flakeAttrs) error {
 
 // legalRefName approximates git check-ref-format, as Nix's isLegalRefName.
 func legalRefName(r string) bool {
-	if r == "" || r == "@" || !refOnly.MatchString(r) {
+	if r == "" || r == "@" || !refOnly().MatchString(r) {
 		return false
 	}
 	for _, bad := range []string{"..", "//", "@{", "/."} {
@@ -356,7 +361,7 @@ func indirectFromURL(u *parsedURL) (flakeAttrs, error) {
 	case 1:
 	case 2:
 		switch {
-		case revOnly.MatchString(path[1]):
+		case revOnly().MatchString(path[1]):
 			a["rev"] = strAttr(strings.ToLower(path[1]))
 		case legalRefName(path[1]):
 			a["ref"] = strAttr(path[1])
@@ -368,14 +373,14 @@ func indirectFromURL(u *parsedURL) (flakeAttrs, error) {
 			return nil, badURL("in flake URL '%s', '%s' is not a branch/tag name", u, path[1])
 		}
 		a["ref"] = strAttr(path[1])
-		if !revOnly.MatchString(path[2]) {
+		if !revOnly().MatchString(path[2]) {
 			return nil, badURL("in flake URL '%s', '%s' is not a commit hash", u, path[2])
 		}
 		a["rev"] = strAttr(strings.ToLower(path[2]))
 	default:
 		return nil, badURL("GitHub URL '%s' is invalid", u)
 	}
-	if !flakeIDOnly.MatchString(path[0]) {
+	if !flakeIDOnly().MatchString(path[0]) {
 		return nil, badURL("'%s' is not a valid flake ID", path[0])
 	}
 	a["id"] = strAttr(path[0])
@@ -444,7 +449,7 @@ func flakeRefFromAttrs(a flakeAttrs) (*flakeRef, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !flakeIDOnly.MatchString(id) {
+		if !flakeIDOnly().MatchString(id) {
 			return nil, badURL("'%s' is not a valid flake ID", id)
 		}
 	case "path":
