@@ -108,6 +108,7 @@ type Cache struct {
 
 	mu       sync.Mutex
 	narinfos map[storepath.Path]*narinfo.NarInfo
+	decoders decoders
 }
 
 var _ store.Store = (*Cache)(nil)
@@ -377,7 +378,7 @@ func (c *Cache) openNar(ctx context.Context, ni *narinfo.NarInfo, checkNar bool,
 	if err != nil {
 		return nil, fmt.Errorf("download NAR of '%s': %w", c.print(ni.StorePath), err)
 	}
-	v, err := newVerifier(rc, ni, c.print(ni.StorePath), checkNar, progress)
+	v, err := newVerifier(&c.decoders, rc, ni, c.print(ni.StorePath), checkNar, progress)
 	if err != nil {
 		rc.Close()
 		return nil, err

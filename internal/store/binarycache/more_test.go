@@ -568,3 +568,49 @@ func TestObserver(t *testing.T) {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Pooled zstd decoders: a NAR read after others (whole, cut short, or
+// failed) decodes right, and a second Close or a read after Close is
+// harmless.
+func TestDecoderReuse(t *testing.T) {
+	ctx := context.Background()
+	src := openLocal(t)
+	paths := closure(t, src)
+	dir := fileCache(t, src, paths[2:], "zstd", nil)
+	c, err := Open(ctx, fastOpts("file://"+dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		for _, p := range paths {
+			ni, err := c.NarInfo(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := c.OpenNar(ctx, ni)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if round == 1 {
+				// Abandon it after a few bytes.
+				io.ReadFull(r, make([]byte, 10))
+			} else {
+				var got, want bytes.Buffer
+				if _, err := io.Copy(&got, r); err != nil {
+					t.Fatalf("round %d %s: %v", round, p, err)
+				}
+				src.NarFromPath(ctx, p, &want)
+				if !bytes.Equal(got.Bytes(), want.Bytes()) {
+					t.Fatalf("round %d %s: NAR differs", round, p)
+				}
+			}
+			r.Close()
+			if err := r.Close(); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			if _, err := r.Read(make([]byte, 1)); err == nil {
+				t.Error("read after Close succeeded")
+			}
+		}
+	}
+}

@@ -64,8 +64,9 @@ type candidate struct {
 // narinfo that fails its cache's signature policy is passed over, as in
 // Nix, and a path no cache offers acceptably is an error before any
 // download starts. Then the paths are added references first, each NAR
-// checked while it streams into dst.AddNar, up to Options.Jobs (of the
-// first cache) at a time; a download that fails for a
+// checked while it streams into dst.AddNar (its stream and sizes here,
+// its NarHash by dst.AddNar, as store.Store requires), up to
+// Options.Jobs (of the first cache) at a time; a download that fails for a
 // transient reason is retried with backoff, and a path that still fails
 // is tried from the next cache that has it. On error, paths added
 // before the failing one stay valid (complete, with their references);

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -15,8 +17,14 @@ import (
 	"cairn/internal/compat/nixhash"
 )
 
-// decompressor returns a reader of the data compressed with method in r.
-func decompressor(method string, r io.Reader) (io.Reader, func(), error) {
+// decoders keeps zstd decoders for reuse: a new one allocates its
+// window and tables, which costs page faults and garbage for every NAR.
+// The zero value is ready to use.
+type decoders struct{ zstd sync.Pool }
+
+// decompressor returns a reader of the data compressed with method in r
+// and the function that releases it.
+func (ds *decoders) decompressor(method string, r io.Reader) (io.Reader, func(), error) {
 	switch method {
 	case "none":
 		return r, func() {}, nil
@@ -29,11 +37,25 @@ func decompressor(method string, r io.Reader) (io.Reader, func(), error) {
 		g, err := gzip.NewReader(r)
 		return g, func() {}, err
 	case "zstd":
-		z, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
-		if err != nil {
+		// One goroutine per decoder (WithDecoderConcurrency(1)):
+		// Substitute runs several NARs at once already, and a pooled
+		// decoder holds no goroutine.
+		z, _ := ds.zstd.Get().(*zstd.Decoder)
+		if z == nil {
+			var err error
+			if z, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true)); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := z.Reset(r); err != nil {
+			z.Close()
 			return nil, nil, err
 		}
-		return z, z.Close, nil
+		return z, func() {
+			if z.Reset(nil) == nil {
+				ds.zstd.Put(z)
+			}
+		}, nil
 	}
 	return nil, nil, fmt.Errorf("unsupported compression method '%s'", method)
 }
@@ -90,7 +112,7 @@ type verifier struct {
 // but not hashed: for a reader of store.Store.AddNar, which checks
 // NarHash and NarSize itself and registers nothing on a mismatch
 // (storetest's AddNarRoundTrip holds every store to that).
-func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar bool, progress func(fileBytes uint64)) (*verifier, error) {
+func newVerifier(ds *decoders, raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar bool, progress func(fileBytes uint64)) (*verifier, error) {
 	if ni.NarHash.Algo != nixhash.SHA256 {
 		return nil, fmt.Errorf("download NAR of '%s': NarHash is not sha256", what)
 	}
@@ -105,7 +127,7 @@ func newVerifier(raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar b
 		// a read(2) per few bytes of a local file.
 		v.src = bufio.NewReaderSize(v.file, 64<<10)
 	}
-	dec, closeFn, err := decompressor(ni.Compression, v.src)
+	dec, closeFn, err := ds.decompressor(ni.Compression, v.src)
 	if err != nil {
 		return nil, fmt.Errorf("download NAR of '%s': %w", what, err)
 	}
@@ -190,7 +212,16 @@ func (v *verifier) finish() error {
 	return nil
 }
 
+// Close releases the decompressor (once: it may go back to a pool) and
+// closes the file.
 func (v *verifier) Close() error {
+	if v.closeFn == nil {
+		return nil
+	}
 	v.closeFn()
+	v.closeFn, v.dec = nil, nil
+	if v.err == nil {
+		v.err = os.ErrClosed
+	}
 	return v.raw.Close()
 }
