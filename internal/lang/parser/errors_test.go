@@ -37,6 +37,11 @@ func TestRecovery(t *testing.T) {
 		{"let in set", "{ a = let b = (; in b; c = ; }", "1:16: syntax error, unexpected ';' | 1:28: syntax error, unexpected ';'"},
 		{"rec", "rec { a = [; b = 1; inherit (x) 1; }", "1:12: syntax error, unexpected ';' | 1:33: syntax error, unexpected integer"},
 		{"stray closers", "{ a = ); b = 1; c = ]; d = 2; }", "1:7: syntax error, unexpected ')' | 1:21: syntax error, unexpected ']'"},
+		// An unexpected '(' is skipped alone, not with all that follows
+		// up to its match; a ')' followed by a binding is stray even
+		// inside parentheses.
+		{"stray opener", "{ ( a = 1; b = ; c = 2; }", "1:3: syntax error, unexpected '(', expecting 'inherit' | 1:16: syntax error, unexpected ';'"},
+		{"stray closer", "f ({ a = 1; ) b = 2; c = ; })", "1:13: syntax error, unexpected ')', expecting 'inherit' | 1:26: syntax error, unexpected ';'"},
 		{"nested sets", "[ { a = ; } { b = ; } ]", "1:9: syntax error, unexpected ';' | 1:19: syntax error, unexpected ';'"},
 		{"bind-time then syntax", "{ a = 1; a = 2; b = ; }", "1:10: attribute 'a' already defined at f.nix:1:3 | 1:21: syntax error, unexpected ';'"},
 		// Nix reports the syntax error in the body before the duplicate

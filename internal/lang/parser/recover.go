@@ -134,24 +134,39 @@ func (p *parser) take(r any) {
 // sync skips tokens up to one at bracket depth 0 that is in own (returns
 // true, the token not consumed), that an enclosing construct waits for,
 // or the end of the file (returns false: give up). With hard, only own
-// and the end of the file stop it.
+// and the end of the file stop it. A closer that matches none of the
+// brackets skipped into closes them all; the error token itself, if an
+// opening bracket, does not count; a closer followed by the start of a
+// binding is stray (see bindingFollows).
 func (p *parser) sync(own []token.Token, hard bool) bool {
 	p.skipping = true
 	defer func() { p.skipping = false }()
 	var buf [16]token.Token
 	open := buf[:0] // expected closers of the constructs skipped into
 	prev := token.ILLEGAL
+	switch p.tok.Kind {
+	case token.LPAREN, token.LBRACK, token.LBRACE:
+		// An unexpected opening bracket is more likely stray than the
+		// start of a construct to skip as a whole.
+		prev = p.tok.Kind
+		p.next()
+	}
 	for {
 		k := p.tok.Kind
 		if k == token.EOF {
 			return false
+		}
+		if isCloser(k) && len(open) > 0 && lastIndex(open, k) < 0 {
+			// k closes nothing skipped into: those constructs were
+			// left open by the error, k belongs further out.
+			open = open[:0]
 		}
 		if len(open) == 0 {
 			if slices.Contains(own, k) {
 				p.syncTok = p.ntok
 				return true
 			}
-			if c := closerOf[k]; c > 0 && !hard && p.open[c-1] > 0 {
+			if c := closerOf[k]; c > 0 && !hard && p.open[c-1] > 0 && !(isCloser(k) && p.bindingFollows()) {
 				return false
 			}
 		}
@@ -190,6 +205,28 @@ func (p *parser) sync(own []token.Token, hard bool) bool {
 		prev = k
 		p.next()
 	}
+}
+
+// bindingFollows reports whether the tokens after the current one start
+// a binding (`inherit`, `name =`), which no closing bracket or 'in' can
+// be followed by: such a closer is stray rather than an enclosing
+// construct's end.
+func (p *parser) bindingFollows() bool {
+	switch p.peek(1).Kind {
+	case token.INHERIT:
+		return true
+	case token.ID, token.OR_KW:
+		return p.peek(2).Kind == token.ASSIGN
+	}
+	return false
+}
+
+func isCloser(k token.Token) bool {
+	switch k {
+	case token.RPAREN, token.RBRACK, token.RBRACE, token.IN:
+		return true
+	}
+	return false
 }
 
 func lastIndex(s []token.Token, k token.Token) int {
