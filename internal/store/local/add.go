@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"cairn/internal/compat/nar"
 	"cairn/internal/compat/nixhash"
@@ -214,6 +216,10 @@ type AddOptions struct {
 	Filter nar.Filter
 }
 
+// smallFileSize is the size up to which AddPath reads a regular file
+// into memory rather than streaming its NAR through a pipe.
+const smallFileSize = 1 << 20
+
 // AddPath adds the file system object at fsPath as a content-addressed
 // path (Nix's addToStore(name, path, method, algo)) and returns its
 // info. Symlinks are not followed; for Flat, fsPath must be a regular
@@ -236,10 +242,73 @@ func (s *Store) AddPath(ctx context.Context, fsPath string, opts AddOptions) (*s
 			return writeFlat(dst, io.TeeReader(f, hashers))
 		})
 	}
+	if fi, err := os.Lstat(fsPath); err == nil && fi.Mode().IsRegular() && fi.Size() <= smallFileSize {
+		return s.addSmallFile(ctx, fsPath, opts)
+	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(nar.DumpPathFilter(pw, fsPath, opts.Filter)) }()
+	go func() {
+		// Buffered: every write to a pipe waits for the reader, and the
+		// NAR of a small file is a dozen small writes.
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		err := nar.DumpPathFilter(bw, fsPath, opts.Filter)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
 	defer pr.Close()
 	return s.AddDump(ctx, pr, opts)
+}
+
+// addSmallFile is AddPath (Recursive) for a small regular file: its
+// bytes are read once, hashed inside their NAR framing and written to the
+// scratch entry, with no NAR stream, pipe or goroutine in between (for
+// small files those cost more than the work). The result is the same as
+// restoring the file's NAR.
+func (s *Store) addSmallFile(ctx context.Context, fsPath string, opts AddOptions) (*store.PathInfo, error) {
+	f, err := os.Open(fsPath)
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", fsPath, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", fsPath, err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > smallFileSize {
+		return nil, fmt.Errorf("add %s: file changed while being read", fsPath)
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, fmt.Errorf("add %s: file changed size while being read: %w", fsPath, err)
+	}
+	// As nar.DumpPath: only the owner-executable bit is kept.
+	exec := fi.Mode()&0o100 != 0
+	return s.addContent(ctx, opts, func(dst string, hashers io.Writer) error {
+		nw := nar.NewWriter(hashers)
+		if err := nw.WriteHeader(&nar.Header{Path: "/", Type: nar.TypeRegular, Size: int64(len(data)), Executable: exec}); err != nil {
+			return err
+		}
+		if _, err := nw.Write(data); err != nil {
+			return err
+		}
+		if err := nw.Close(); err != nil {
+			return err
+		}
+		perm := os.FileMode(0o444)
+		if exec {
+			perm = 0o555
+		}
+		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		if err != nil {
+			return err
+		}
+		if _, err := out.Write(data); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
 }
 
 // AddDump is AddPath for content given as a NAR stream (Nix's
@@ -299,7 +368,7 @@ func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs 
 	if err != nil {
 		return nil, fmt.Errorf("add text %s: %w", name, err)
 	}
-	return s.addKnown(ctx, p, ca, refs, false, 0, func(dst string) error {
+	return s.addKnown(ctx, p, ca, refs, false, 0, nil, func(dst string) error {
 		// Straight into the scratch entry: a temporary file under a
 		// name that is not a store path would be fair game for a
 		// concurrent collector.
@@ -361,22 +430,23 @@ func (s *Store) addContent(ctx context.Context, opts AddOptions, fill func(dst s
 	if opts.Method == storepath.Recursive {
 		narSize = caHash.Len()
 	}
-	return s.addKnown(ctx, p, ca, refs, opts.Repair, narSize, func(dst string) error {
-		return os.Rename(tmp.real, dst)
-	})
+	return s.addKnown(ctx, p, ca, refs, opts.Repair, narSize, tmp, nil)
 }
 
 // addKnown installs content for the content-addressed path p: unless p
-// is valid already, it fills a scratch entry with fill, computes the NAR
-// hash and size and installs and registers it.
+// is valid already, it takes the content from the scratch entry filled
+// (or, if that is nil, fills a new one with fill), computes the NAR hash
+// and size and installs and registers it.
 // narSize, if not zero, is the NAR size of the content when ca is a
 // recursive sha256 (whose hash is then the NAR hash), which saves a
 // second pass over the content.
-func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, repair bool, narSize uint64, fill func(dst string) error) (info *store.PathInfo, err error) {
+func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, repair bool, narSize uint64, filled *tempEntry, fill func(dst string) error) (info *store.PathInfo, err error) {
 	if err := s.AddTempRoot(ctx, p); err != nil {
 		return nil, err
 	}
-	if !repair {
+	// A valid path has contents, so while there are none the database
+	// need not be asked before taking the lock (it is asked after).
+	if _, err := os.Lstat(s.RealPath(p)); !repair && err == nil {
 		if info, err := s.QueryPathInfo(ctx, p); err == nil {
 			return info, nil
 		} else if !errors.Is(err, store.ErrNotValid) {
@@ -395,15 +465,19 @@ func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.Con
 			return nil, err
 		}
 	}
-	tmp, err := s.newTempEntry(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	tmp := filled
+	if tmp == nil {
+		if tmp, err = s.newTempEntry(ctx); err != nil {
+			return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+		}
+		defer tmp.remove()
+		if err = fill(tmp.real); err != nil {
+			return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+		}
 	}
-	defer tmp.remove()
-	if err = fill(tmp.real); err != nil {
-		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
-	}
-	info = &store.PathInfo{Path: p, References: refs, CA: ca}
+	// What the database will say: a new row gets this registration
+	// time (a repaired one keeps its own, so it is read back below).
+	info = &store.PathInfo{Path: p, References: refs, CA: ca, RegistrationTime: time.Unix(time.Now().Unix(), 0)}
 	if narSize != 0 && !ca.Text && ca.Method == storepath.Recursive && ca.Hash.Algo == nixhash.SHA256 {
 		info.NarHash, info.NarSize = ca.Hash, narSize
 	} else {
@@ -416,7 +490,10 @@ func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.Con
 	if err = s.install(ctx, tmp, []*store.PathInfo{info}); err != nil {
 		return nil, err
 	}
-	return s.QueryPathInfo(ctx, p)
+	if repair {
+		return s.QueryPathInfo(ctx, p)
+	}
+	return info, nil
 }
 
 // HashPath computes the NAR hash and size of the tree at fsPath and which

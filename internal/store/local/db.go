@@ -3,11 +3,13 @@ package local
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -96,11 +98,12 @@ func isBusy(err error) bool {
 	return false
 }
 
-// withTx runs f in a write transaction (BEGIN IMMEDIATE), retrying it
-// while the database is busy.
-func withTx(ctx context.Context, db *sql.DB, f func(tx *sql.Tx) error) error {
+// withTx runs f in a write transaction (BEGIN IMMEDIATE) on the Store's
+// write connection, retrying it while the database is busy. f must run
+// its statements through tx and must not call withTx itself.
+func (s *Store) withTx(ctx context.Context, f func(tx querier) error) error {
 	for {
-		err := tryTx(ctx, db, f)
+		err := s.w.tryTx(ctx, s.db, f)
 		if err == nil || !isBusy(err) {
 			return err
 		}
@@ -112,16 +115,122 @@ func withTx(ctx context.Context, db *sql.DB, f func(tx *sql.Tx) error) error {
 	}
 }
 
-func tryTx(ctx context.Context, db *sql.DB, f func(tx *sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, nil)
+// writer is a Store's connection for write transactions, with its own
+// prepared statements. Transactions are plain BEGIN IMMEDIATE and COMMIT
+// statements on it rather than database/sql's Tx, which watches its
+// context with a goroutine per transaction and per query (a good part of
+// the cost of registering one small path). One transaction runs at a
+// time per Store; SQLite would serialise them anyway.
+type writer struct {
+	mu    sync.Mutex
+	conn  *sql.Conn // nil until the first transaction
+	stmts map[string]*sql.Stmt
+}
+
+func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conn == nil {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		w.conn, w.stmts = c, map[string]*sql.Stmt{}
+	}
+	// Waiting for the write lock (up to the busy timeout) can be
+	// cancelled through ctx.
+	if _, err := w.conn.ExecContext(ctx, "begin immediate"); err != nil {
+		return err
+	}
+	if err := f(txQuerier{w}); err != nil {
+		w.rollback()
+		return err
+	}
+	if _, err := w.conn.ExecContext(context.Background(), "commit"); err != nil {
+		// A failed COMMIT (busy) leaves the transaction open.
+		w.rollback()
+		return err
+	}
+	return nil
+}
+
+// rollback ends the open transaction. If that fails, the connection
+// might still be in a transaction, so it is discarded.
+func (w *writer) rollback() {
+	if _, err := w.conn.ExecContext(context.Background(), "rollback"); err != nil {
+		w.discard()
+	}
+}
+
+func (w *writer) discard() {
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	w.conn.Raw(func(any) error { return driver.ErrBadConn })
+	w.conn.Close()
+	w.conn, w.stmts = nil, nil
+}
+
+func (w *writer) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conn != nil {
+		for _, st := range w.stmts {
+			st.Close()
+		}
+		w.conn.Close()
+		w.conn, w.stmts = nil, nil
+	}
+}
+
+// txQuerier runs statements in the writer's open transaction, prepared
+// once per connection, without the caller's cancellation (see
+// Store.q).
+type txQuerier struct{ w *writer }
+
+func (q txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := q.w.stmts[query]; ok {
+		return st
+	}
+	st, err := q.w.conn.PrepareContext(ctx, query)
 	if err != nil {
-		return err
+		return nil
 	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
+	q.w.stmts[query] = st
+	return st
+}
+
+func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := ctx.Err(); err != nil {
+		return q.w.conn.QueryRowContext(ctx, query, args...)
 	}
-	return tx.Commit()
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.w.conn.QueryRowContext(ctx, query, args...)
+}
+
+func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.w.conn.QueryContext(ctx, query, args...)
+}
+
+func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.w.conn.ExecContext(ctx, query, args...)
 }
 
 type querier interface {
@@ -186,4 +295,97 @@ func sigsColumn(sigs []string) sql.NullString {
 	sorted := slices.Clone(sigs)
 	slices.Sort(sorted)
 	return nullString(strings.Join(slices.Compact(sorted), " "))
+}
+
+// stmtCache holds the statements a Store has prepared, by SQL text.
+// database/sql prepares a *sql.Stmt on each connection that runs it and
+// keeps it there, so each statement is parsed once per connection
+// instead of once per use (SQLite's parser is a good part of a small
+// query's cost).
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) get(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = nil
+}
+
+// q returns a querier running cached prepared statements on the
+// database. It is for short statements, point queries that in WAL mode
+// do not wait for other processes (statements in a write transaction,
+// which holds the lock already, go through withTx's querier). They run
+// without the caller's cancellation, because watching a cancellable
+// context costs a goroutine per statement, both in database/sql and in
+// the driver; a cancelled context still stops the next statement.
+func (s *Store) q() querier { return cachedQuerier{s} }
+
+type cachedQuerier struct{ s *Store }
+
+// stmt returns the cached statement for query, or nil if it cannot be
+// prepared (the caller then runs the query unprepared, which reports
+// the error).
+func (q cachedQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
+	st, err := q.s.stmts.get(ctx, q.s.db, query)
+	if err != nil {
+		return nil
+	}
+	return st
+}
+
+func (q cachedQuerier) plain() querier { return q.s.db }
+
+func (q cachedQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if err := ctx.Err(); err != nil {
+		return q.plain().QueryRowContext(ctx, query, args...)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return q.plain().QueryRowContext(ctx, query, args...)
+}
+
+func (q cachedQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return q.plain().QueryContext(ctx, query, args...)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return q.plain().QueryContext(ctx, query, args...)
+}
+
+func (q cachedQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return q.plain().ExecContext(ctx, query, args...)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return q.plain().ExecContext(ctx, query, args...)
 }

@@ -3,7 +3,6 @@ package local
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -386,7 +385,7 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 // the database's "on delete restrict" on Refs.reference backs the check.
 func (s *Store) invalidateBatch(ctx context.Context, g *graph, batch []int32, alive bitset, k keep) ([]int32, error) {
 	var gone []int32
-	err := withTx(ctx, s.db, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(tx querier) error {
 		gone = gone[:0]
 		for _, i := range batch {
 			if !alive.has(i) {

@@ -77,6 +77,8 @@ type Store struct {
 	dbDir     string
 	opts      Options
 	db        *sql.DB
+	stmts     stmtCache
+	w         writer
 	bigLock   *fsutil.LockedFile
 
 	mu        sync.Mutex // guards the temporary roots state below
@@ -307,6 +309,8 @@ func (s *Store) migrateCASchema(ctx context.Context) error {
 // Close releases the database, the temporary roots (paths protected by
 // this Store become collectable) and the big lock.
 func (s *Store) Close() error {
+	s.w.close()
+	s.stmts.close()
 	err := s.db.Close()
 	s.mu.Lock()
 	if s.tempRoots != nil {

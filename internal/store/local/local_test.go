@@ -546,3 +546,52 @@ func TestVerify(t *testing.T) {
 		t.Errorf("repair: %+v", res)
 	}
 }
+
+// AddPath's in-memory path for small files gives what adding the file's
+// NAR gives, for plain and executable files, and a second add of the same
+// file finds the valid path.
+func TestAddSmallFileLikeNAR(t *testing.T) {
+	s, _ := openTest(t)
+	ref, _ := openTest(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		mode os.FileMode
+		data string
+	}{{"plain", 0o644, "hello\n"}, {"exe", 0o755, "#!/bin/sh\n"}, {"empty", 0o600, ""}} {
+		f := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(f, []byte(tc.data), tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := nar.DumpPath(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+		opts := AddOptions{Name: tc.name, Method: storepath.Recursive}
+		want, err := ref.AddDump(ctx, bytes.NewReader(buf.Bytes()), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // new, then valid already
+			got, err := s.AddPath(ctx, f, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Path != want.Path || !got.NarHash.Equal(want.NarHash) || got.NarSize != want.NarSize || got.CA.String() != want.CA.String() || got.RegistrationTime.Sub(want.RegistrationTime).Abs() > time.Minute {
+				t.Errorf("%s: AddPath %+v, AddDump %+v", tc.name, got, want)
+			}
+			if db, err := s.QueryPathInfo(ctx, got.Path); err != nil || db.RegistrationTime != got.RegistrationTime || db.NarSize != got.NarSize || len(db.References) != 0 {
+				t.Errorf("%s: database has %+v (%v), AddPath returned %+v", tc.name, db, err, got)
+			}
+		}
+		got, _ := s.QueryPathInfo(ctx, want.Path)
+		fi, err := os.Lstat(s.RealPath(got.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantMode := os.FileMode(0o444) | tc.mode&0o111; fi.Mode() != wantMode {
+			t.Errorf("%s: mode %v, want %v", tc.name, fi.Mode(), wantMode)
+		}
+	}
+}

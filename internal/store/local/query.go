@@ -17,7 +17,7 @@ import (
 // IsValid reports whether p is registered in the database.
 func (s *Store) IsValid(ctx context.Context, p storepath.Path) (bool, error) {
 	var one int
-	err := s.db.QueryRowContext(ctx, "select 1 from ValidPaths where path = ?", s.print(p)).Scan(&one)
+	err := s.q().QueryRowContext(ctx, "select 1 from ValidPaths where path = ?", s.print(p)).Scan(&one)
 	if err == nil {
 		return true, nil
 	}
@@ -29,14 +29,14 @@ func (s *Store) IsValid(ctx context.Context, p storepath.Path) (bool, error) {
 
 // QueryPathInfo returns the metadata of the valid path p.
 func (s *Store) QueryPathInfo(ctx context.Context, p storepath.Path) (*store.PathInfo, error) {
-	r, err := queryRow(ctx, s.db, s.print(p))
+	r, err := queryRow(ctx, s.q(), s.print(p))
 	if err != nil {
 		return nil, err
 	}
 	if r == nil {
 		return nil, &store.NotValidError{Path: s.print(p)}
 	}
-	refs, err := queryReferences(ctx, s.db, r.id)
+	refs, err := queryReferences(ctx, s.q(), r.id)
 	if err != nil {
 		return nil, fmt.Errorf("query references of %s: %w", s.print(p), err)
 	}
@@ -99,7 +99,7 @@ func (s *Store) QueryReferences(ctx context.Context, p storepath.Path) ([]storep
 // QueryReferrers returns the valid paths that refer to p (p itself if
 // it refers to itself), sorted. An invalid p has no referrers.
 func (s *Store) QueryReferrers(ctx context.Context, p storepath.Path) ([]storepath.Path, error) {
-	refs, err := queryReferrers(ctx, s.db, s.print(p))
+	refs, err := queryReferrers(ctx, s.q(), s.print(p))
 	if err != nil {
 		return nil, fmt.Errorf("query referrers of %s: %w", s.print(p), err)
 	}
@@ -119,7 +119,7 @@ func (s *Store) QueryValidPaths(ctx context.Context) ([]storepath.Path, error) {
 // hashPart, or the zero Path.
 func (s *Store) QueryPathFromHashPart(ctx context.Context, hashPart string) (storepath.Path, error) {
 	prefix := string(s.dir) + "/" + hashPart
-	paths, err := queryStrings(ctx, s.db, "select path from ValidPaths where path >= ? limit 1", prefix)
+	paths, err := queryStrings(ctx, s.q(), "select path from ValidPaths where path >= ? limit 1", prefix)
 	if err != nil {
 		return storepath.Path{}, fmt.Errorf("query path from hash part %s: %w", hashPart, err)
 	}
@@ -132,7 +132,7 @@ func (s *Store) QueryPathFromHashPart(ctx context.Context, hashPart string) (sto
 // QueryDerivationOutputs returns the output paths recorded for the valid
 // derivation drv, by output name.
 func (s *Store) QueryDerivationOutputs(ctx context.Context, drv storepath.Path) (map[string]storepath.Path, error) {
-	rows, err := s.db.QueryContext(ctx, "select id, path from DerivationOutputs where drv = (select id from ValidPaths where path = ?)", s.print(drv))
+	rows, err := s.q().QueryContext(ctx, "select id, path from DerivationOutputs where drv = (select id from ValidPaths where path = ?)", s.print(drv))
 	if err != nil {
 		return nil, fmt.Errorf("query outputs of %s: %w", s.print(drv), err)
 	}
@@ -155,7 +155,7 @@ func (s *Store) QueryDerivationOutputs(ctx context.Context, drv storepath.Path) 
 // QueryValidDerivers returns the valid derivations that have p as an
 // output, sorted.
 func (s *Store) QueryValidDerivers(ctx context.Context, p storepath.Path) ([]storepath.Path, error) {
-	paths, err := queryStrings(ctx, s.db, "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?", s.print(p))
+	paths, err := queryStrings(ctx, s.q(), "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?", s.print(p))
 	if err != nil {
 		return nil, fmt.Errorf("query derivers of %s: %w", s.print(p), err)
 	}
@@ -168,7 +168,7 @@ func errNotValid(s *Store, p storepath.Path) error { return &store.NotValidError
 // the valid path p, keeping existing ones and dropping duplicates (Nix's
 // addSignatures, used by nix store sign).
 func (s *Store) AddSignatures(ctx context.Context, p storepath.Path, sigs []string) error {
-	return withTx(ctx, s.db, func(tx *sql.Tx) error {
+	return s.withTx(ctx, func(tx querier) error {
 		r, err := queryRow(ctx, tx, s.print(p))
 		if err != nil {
 			return err

@@ -54,16 +54,11 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 		}
 	}
 	now := time.Now().Unix()
-	return withTx(ctx, s.db, func(tx *sql.Tx) error {
-		st, err := prepareRegister(ctx, tx)
-		if err != nil {
-			return err
-		}
-		defer st.close()
+	return s.withTx(ctx, func(tx querier) error {
 		ids := make(map[storepath.Path]int64, len(infos))
 		for _, info := range infos {
 			var id int64
-			err := st.queryID.QueryRowContext(ctx, s.print(info.Path)).Scan(&id)
+			err := tx.QueryRowContext(ctx, sqlQueryID, s.print(info.Path)).Scan(&id)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("register %s: %w", s.print(info.Path), err)
 			}
@@ -76,7 +71,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 			}
 			hash := info.NarHash.Encode(nixhash.Base16, true)
 			if valid {
-				if _, err := st.update.ExecContext(ctx, narSize, hash, ultimate, sigsColumn(info.Signatures), ca, s.print(info.Path)); err != nil {
+				if _, err := tx.ExecContext(ctx, sqlUpdatePathInfo, narSize, hash, ultimate, sigsColumn(info.Signatures), ca, s.print(info.Path)); err != nil {
 					return fmt.Errorf("update %s: %w", s.print(info.Path), err)
 				}
 				ids[info.Path] = id
@@ -90,7 +85,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 			if !info.Deriver.IsZero() {
 				deriver = sql.NullString{String: s.print(info.Deriver), Valid: true}
 			}
-			res, err := st.insert.ExecContext(ctx, s.print(info.Path), hash, regTime, deriver, narSize, ultimate, sigsColumn(info.Signatures), ca)
+			res, err := tx.ExecContext(ctx, sqlRegisterValidPath, s.print(info.Path), hash, regTime, deriver, narSize, ultimate, sigsColumn(info.Signatures), ca)
 			if err != nil {
 				return fmt.Errorf("register %s: %w", s.print(info.Path), err)
 			}
@@ -98,7 +93,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 				return err
 			}
 			for name, out := range drvOutputs[info.Path] {
-				if _, err := st.drvOutput.ExecContext(ctx, ids[info.Path], name, s.print(out)); err != nil {
+				if _, err := tx.ExecContext(ctx, sqlAddDerivationOutput, ids[info.Path], name, s.print(out)); err != nil {
 					return fmt.Errorf("register outputs of %s: %w", s.print(info.Path), err)
 				}
 			}
@@ -107,7 +102,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 			for _, ref := range info.References {
 				refID, ok := ids[ref]
 				if !ok {
-					err := st.queryID.QueryRowContext(ctx, s.print(ref)).Scan(&refID)
+					err := tx.QueryRowContext(ctx, sqlQueryID, s.print(ref)).Scan(&refID)
 					if errors.Is(err, sql.ErrNoRows) {
 						return fmt.Errorf("register %s: reference %w", s.print(info.Path), &store.NotValidError{Path: s.print(ref)})
 					}
@@ -116,7 +111,7 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 					}
 					ids[ref] = refID
 				}
-				if _, err := st.addRef.ExecContext(ctx, ids[info.Path], refID); err != nil {
+				if _, err := tx.ExecContext(ctx, sqlAddReference, ids[info.Path], refID); err != nil {
 					return fmt.Errorf("register references of %s: %w", s.print(info.Path), err)
 				}
 			}
@@ -125,47 +120,20 @@ func (s *Store) RegisterValidPaths(ctx context.Context, infos []*store.PathInfo)
 	})
 }
 
-// registerStmts are the statements of one registration transaction (as
-// Nix's RegisterValidPath, UpdatePathInfo, AddReference and
-// AddDerivationOutput), prepared once per transaction.
-type registerStmts struct {
-	queryID, insert, update, addRef, drvOutput *sql.Stmt
-}
-
-func prepareRegister(ctx context.Context, tx *sql.Tx) (*registerStmts, error) {
-	st := &registerStmts{}
-	for _, x := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{
-		{&st.queryID, "select id from ValidPaths where path = ?"},
-		{&st.insert, "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, ?, ?, ?)"},
-		{&st.update, "update ValidPaths set narSize = ?, hash = ?, ultimate = ?, sigs = ?, ca = ? where path = ?"},
-		{&st.addRef, "insert or replace into Refs (referrer, reference) values (?, ?)"},
-		{&st.drvOutput, "insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)"},
-	} {
-		stmt, err := tx.PrepareContext(ctx, x.sql)
-		if err != nil {
-			st.close()
-			return nil, err
-		}
-		*x.dst = stmt
-	}
-	return st, nil
-}
-
-func (st *registerStmts) close() {
-	for _, s := range []*sql.Stmt{st.queryID, st.insert, st.update, st.addRef, st.drvOutput} {
-		if s != nil {
-			s.Close()
-		}
-	}
-}
+// The statements of registration, as Nix's RegisterValidPath,
+// UpdatePathInfo, AddReference and AddDerivationOutput.
+const (
+	sqlQueryID             = "select id from ValidPaths where path = ?"
+	sqlRegisterValidPath   = "insert into ValidPaths (path, hash, registrationTime, deriver, narSize, ultimate, sigs, ca) values (?, ?, ?, ?, ?, ?, ?, ?)"
+	sqlUpdatePathInfo      = "update ValidPaths set narSize = ?, hash = ?, ultimate = ?, sigs = ?, ca = ? where path = ?"
+	sqlAddReference        = "insert or replace into Refs (referrer, reference) values (?, ?)"
+	sqlAddDerivationOutput = "insert or replace into DerivationOutputs (drv, id, path) values (?, ?, ?)"
+)
 
 // invalidate removes p from the database (its Refs rows as referrer and
 // its DerivationOutputs go with it through the cascades), refusing if
 // another valid path still refers to it.
-func (s *Store) invalidate(ctx context.Context, tx *sql.Tx, p storepath.Path) error {
+func (s *Store) invalidate(ctx context.Context, tx querier, p storepath.Path) error {
 	referrers, err := queryReferrers(ctx, tx, s.print(p))
 	if err != nil {
 		return fmt.Errorf("invalidate %s: %w", s.print(p), err)

@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -183,7 +182,7 @@ func (v *verifier) path(ctx context.Context, p storepath.Path) error {
 		v.res.Missing = append(v.res.Missing, p)
 		return nil
 	}
-	if err := withTx(ctx, v.s.db, func(tx *sql.Tx) error { return v.s.invalidate(ctx, tx, p) }); err != nil {
+	if err := v.s.withTx(ctx, func(tx querier) error { return v.s.invalidate(ctx, tx, p) }); err != nil {
 		return err
 	}
 	v.res.Invalidated = append(v.res.Invalidated, p)
