@@ -2,6 +2,10 @@ package parser_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -152,5 +156,53 @@ func checkErrorList(t *testing.T, src string, el parser.ErrorList) {
 		if i > 1 && el[i-1].Pos.Offset > e.Pos.Offset {
 			t.Errorf("%.40q: errors after the first not sorted: %v", src, el)
 		}
+	}
+}
+
+var errorMarker = regexp.MustCompile(`/\* ERROR ("(?:[^"\\]|\\.)*") \*/`)
+
+// TestErrorFiles parses testdata/errors/*.nix, whose expected errors are
+// written inline as /* ERROR "regexp" */ right before the token the
+// error is reported at. Every error must have its marker and every
+// marker its error.
+func TestErrorFiles(t *testing.T) {
+	files, _ := filepath.Glob("testdata/errors/*.nix")
+	if len(files) == 0 {
+		t.Fatal("no testdata/errors/*.nix")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[int]*regexp.Regexp{} // offset of the token after the marker
+			for _, m := range errorMarker.FindAllSubmatchIndex(src, -1) {
+				rx, err := strconv.Unquote(string(src[m[2]:m[3]]))
+				if err != nil {
+					t.Fatalf("marker %s: %v", src[m[0]:m[1]], err)
+				}
+				off := m[1]
+				for off < len(src) && (src[off] == ' ' || src[off] == '\n') {
+					off++
+				}
+				want[off] = regexp.MustCompile(rx)
+			}
+			_, err = parser.ParseFile(token.NewFileSet(), f, src, parser.Options{BaseDir: "/"})
+			el, _ := err.(parser.ErrorList)
+			for _, e := range el {
+				rx, ok := want[e.Pos.Offset]
+				switch {
+				case !ok:
+					t.Errorf("unexpected error %v", e)
+				case !rx.MatchString(e.Msg):
+					t.Errorf("error %v does not match %q", e, rx)
+				}
+				delete(want, e.Pos.Offset)
+			}
+			for off, rx := range want {
+				t.Errorf("missing error %q at offset %d", rx, off)
+			}
+		})
 	}
 }
