@@ -2,6 +2,7 @@ package cli
 
 import (
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -68,6 +69,7 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 	}
 	free := make(chan []parsed, window+workers)
 	var stop atomic.Bool
+	var waiting atomic.Int64 // the chunk the writer waits for
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -87,6 +89,13 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 					}
 				}
 				slots[c%window] <- rs
+				if waiting.Load() == int64(c) {
+					// The writer waits for this chunk. It is now queued
+					// behind this goroutine on this CPU and, with every
+					// CPU parsing, would wait until the workers run out
+					// of chunks or are preempted: let it run now.
+					runtime.Gosched()
+				}
 			}
 		})
 	}
@@ -101,6 +110,7 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 		for ; next < nchunks && next < c+window; next++ {
 			todo <- next
 		}
+		waiting.Store(int64(c))
 		rs := <-slots[c%window]
 		lo, hi := c*chunk, min((c+1)*chunk, len(files))
 		for i := range hi - lo {
