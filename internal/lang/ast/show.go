@@ -45,14 +45,8 @@ func QuoteString(s string) string {
 	return string(AppendQuoteString(nil, s))
 }
 
-// quoteSpecial reports whether AppendQuoteString may escape c.
-func quoteSpecial(c byte) bool {
-	switch c {
-	case '"', '\\', '\n', '\r', '\t', '$':
-		return true
-	}
-	return false
-}
+// quoteSpecial[c] reports whether AppendQuoteString may escape c.
+var quoteSpecial = [256]bool{'"': true, '\\': true, '\n': true, '\r': true, '\t': true, '$': true}
 
 // AppendQuoteString appends QuoteString(s) to buf.
 func AppendQuoteString(buf []byte, s string) []byte {
@@ -60,7 +54,7 @@ func AppendQuoteString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		// Copy the run of bytes that need no escape in one go.
 		j := i
-		for j < len(s) && !quoteSpecial(s[j]) {
+		for j < len(s) && !quoteSpecial[s[j]] {
 			j++
 		}
 		if j > i {
