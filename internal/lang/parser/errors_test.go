@@ -46,6 +46,9 @@ func TestRecovery(t *testing.T) {
 		// inside parentheses.
 		{"stray opener", "{ ( a = 1; b = ; c = 2; }", "1:3: syntax error, unexpected '(', expecting 'inherit' | 1:16: syntax error, unexpected ';'"},
 		{"stray closer", "f ({ a = 1; ) b = 2; c = ; })", "1:13: syntax error, unexpected ')', expecting 'inherit' | 1:26: syntax error, unexpected ';'"},
+		// Skipping over a string: a stray closer in its interpolation
+		// stays inside it.
+		{"skip string", `{ a = 1 + + "x ${ f ) } y" ; b = ; }`, "1:11: syntax error, unexpected '+' | 1:34: syntax error, unexpected ';'"},
 		{"nested sets", "[ { a = ; } { b = ; } ]", "1:9: syntax error, unexpected ';' | 1:19: syntax error, unexpected ';'"},
 		{"bind-time then syntax", "{ a = 1; a = 2; b = ; }", "1:10: attribute 'a' already defined at f.nix:1:3 | 1:21: syntax error, unexpected ';'"},
 		// Nix reports the syntax error in the body before the duplicate

@@ -134,10 +134,10 @@ func (p *parser) take(r any) {
 // sync skips tokens up to one at bracket depth 0 that is in own (returns
 // true, the token not consumed), that an enclosing construct waits for,
 // or the end of the file (returns false: give up). With hard, only own
-// and the end of the file stop it. A closer that matches none of the
-// brackets skipped into closes them all; the error token itself, if an
-// opening bracket, does not count; a closer followed by the start of a
-// binding is stray (see bindingFollows).
+// and the end of the file stop it. Closers are matched as closeBrackets
+// says; the error token itself, if an opening bracket, does not count; a
+// closer followed by the start of a binding is stray (see
+// bindingFollows).
 func (p *parser) sync(own []token.Token, hard bool) bool {
 	p.skipping = true
 	defer func() { p.skipping = false }()
@@ -156,10 +156,13 @@ func (p *parser) sync(own []token.Token, hard bool) bool {
 		if k == token.EOF {
 			return false
 		}
-		if isCloser(k) && len(open) > 0 && lastIndex(open, k) < 0 {
-			// k closes nothing skipped into: those constructs were
-			// left open by the error, k belongs further out.
-			open = open[:0]
+		if isCloser(k) && len(open) > 0 {
+			var inside bool
+			if open, inside = closeBrackets(open, k); inside {
+				prev = k
+				p.next()
+				continue
+			}
 		}
 		if len(open) == 0 {
 			if slices.Contains(own, k) {
@@ -182,7 +185,7 @@ func (p *parser) sync(own []token.Token, hard bool) bool {
 				open = append(open, token.RBRACE)
 			}
 		case token.DOLLAR_CURLY:
-			open = append(open, token.RBRACE)
+			open = append(open, token.DOLLAR_CURLY) // closed by '}'
 		case token.IND_STRING_OPEN:
 			open = append(open, token.IND_STRING_CLOSE)
 		case token.PATH, token.HPATH:
@@ -195,9 +198,7 @@ func (p *parser) sync(own []token.Token, hard bool) bool {
 			} else {
 				open = append(open, token.QUOTE)
 			}
-		case token.RPAREN, token.RBRACK, token.RBRACE, token.IND_STRING_CLOSE, token.PATH_END, token.IN:
-			// Close the innermost construct waiting for k and those
-			// inside it; a closer nobody waits for is stray.
+		case token.IND_STRING_CLOSE, token.PATH_END:
 			if i := lastIndex(open, k); i >= 0 {
 				open = open[:i]
 			}
@@ -219,6 +220,36 @@ func (p *parser) bindingFollows() bool {
 		return p.peek(2).Kind == token.ASSIGN
 	}
 	return false
+}
+
+// closeBrackets applies k, a closing bracket or 'in', to open, the
+// closers expected by the constructs sync skipped into, innermost last,
+// and returns what remains open and whether k was inside them. k closes
+// the innermost construct waiting for it and those inside it. Within an
+// interpolation of a string, a k that closes nothing is stray; elsewhere
+// it belongs further out than all of open, which the error left
+// unclosed: none remains open and k is not inside.
+func closeBrackets(open []token.Token, k token.Token) ([]token.Token, bool) {
+	base := len(open) // constructs above the innermost string part
+	for base > 0 {
+		switch open[base-1] {
+		case token.DOLLAR_CURLY, token.QUOTE, token.IND_STRING_CLOSE, token.PATH_END:
+		default:
+			base--
+			continue
+		}
+		break
+	}
+	if i := lastIndex(open[base:], k); i >= 0 {
+		return open[:base+i], true
+	}
+	switch {
+	case base == 0:
+		return open[:0], false
+	case k == token.RBRACE && open[base-1] == token.DOLLAR_CURLY:
+		return open[:base-1], true
+	}
+	return open, true
 }
 
 func isCloser(k token.Token) bool {
