@@ -49,6 +49,9 @@ func TestRecovery(t *testing.T) {
 		// Skipping over a string: a stray closer in its interpolation
 		// stays inside it.
 		{"skip string", `{ a = 1 + + "x ${ f ) } y" ; b = ; }`, "1:11: syntax error, unexpected '+' | 1:34: syntax error, unexpected ';'"},
+		// A ${ } with an error stays a dynamic name, of which a let or
+		// inherit is not told.
+		{"bad dynamic names", "{ ${(} = 1; ${)} = 2; } // (let ${[} = 1; in { inherit ${]}; })", "1:6: syntax error, unexpected '}' | 1:15: syntax error, unexpected ')' | 1:36: syntax error, unexpected '}' | 1:58: syntax error, unexpected ']'"},
 		{"nested sets", "[ { a = ; } { b = ; } ]", "1:9: syntax error, unexpected ';' | 1:19: syntax error, unexpected ';'"},
 		{"bind-time then syntax", "{ a = 1; a = 2; b = ; }", "1:10: attribute 'a' already defined at f.nix:1:3 | 1:21: syntax error, unexpected ';'"},
 		// Nix reports the syntax error in the body before the duplicate

@@ -240,7 +240,7 @@ func (p *parser) parseExpr() ast.Expr {
 			attrs := p.newAttrs(token.NoPos)
 			p.parseBinds(attrs, ctxLet)
 			body := p.parseExpr()
-			if len(attrs.Dynamic) > 0 {
+			if len(attrs.Dynamic) > 0 && !recovered(attrs.Dynamic[0].NameExpr) {
 				p.errorAt(start, "dynamic attributes not allowed in let")
 			}
 			return &ast.Let{At: p.pos(start), Attrs: attrs, Body: body}
@@ -569,7 +569,9 @@ func (p *parser) parseInherit(attrs *ast.Attrs) {
 		case token.QUOTE, token.DOLLAR_CURLY:
 			an := p.parseStringAttr()
 			if an.Expr != nil {
-				p.errorAt(start, "dynamic attributes not allowed in inherit")
+				if !recovered(an.Expr) {
+					p.errorAt(start, "dynamic attributes not allowed in inherit")
+				}
 				continue
 			}
 			name = an.Name
@@ -1098,11 +1100,7 @@ func (p *parser) parseParen() (e ast.Expr) {
 	p.open[cParen]++
 	apath, ind := len(p.apath), len(p.ind)
 	defer func() {
-		if p.unwind != unwindSyntax {
-			return
-		}
-		p.open[cParen]--
-		if p.catch([]token.Token{token.RPAREN}, false, apath, ind) {
+		if p.unwind == unwindSyntax && p.catchBracket(cParen, token.RPAREN, apath, ind) {
 			p.take(recover())
 			p.next()
 			e = nil
@@ -1122,11 +1120,7 @@ func (p *parser) parseList(at token.Pos) (l *ast.List) {
 	p.open[cBrack]++
 	apath, ind := len(p.apath), len(p.ind)
 	defer func() {
-		if p.unwind != unwindSyntax {
-			return
-		}
-		p.open[cBrack]--
-		if p.catch([]token.Token{token.RBRACK}, false, apath, ind) {
+		if p.unwind == unwindSyntax && p.catchBracket(cBrack, token.RBRACK, apath, ind) {
 			p.take(recover())
 			p.next()
 		}
@@ -1145,27 +1139,30 @@ func (p *parser) parseList(at token.Pos) (l *ast.List) {
 }
 
 // parseInterpolation parses `${ expr }` at the current '${'. After a
-// syntax error inside, it skips to the '}' and returns a nil part.
+// syntax error inside, it skips to the '}' and returns a part whose X is
+// an empty Var (not nil: `${...}` as an attribute name stays dynamic).
 func (p *parser) parseInterpolation() (part ast.StrPart) {
 	part.At = p.pos(p.tok.Start)
 	p.next()
 	p.open[cBrace]++
 	apath, ind := len(p.apath), len(p.ind)
 	defer func() {
-		if p.unwind != unwindSyntax {
-			return
-		}
-		p.open[cBrace]--
-		if p.catch([]token.Token{token.RBRACE}, true, apath, ind) {
+		if p.unwind == unwindSyntax && p.catchBracket(cBrace, token.RBRACE, apath, ind) {
 			p.take(recover())
 			p.next()
-			part.X = nil
+			part.X = &ast.Var{At: part.At} // see recovered
 		}
 	}()
 	part.X = p.parseExpr()
 	p.expect(token.RBRACE)
 	p.open[cBrace]--
 	return part
+}
+
+// recovered reports whether e stands for a ${ } that had a syntax error.
+func recovered(e ast.Expr) bool {
+	v, ok := e.(*ast.Var)
+	return ok && v.Name == ""
 }
 
 // truncScratch drops what an abandoned parse left on the scratch stacks.

@@ -123,6 +123,14 @@ func (p *parser) catch(own []token.Token, hard bool, apath, ind int) bool {
 	return p.sync(own, hard)
 }
 
+// catchBracket is catch for the recovery point of a construct closed by
+// end and counted in p.open[c]: lists, parentheses and ${ } (which skips
+// everything up to its '}').
+func (p *parser) catchBracket(c closer, end token.Token, apath, ind int) bool {
+	p.open[c]--
+	return p.catch([]token.Token{end}, end == token.RBRACE, apath, ind)
+}
+
 // take ends the unwinding of a syntax error; r is what recover returned.
 func (p *parser) take(r any) {
 	if _, ok := r.(syntaxErr); !ok {
