@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +24,9 @@ func init() { MaybeRunInit(os.Args) }
 // once. Call it first thing in main, before anything starts goroutines
 // that matter or touches the terminal.
 func MaybeRunInit(args []string) {
+	if len(args) > 0 && args[0] == spawnerArg0 {
+		runSpawner()
+	}
 	if len(args) == 0 || args[0] != InitArg0 {
 		return
 	}
@@ -140,11 +142,20 @@ func setup(s *initSpec) error {
 	// Like Nix, the init sets everything up as the namespace's creator
 	// (files it creates, such as the /dev/shm root, belong to the
 	// caller) and only then becomes the build user.
-	if err := syscall.Setgid(s.GID); err != nil {
-		return fmt.Errorf("setgid: %w", err)
-	}
-	if err := syscall.Setuid(s.UID); err != nil {
-		return fmt.Errorf("setuid: %w", err)
+	//
+	// Only this thread changes its ids (raw setresgid/setresuid, not
+	// syscall.Setgid's stop-the-world over all threads, which spun for
+	// milliseconds per build on a loaded machine): it is locked, and it
+	// is the thread that execs the program, which then has one thread
+	// with these ids; the runtime's other threads die with the exec.
+	for _, c := range []struct {
+		name string
+		nr   uintptr
+		id   int
+	}{{"setgid", unix.SYS_SETRESGID, s.GID}, {"setuid", unix.SYS_SETRESUID, s.UID}} {
+		if _, _, errno := unix.RawSyscall(c.nr, uintptr(c.id), uintptr(c.id), uintptr(c.id)); errno != 0 {
+			return fmt.Errorf("%s: %w", c.name, errno)
+		}
 	}
 	// Changing credentials cleared the parent-death signal that Start
 	// asked for; the program must still die with cairn.
