@@ -109,8 +109,10 @@ type Config struct {
 type Builder struct {
 	store Store
 	cfg   Config
-	// skel holds the sandbox skeletons the Builder's builds share.
-	skel *sandbox.Skeletons
+	// skel holds the sandbox skeletons the Builder's builds share, and
+	// spawner creates their sandboxes.
+	skel    *sandbox.Skeletons
+	spawner *sandbox.Spawner
 }
 
 // New returns a Builder for st with the settings cfg.
@@ -136,13 +138,20 @@ func New(st Store, cfg Config) *Builder {
 	if cfg.Log != nil {
 		cfg.Log = &lockedWriter{w: cfg.Log}
 	}
-	return &Builder{store: st, cfg: cfg, skel: sandbox.NewSkeletons(cfg.TmpDir)}
+	return &Builder{store: st, cfg: cfg, skel: sandbox.NewSkeletons(cfg.TmpDir), spawner: sandbox.NewSpawner()}
 }
 
-// Close removes what the Builder keeps between builds (the shared
-// sandbox skeletons, in TmpDir), once its running builds are done. The
-// Builder can still be used; it makes them again.
-func (b *Builder) Close() error { return b.skel.Close() }
+// Close removes what the Builder keeps between builds: the shared
+// sandbox skeletons (in TmpDir, once its running builds are done) and
+// the sandbox spawner (which kills builds still running). The Builder
+// can still be used; it makes them again.
+func (b *Builder) Close() error {
+	err := b.spawner.Close()
+	if serr := b.skel.Close(); err == nil {
+		err = serr
+	}
+	return err
+}
 
 // lockedWriter serialises writes to w.
 type lockedWriter struct {

@@ -145,7 +145,7 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 	}
 	// /etc, /dev and /proc come from a skeleton shared by the builds of
 	// b (see sandbox.Skeletons).
-	spec.Skeletons = b.skel
+	spec.Skeletons, spec.Spawner = b.skel, b.spawner
 	spec.Files = map[string][]byte{"/etc/passwd": []byte(etcPasswd), "/etc/group": []byte(etcGroup)}
 	fod := req.IsFixedOutput()
 	if fod {
@@ -304,6 +304,13 @@ loop:
 
 // statusString renders a wait error as Nix's statusToString.
 func statusString(err error) string {
+	var se *sandbox.ExitError
+	if errors.As(err, &se) {
+		if se.Status.Signaled() {
+			return fmt.Sprintf("failed due to signal %d (%s)", int(se.Status.Signal()), sigDescription(se.Status.Signal()))
+		}
+		return fmt.Sprintf("failed with exit code %d", se.Status.ExitStatus())
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {

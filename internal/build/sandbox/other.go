@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"syscall"
 )
 
 // On systems other than Linux there is no sandbox; Start and Check fail
@@ -39,7 +40,18 @@ type Spec struct {
 	Linux32              bool
 	DevShmSize           string
 	Skeletons            *Skeletons
+	Spawner              *Spawner
 }
+
+type Spawner struct{}
+
+func NewSpawner() *Spawner       { return &Spawner{} }
+func (sp *Spawner) Close() error { return nil }
+
+type ExitError struct{ Status syscall.WaitStatus }
+
+func (e *ExitError) Error() string { return "exit status" }
+func (e *ExitError) ExitCode() int { return e.Status.ExitStatus() }
 
 type Skeletons struct{}
 

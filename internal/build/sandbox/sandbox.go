@@ -66,6 +66,9 @@ type Spec struct {
 	Files map[string][]byte
 	// Skeletons, if not nil, provides shared skeletons (see Root).
 	Skeletons *Skeletons
+	// Spawner, if not nil, creates the sandbox (see Spawner); its
+	// program's unsuccessful exit is then an *ExitError.
+	Spawner *Spawner
 	// Network keeps the host's network namespace (fixed-output
 	// derivations); otherwise the sandbox has only "lo".
 	Network bool
@@ -117,6 +120,8 @@ type initSpec struct {
 	ShmSize    string
 	Probe      bool // exit 0 after the set-up instead of exec
 	UID, GID   int  // ids inside, taken after the mounts
+
+	HostUID, HostGID int `json:"-"` // the host ids UID and GID map to
 }
 
 // devices are bind-mounted from the host into /dev.
@@ -125,7 +130,8 @@ var devices = []string{"full", "null", "random", "tty", "urandom", "zero"}
 // A Process is a running sandbox.
 type Process struct {
 	cmd   *exec.Cmd
-	group bool // StartDirect: kill the process group
+	rem   *remote // started by a Spawner (then cmd is nil)
+	group bool    // StartDirect: kill the process group
 
 	// For group kills: the leader's pid names the group only until the
 	// leader is reaped; after that the number may belong to another
@@ -138,7 +144,12 @@ type Process struct {
 }
 
 // Pid returns the host pid of the sandbox's PID 1.
-func (p *Process) Pid() int { return p.cmd.Process.Pid }
+func (p *Process) Pid() int {
+	if p.rem != nil {
+		return p.rem.pid
+	}
+	return p.cmd.Process.Pid
+}
 
 // Kill kills every process in the sandbox (its PID 1 is killed, and the
 // kernel kills the rest of the PID namespace); for StartDirect, every
@@ -153,6 +164,9 @@ func (p *Process) Kill() error {
 			return nil // Wait killed the group before reaping its leader
 		}
 		return killGroup(p.cmd.Process.Pid)
+	}
+	if p.rem != nil {
+		return p.rem.kill()
 	}
 	return p.cmd.Process.Kill()
 }
@@ -177,7 +191,12 @@ func (p *Process) Wait() error {
 		p.reaped = true
 		p.mu.Unlock()
 	}
-	err := p.cmd.Wait()
+	var err error
+	if p.rem != nil {
+		err = p.rem.wait()
+	} else {
+		err = p.cmd.Wait()
+	}
 	p.mu.Lock()
 	if p.skel != nil {
 		p.skel.release()
@@ -227,7 +246,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	if hostGID < 0 {
 		hostGID = os.Getegid()
 	}
-	s.UID, s.GID = uid, gid
+	s.UID, s.GID, s.HostUID, s.HostGID = uid, gid, hostUID, hostGID
 	if spec.Skeletons != nil {
 		spec.Skeletons.acquire()
 	}
@@ -253,16 +272,52 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	}
 	defer errR.Close()
 
+	var cmd *exec.Cmd
+	var rem *remote
+	if spec.Spawner != nil {
+		rem, err = spec.Spawner.launch(&s, specR, errW, spec.Stdout, spec.Stderr)
+	} else {
+		cmd = initCmd(uid, gid, hostUID, hostGID, spec.Network, specR, errW, spec.Stdout, spec.Stderr)
+		err = cmd.Start()
+	}
+	if err != nil {
+		specW.Close()
+		errW.Close()
+		return nil, unavailable(err)
+	}
+	p := &Process{cmd: cmd, rem: rem, skel: spec.Skeletons}
+	errW.Close()
+	enc := json.NewEncoder(specW)
+	werr := enc.Encode(&s)
+	specW.Close()
+	// The init closes fd 4 by exec'ing (close-on-exec) or writes why it
+	// could not.
+	msg, _ := io.ReadAll(errR)
+	if len(msg) > 0 || werr != nil {
+		p.Kill()
+		p.skel = nil // released by the deferred function
+		p.Wait()
+		if len(msg) == 0 {
+			return nil, fmt.Errorf("start sandbox: send spec: %w", werr)
+		}
+		return nil, setupError(string(bytes.TrimSpace(msg)))
+	}
+	started = true
+	return p, nil
+}
+
+// initCmd is the command that starts a sandbox init in new namespaces,
+// with uid and gid inside mapped to hostUID and hostGID, reading its
+// spec from specR and reporting set-up errors on errW.
+func initCmd(uid, gid, hostUID, hostGID int, network bool, specR, errW, stdout, stderr *os.File) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
-	if !spec.Network {
+	if !network {
 		flags |= unix.CLONE_NEWNET
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
 		Args:       []string{InitArg0},
 		Env:        []string{},
-		Stdout:     spec.Stdout,
-		Stderr:     spec.Stderr,
 		ExtraFiles: []*os.File{specR, errW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:                 flags,
@@ -281,34 +336,14 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 			Pdeathsig: syscall.SIGKILL,
 		},
 	}
-	if spec.Stdout == nil {
-		cmd.Stdout = nil
+	// A nil *os.File in an io.Writer is not a nil Writer.
+	if stdout != nil {
+		cmd.Stdout = stdout
 	}
-	if spec.Stderr == nil {
-		cmd.Stderr = nil
+	if stderr != nil {
+		cmd.Stderr = stderr
 	}
-	if err := cmd.Start(); err != nil {
-		specW.Close()
-		errW.Close()
-		return nil, unavailable(err)
-	}
-	errW.Close()
-	enc := json.NewEncoder(specW)
-	werr := enc.Encode(&s)
-	specW.Close()
-	// The init closes fd 4 by exec'ing (close-on-exec) or writes why it
-	// could not.
-	msg, _ := io.ReadAll(errR)
-	if len(msg) > 0 || werr != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if len(msg) == 0 {
-			return nil, fmt.Errorf("start sandbox: send spec: %w", werr)
-		}
-		return nil, setupError(string(bytes.TrimSpace(msg)))
-	}
-	started = true
-	return &Process{cmd: cmd, skel: spec.Skeletons}, nil
+	return cmd
 }
 
 // setupError turns an init failure into an error; failures that mean the

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -372,5 +373,51 @@ $b ls / | $b tr '\n' ' '`}}
 	}
 	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
 		t.Errorf("Close left %v", ents)
+	}
+}
+
+// TestSpawner: sandboxes started through a Spawner are the same
+// sandboxes (ids, PID 1, private network), report exit statuses and
+// signals, can be killed, and die with the helper.
+func TestSpawner(t *testing.T) {
+	need(t)
+	sp := NewSpawner()
+	defer sp.Close()
+	out, err := run(t, Spec{Spawner: sp}, `b=/bin/busybox; echo "$($b id -u):$($b id -g) pid=$$ net=$($b cat /proc/net/dev | $b tail -n +3 | $b cut -d: -f1 | $b tr -d ' ')"; exit 3`)
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("exit 3 gave %v", err)
+	}
+	if out != "1000:100 pid=1 net=lo\n" {
+		t.Errorf("got %q", out)
+	}
+	if _, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
+		t.Errorf("true: %v", err)
+	}
+	spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Path: "/nope", Args: []string{"nope"}}
+	if _, err := Start(context.Background(), &spec); err == nil || !strings.Contains(err.Error(), "executing '/nope'") {
+		t.Errorf("missing program: %v", err)
+	}
+	// Kill, and Close while a sandbox runs.
+	for _, viaClose := range []bool{false, true} {
+		spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Path: "/bin/busybox", Args: []string{"sleep", "60"},
+			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}}}
+		p, err := Start(context.Background(), &spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if viaClose {
+			sp.Close()
+		} else {
+			p.Kill()
+		}
+		err = p.Wait()
+		if err == nil || time.Since(start) > 10*time.Second {
+			t.Errorf("close %v: wait gave %v after %v", viaClose, err, time.Since(start))
+		}
+		if unix.Kill(p.Pid(), 0) == nil {
+			t.Errorf("close %v: sandbox pid %d still exists", viaClose, p.Pid())
+		}
 	}
 }
