@@ -35,6 +35,7 @@ import (
 const (
 	parseWindow   = 2
 	maxParseChunk = 4
+	maxKeptBuffer = 1 << 20 // larger source buffers are not reused
 )
 
 // parsed is one file's result; its buffers are reused for later files.
@@ -120,6 +121,10 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 		}
 		for i := range rs {
 			rs[i].expr = nil
+			if cap(rs[i].src) > maxKeptBuffer {
+				// A rare large file: let the collector have its buffers.
+				rs[i].src, rs[i].out = nil, nil
+			}
 		}
 		select {
 		case free <- rs:
