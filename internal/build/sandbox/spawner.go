@@ -273,9 +273,10 @@ func runSpawner() {
 	}
 	f.Close()
 	conn := c.(*net.UnixConn)
-	var mu sync.Mutex // guards running and writes to conn
+	var mu sync.Mutex // guards running, closing and writes to conn
 	running := map[uint64]*exec.Cmd{}
 	var waiters sync.WaitGroup
+	closing := false // the caller is gone: kill what starts from now on
 	reply := func(r spawnReply) {
 		data, _ := json.Marshal(&r)
 		mu.Lock()
@@ -336,36 +337,41 @@ func runSpawner() {
 			if req.Stderr {
 				stderr = rest[0]
 			}
-			cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, files[0], files[1], stdout, stderr)
-			mu.Lock()
-			err := cmd.Start()
-			if err == nil {
-				running[req.ID] = cmd
-			}
-			mu.Unlock()
-			for _, f := range files {
-				f.Close()
-			}
-			if err != nil {
-				var errno syscall.Errno
-				errors.As(err, &errno)
-				reply(spawnReply{Op: "error", ID: req.ID, Err: "start sandbox: " + err.Error(), Errno: int(errno)})
-				continue
-			}
-			reply(spawnReply{Op: "started", ID: req.ID, Pid: cmd.Process.Pid})
+			// Concurrent builds start concurrently: a start returns
+			// only once the child has exec'd the init.
 			waiters.Add(1)
-			go func(id uint64) {
+			go func(req spawnRequest) {
 				defer waiters.Done()
+				cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, files[0], files[1], stdout, stderr)
+				err := cmd.Start()
+				for _, f := range files {
+					f.Close()
+				}
+				if err != nil {
+					var errno syscall.Errno
+					errors.As(err, &errno)
+					reply(spawnReply{Op: "error", ID: req.ID, Err: "start sandbox: " + err.Error(), Errno: int(errno)})
+					return
+				}
+				mu.Lock()
+				running[req.ID] = cmd
+				if closing {
+					cmd.Process.Kill()
+				}
+				mu.Unlock()
+				// Kills come only after this reply.
+				reply(spawnReply{Op: "started", ID: req.ID, Pid: cmd.Process.Pid})
 				cmd.Wait()
 				mu.Lock()
-				delete(running, id)
+				delete(running, req.ID)
 				mu.Unlock()
 				status := cmd.ProcessState.Sys().(syscall.WaitStatus)
-				reply(spawnReply{Op: "exit", ID: id, Status: int(status)})
-			}(req.ID)
+				reply(spawnReply{Op: "exit", ID: req.ID, Status: int(status)})
+			}(req)
 		}
 	}
 	mu.Lock()
+	closing = true
 	for _, cmd := range running {
 		cmd.Process.Kill()
 	}
