@@ -4,12 +4,18 @@
 # fresh chroot store (`--store DIR`, removed before every run, outside the timing): a chain
 # (each derivation depends on the previous one) at -j1, and a fan-out (N independent leaves under
 # one root, so N+1 builds) at -j1 and -j2. Timed: evaluation, instantiation and all builds.
-# Reported: wall seconds, per-derivation overhead (wall / N, ms), ratios cairn/nix, and each
-# tool's -j1/-j2 speed-up on the fan-out. See bench/README.md.
+# Reported: wall seconds, per-derivation overhead (wall / N, ms), ratios cairn/nix, CPU seconds
+# (user+sys of the tool and its children, sandbox inits and builders included; medians), and each
+# tool's -j1/-j2 speed-up on the fan-out. Kernel work done outside the processes (e.g. network
+# namespace teardown in kworkers) is in neither tool's CPU. See bench/README.md.
+#
+# cairn is built static (CGO_ENABLED=0), as it ships: a dynamically linked binary spends about
+# a millisecond more in the dynamic loader every time it starts as a sandbox init.
 #
 # Environment (besides common.sh's CAIRN): N (500), RUNS (3 here), BENCH_TMP.
 set -euo pipefail
 : "${RUNS:=3}" "${N:=500}"
+export CGO_ENABLED=0
 # shellcheck source=bench/store-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/store-lib.sh"
 store_tools
@@ -29,25 +35,25 @@ ms() {
 }
 
 echo "build: N=$N, median of $RUNS (after one warm-up run); $(load_note)"
-printf '%-10s %4s %9s %9s %9s %9s %7s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio
+printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio "nix cpu" "cairn cpu" "cpu ratio"
 declare -A med
 for w in chain:1 fan:1 fan:2; do
 	shape=${w%:*} j=${w#*:}
 	note="$(load_note) at start; "
-	nw=() nm=() cw=() cm=()
+	nw=() nm=() cw=() cm=() nc=() cc=()
 	for ((r = 0; r <= RUNS; r++)); do
 		fresh "$nstore"
-		measure "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
+		measure_cpu "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
 			--option sandbox true -j "$j" --no-out-link \
 			--arg n "$N" --argstr shape "$shape" "$expr"
 		((M_RC == 0)) || { note+="nix: exit $M_RC in run $r; "; cp "$OUT/build-$shape-j$j.nix.out.err" "$OUT/build-$shape-j$j-run$r.nix.failed"; }
-		((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); }
+		((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); nc+=("$M_CPU"); }
 		fresh "$cstore"
-		measure "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
+		measure_cpu "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
 			--option sandbox true -j "$j" --no-link --print-out-paths \
 			--arg n "$N" --argstr shape "$shape" -f "$expr"
 		((M_RC == 0)) || { note+="cairn: exit $M_RC in run $r (bench/out/build-$shape-j$j-run$r.cairn.failed); "; cp "$OUT/build-$shape-j$j.cairn.out.err" "$OUT/build-$shape-j$j-run$r.cairn.failed"; }
-		((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); }
+		((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); cc+=("$M_CPU"); }
 		if ((r == 0)); then
 			cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
 				note+="OUTPUT PATHS DIFFER (bench/out/build-$shape-j$j.*.out); "
@@ -58,10 +64,12 @@ for w in chain:1 fan:1 fan:2; do
 	done
 	note+="$(load_note) at end"
 	nmed=$(median "${nw[@]}") cmed=$(median "${cw[@]}")
+	ncpu=$(median "${nc[@]}") ccpu=$(median "${cc[@]}")
 	med[$w.nix]=$nmed med[$w.cairn]=$cmed
-	printf '%-10s %4s %9s %9s %9s %9s %7s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
-		"$(ratio "$cmed" "$nmed")"
+	printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
+		"$(ratio "$cmed" "$nmed")" "$ncpu" "$ccpu" "$(ratio "$ccpu" "$ncpu")"
 	report build "$shape-j$j-n$N" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note" >/dev/null
 	echo "  $note"
 done
-echo "fan-out -j1/-j2 speed-up: nix $(ratio "${med[fan:1.nix]}" "${med[fan:2.nix]}"), cairn $(ratio "${med[fan:1.cairn]}" "${med[fan:2.cairn]}")"
+echo "per-derivation overhead nix/cairn (wall; want >= 3): chain $(ratio "${med[chain:1.nix]}" "${med[chain:1.cairn]}"), fan-out -j1 $(ratio "${med[fan:1.nix]}" "${med[fan:1.cairn]}")"
+echo "fan-out -j1/-j2 speed-up (want >= 1.7 for cairn): nix $(ratio "${med[fan:1.nix]}" "${med[fan:2.nix]}"), cairn $(ratio "${med[fan:1.cairn]}" "${med[fan:2.cairn]}")"
