@@ -141,9 +141,11 @@ for c in $COMPRESSIONS; do
 	ncpu=$(median "${nc[@]}") ccpu=$(median "${cc[@]}")
 	note+="$(load_note) at end; user+sys CPU s nix $ncpu cairn $ccpu (ratio $(ratio "$ccpu" "$ncpu"))"
 	report substitute "copy-from-$c-${SIZE_MB}m" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note"
-	s=$(median "${sw[@]}") p=$(median "${pw[@]}")
+	s=$(median "${sw[@]}") p=$(median "${pw[@]}") nmed=$(median "${nw[@]}") cmed=$(median "${cw[@]}")
 	printf '%-22s %9s %9s %9s %9s  %s\n' "limit-$c" "seq $s" "" "par $p" "" \
 		"$c -d of every NAR to disk: one process at a time / $(nproc) at a time; MiB/s $(mibps "$narsize" "$s") / $(mibps "$narsize" "$p")"
+	printf '%-22s %s\n' "ratios-$c" \
+		"nix/cairn wall $(ratio "$nmed" "$cmed") (target >= 2); cairn/limit wall: seq $(ratio "$cmed" "$s"), par $(ratio "$cmed" "$p"); MiB/s nix $(mibps "$narsize" "$nmed") cairn $(mibps "$narsize" "$cmed")"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" substitute "limit-$c-${SIZE_MB}m" "$RUNS" \
 		"$s" - "$p" - "$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null)" "decompression limit: seq (nix column) / par (cairn column)" \
 		>>"$OUT/results.tsv"
