@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cairn/internal/eval"
 	"cairn/internal/eval/spell"
@@ -98,8 +99,8 @@ type drvInfo struct {
 	outputName string
 }
 
-// attrRegex selects the attributes getDerivations looks into.
-var attrRegex = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_+-]*$`)
+// attrRegex selects the attributes getDerivations looks into. It is compiled on first use.
+var attrRegex = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_+-]*$`) })
 
 // getDerivations is Nix's getDerivations (get-drvs.cc): v (auto-called)
 // is a derivation, a set whose attributes are derivations (recursing into
@@ -121,7 +122,7 @@ func getDerivations(ev *eval.Evaluator, v eval.Value, prefix string, args map[st
 		slices.SortFunc(attrs, func(x, y eval.Attr) int { return strings.Compare(ev.SymName(x.Name), ev.SymName(y.Name)) })
 		for _, at := range attrs {
 			name := ev.SymName(at.Name)
-			if !attrRegex.MatchString(name) {
+			if !attrRegex().MatchString(name) {
 				continue
 			}
 			p2 := name

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/nixhash"
@@ -114,8 +115,8 @@ func (e *devEnv) json() []byte {
 	return b.Bytes()
 }
 
-// shellIdent matches the names a POSIX shell can export.
-var shellIdent = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+// shellIdent matches the names a POSIX shell can export. It is compiled on first use.
+var shellIdent = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // script is the shell code that sets up the environment in bash or a
 // POSIX shell, shaped like Nix 2.8's makeRcScript: the variables, the
@@ -133,7 +134,7 @@ func (e *devEnv) script() string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if !shellIdent.MatchString(k) {
+		if !shellIdent().MatchString(k) {
 			continue
 		}
 		b.WriteString(k + "=" + shQuote(e.vars[k]) + "\nexport " + k + "\n")
@@ -151,7 +152,7 @@ export TEMPDIR="$NIX_BUILD_TOP"
 	}
 	sort.Strings(pass)
 	for _, k := range pass {
-		if !shellIdent.MatchString(k + "Path") {
+		if !shellIdent().MatchString(k + "Path") {
 			continue
 		}
 		fn := ".attr-" + nixhash.Sum(nixhash.SHA256, []byte(k)).Encode(nixhash.Nix32, false)

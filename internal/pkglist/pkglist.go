@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cairn/internal/eval"
 )
@@ -34,7 +35,8 @@ type Package struct {
 }
 
 // attrRegex is get-drvs.cc's: only such attribute names are looked into.
-var attrRegex = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_+-]*$`)
+// It is compiled on first use, not in every cairn process's start-up.
+var attrRegex = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_+-]*$`) })
 
 // finder is one getDerivations traversal.
 type finder struct {
@@ -144,7 +146,7 @@ func (f *finder) derivations(vIn eval.Value, prefix string) error {
 		slices.SortFunc(attrs, func(x, y eval.Attr) int { return strings.Compare(ev.SymName(x.Name), ev.SymName(y.Name)) })
 		for _, at := range attrs {
 			name := ev.SymName(at.Name)
-			if !attrRegex.MatchString(name) {
+			if !attrRegex().MatchString(name) {
 				continue
 			}
 			p2 := addToPath(prefix, name)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store"
@@ -26,8 +27,9 @@ type ClosureChange struct {
 }
 
 // outputSuffix strips an output name from a path name, as Nix's
-// diff-closures (ambiguous with versions like "unstable").
-var outputSuffix = regexp.MustCompile(`^(.*)-([a-z]+|lib32|lib64)$`)
+// diff-closures (ambiguous with versions like "unstable"). It is compiled
+// on first use, not in every cairn process's start-up.
+var outputSuffix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.*)-([a-z]+|lib32|lib64)$`) })
 
 type versions map[string]uint64 // version -> total NAR size
 
@@ -40,7 +42,7 @@ func closureInfo(ctx context.Context, st store.Store, top storepath.Path) (map[s
 	out := map[string]versions{}
 	for _, p := range closure {
 		name := p.Name()
-		if m := outputSuffix.FindStringSubmatch(name); m != nil {
+		if m := outputSuffix().FindStringSubmatch(name); m != nil {
 			name = m[1]
 		}
 		n, v := SplitName(name)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"cairn/internal/compat/nixbase32"
 	"cairn/internal/compat/nixhash"
@@ -238,9 +239,10 @@ func readAll(f *os.File) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// Compiled on first use, not in every cairn process's start-up.
 var (
-	mapLineRx = regexp.MustCompile(`^\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+(/\S+)\s*$`)
-	digitsRx  = regexp.MustCompile(`^[0-9]+$`)
+	mapLineRx = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\S+\s+\S+\s+\S+\s+\S+\s+\S+\s+(/\S+)\s*$`) })
+	digitsRx  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+$`) })
 )
 
 // findRuntimeRoots scans /proc for store paths used by running processes:
@@ -256,7 +258,7 @@ func (s *Store) findRuntimeRoots(ctx context.Context, roots Roots, censor bool) 
 	}
 	procs, _ := os.ReadDir("/proc")
 	for _, e := range procs {
-		if !digitsRx.MatchString(e.Name()) {
+		if !digitsRx().MatchString(e.Name()) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -272,7 +274,7 @@ func (s *Store) findRuntimeRoots(ctx context.Context, roots Roots, censor bool) 
 		}
 		if maps, err := os.ReadFile(pd + "/maps"); err == nil {
 			for _, line := range strings.Split(string(maps), "\n") {
-				if m := mapLineRx.FindStringSubmatch(line); m != nil {
+				if m := mapLineRx().FindStringSubmatch(line); m != nil {
 					unchecked[m[1]] = append(unchecked[m[1]], pd+"/maps")
 				}
 			}
