@@ -19,12 +19,15 @@
 #   ./bench/substitute.sh                       # 128 MiB, quick
 #   SIZE_MB=1024 RUNS=3 ./bench/substitute.sh   # the acceptance size
 #   COMPRESSIONS=zstd ./bench/substitute.sh     # only the zstd cache (Nix writes xz at ~1-3 MiB/s)
+#   TRANSPORTS="file http" ./bench/substitute.sh # also over http://127.0.0.1 (python3 -m http.server)
+#
+# With http, both tools keep their narinfo disk cache under $BENCH_TMP/subst-*/xdg between runs.
 set -euo pipefail
 : "${RUNS:=3}"
 # shellcheck source=bench/store-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/store-lib.sh"
 store_tools
-: "${SIZE_MB:=128}" "${PATHS:=32}" "${COMPRESSIONS:=zstd xz}"
+: "${SIZE_MB:=128}" "${PATHS:=32}" "${COMPRESSIONS:=zstd xz}" "${TRANSPORTS:=file}"
 command -v zstd >/dev/null && command -v xz >/dev/null || {
 	echo "bench: zstd and xz are needed for the decompression limit (apt-get install zstd xz-utils)" >&2
 	exit 1
@@ -107,18 +110,44 @@ export dir lim
 # listing R: the files of the store under R with type, size and mode.
 listing() { (cd "$1/nix/store" && find . -mindepth 1 -printf '%y %s %m %p\n' | LC_ALL=C sort); }
 
+# serve DIR: a loopback HTTP server for DIR in the background; sets SRV_PID and SRV_URL.
+SRV_PID=
+serve() {
+	local log=$dir/http.log port=
+	python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$log" 2>&1 &
+	SRV_PID=$!
+	for _ in $(seq 100); do
+		port=$(grep -o 'port [0-9]*' "$log" | head -n 1 | cut -d' ' -f2) || true
+		[[ -z $port ]] || break
+		sleep 0.1
+	done
+	[[ -n $port ]] || { echo "bench: python3 -m http.server did not start (see $log)" >&2; exit 1; }
+	SRV_URL=http://127.0.0.1:$port
+}
+stop_serving() {
+	[[ -z $SRV_PID ]] || { kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null || true; }
+	SRV_PID=
+}
+trap stop_serving EXIT
+
 report_header
 for c in $COMPRESSIONS; do
+for t in $TRANSPORTS; do
 	note="$(load_note) at start; "
 	nw=() nm=() cw=() cm=() nc=() cc=() sw=() pw=()
 	cat "$dir/cache-$c"/*.narinfo "$dir/cache-$c"/nar/* >/dev/null # into the page cache
+	url=file://$dir/cache-$c name=copy-from-$c-${SIZE_MB}m
+	if [[ $t == http ]]; then
+		serve "$dir/cache-$c"
+		url=$SRV_URL name=copy-http-$c-${SIZE_MB}m
+	fi
 	for ((r = 1; r <= RUNS; r++)); do
 		fresh
 		XDG_CACHE_HOME=$dir/xdg measure_cpu /dev/null "${NIXCMD[@]}" copy --no-check-sigs \
-			--from "file://$dir/cache-$c" --to "local?root=$ndst" "$top"
+			--from "$url" --to "local?root=$ndst" "$top"
 		((M_RC == 0)) || note+="nix: exit $M_RC in run $r; "
 		nw+=("$M_WALL") nm+=("$M_RSS") nc+=("$M_CPU")
-		measure_cpu /dev/null "$CAIRN" copy --no-check-sigs --from "file://$dir/cache-$c" --to "$cdst" "$top"
+		XDG_CACHE_HOME=$dir/xdg measure_cpu /dev/null "$CAIRN" copy --no-check-sigs --from "$url" --to "$cdst" "$top"
 		((M_RC == 0)) || note+="cairn: exit $M_RC in run $r; "
 		cw+=("$M_WALL") cm+=("$M_RSS") cc+=("$M_CPU")
 		if ((r == 1)); then
@@ -137,16 +166,18 @@ for c in $COMPRESSIONS; do
 		measure /dev/null bash -c 'decompress "$@"' _ "$c" par
 		pw+=("$M_WALL")
 	done
+	stop_serving
 	fresh
 	ncpu=$(median "${nc[@]}") ccpu=$(median "${cc[@]}")
 	note+="$(load_note) at end; user+sys CPU s nix $ncpu cairn $ccpu (ratio $(ratio "$ccpu" "$ncpu"))"
-	report substitute "copy-from-$c-${SIZE_MB}m" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note"
+	report substitute "$name" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note"
 	s=$(median "${sw[@]}") p=$(median "${pw[@]}") nmed=$(median "${nw[@]}") cmed=$(median "${cw[@]}")
-	printf '%-22s %9s %9s %9s %9s  %s\n' "limit-$c" "seq $s" "" "par $p" "" \
+	printf '%-22s %9s %9s %9s %9s  %s\n' "limit-$c-$t" "seq $s" "" "par $p" "" \
 		"$c -d of every NAR to disk: one process at a time / $(nproc) at a time; MiB/s $(mibps "$narsize" "$s") / $(mibps "$narsize" "$p")"
-	printf '%-22s %s\n' "ratios-$c" \
+	printf '%-22s %s\n' "ratios-$c-$t" \
 		"nix/cairn wall $(ratio "$nmed" "$cmed") (target >= 2); cairn/limit wall: seq $(ratio "$cmed" "$s"), par $(ratio "$cmed" "$p"); MiB/s nix $(mibps "$narsize" "$nmed") cairn $(mibps "$narsize" "$cmed")"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" substitute "limit-$c-${SIZE_MB}m" "$RUNS" \
 		"$s" - "$p" - "$(git -C "$bench_root" rev-parse --short HEAD 2>/dev/null)" "decompression limit: seq (nix column) / par (cairn column)" \
 		>>"$OUT/results.tsv"
+done
 done
