@@ -141,6 +141,9 @@ with nix-instantiate's flags and output:
   --max-call-depth N, --option NAME VALUE, --store URL
   --cpuprofile F, --memprofile F   write Go profiles
   --compat current|2.8             Nix behaviour to follow (default current)
+
+--parse parses the files on one goroutine per CPU and prints them in order;
+CAIRN_PARSE_JOBS=N sets the number of goroutines (0: one file at a time).
 `
 
 // runInstantiate is nix-instantiate's main.
