@@ -522,7 +522,9 @@ func (r *recorder) SubstituteProgress(ni *narinfo.NarInfo, n uint64) {
 	r.last[ni.StorePath] = n
 }
 func (r *recorder) SubstituteFinished(ni *narinfo.NarInfo, err error) {
-	r.log("finished %s %v %d/%d", ni.StorePath.Name(), err, r.last[ni.StorePath], ni.FileSize)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, fmt.Sprintf("finished %s %v %d/%d", ni.StorePath.Name(), err, r.last[ni.StorePath], ni.FileSize))
 }
 
 // The Observer sees the plan, then every path start and finish, with
