@@ -309,11 +309,16 @@ func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, 
 		return err
 	}
 	defer wait()
+	size := max(1, batch/16)
 	for len(deadValid) > 0 && !limit() {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		n := min(batch, len(deadValid))
+		// Batches start small and double, so that files start going
+		// soon and each batch's rows are gone before the files of the
+		// previous one (deleting a file takes longer than its row).
+		size = min(batch, 2*size)
+		n := min(size, len(deadValid))
 		cur := deadValid[:n]
 		deadValid = deadValid[n:]
 		// Roots that arrived over the socket keep their closures.
