@@ -113,6 +113,8 @@ type Builder struct {
 	// spawner creates their sandboxes.
 	skel    *sandbox.Skeletons
 	spawner *sandbox.Spawner
+	// pool keeps the directories of finished builds for reuse.
+	pool dirPool
 }
 
 // New returns a Builder for st with the settings cfg.
@@ -147,6 +149,7 @@ func New(st Store, cfg Config) *Builder {
 // can still be used; it makes them again.
 func (b *Builder) Close() error {
 	err := b.spawner.Close()
+	b.pool.close()
 	if serr := b.skel.Close(); err == nil {
 		err = serr
 	}
@@ -342,13 +345,22 @@ func (r *buildRun) cleanup() {
 				}
 			}
 		}
-		fsutil.RemoveAll(r.chroot)
+		if r.failed {
+			fsutil.RemoveAll(r.chroot)
+		} else {
+			store := r.b.store.Dir()
+			r.b.pool.putChroot(r.chroot, strings.TrimPrefix(string(store), "/"))
+		}
 	} else if r.failed && !keep {
 		for _, a := range r.actual {
 			fsutil.RemoveAll(a)
 		}
 	}
 	if r.buildDir != "" && !keep {
-		fsutil.RemoveAll(r.buildDir)
+		if r.failed {
+			fsutil.RemoveAll(r.buildDir)
+		} else {
+			r.b.pool.putBuildDir(r.buildDir)
+		}
 	}
 }

@@ -39,6 +39,11 @@ func TestNoSandbox(t *testing.T) {
 	if got := strings.TrimSpace(e.outFile(res, "out", "pwd")); got != top {
 		t.Errorf("pwd %q, want %q", got, top)
 	}
+	// The build directory was emptied and pooled; Close removes it.
+	if ents, err := os.ReadDir(top); err != nil || len(ents) != 0 {
+		t.Errorf("pooled build dir: %v %v", ents, err)
+	}
+	e.b.Close()
 	if _, err := os.Stat(top); !os.IsNotExist(err) {
 		t.Errorf("build dir left: %v", err)
 	}

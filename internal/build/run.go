@@ -57,7 +57,7 @@ func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Pat
 		}
 	}
 	var err error
-	r.buildDir, err = os.MkdirTemp(b.cfg.TmpDir, "nix-build-"+req.DrvPath.Name()+"-")
+	r.buildDir, err = b.pool.buildDir(b.cfg.TmpDir, "nix-build-"+req.DrvPath.Name()+"-")
 	if err != nil {
 		return r, fmt.Errorf("build %s: create build directory: %w", drv, err)
 	}
@@ -130,12 +130,45 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 			return err
 		}
 	}
-	if err := os.Mkdir(r.chroot, 0o750); err != nil {
-		return err
-	}
 	storeIn := filepath.Join(r.chroot, string(b.store.Dir()))
-	if err := os.MkdirAll(storeIn, 0o755); err != nil {
-		return err
+	reused := false
+	if d := b.pool.take(&b.pool.chroots); d != "" {
+		if err := os.Rename(d, r.chroot); err == nil {
+			reused = true
+		} else {
+			fsutil.RemoveAll(d)
+		}
+	}
+	if reused {
+		// The previous build's mount points (and anything else) go,
+		// except those this build mounts on again.
+		want := map[string]bool{}
+		for _, p := range closure {
+			want[p.Base()] = true
+		}
+		ents, err := os.ReadDir(storeIn)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if !want[e.Name()] || e.Type()&os.ModeSymlink != 0 {
+				if _, err := fsutil.RemoveAll(filepath.Join(storeIn, e.Name())); err != nil {
+					return err
+				}
+			}
+		}
+		for _, d := range []string{r.chroot, filepath.Dir(storeIn)} {
+			if err := os.Chmod(d, map[bool]os.FileMode{true: 0o750, false: 0o755}[d == r.chroot]); err != nil {
+				return err
+			}
+		}
+	} else {
+		if err := os.Mkdir(r.chroot, 0o750); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(storeIn, 0o755); err != nil {
+			return err
+		}
 	}
 	if err := os.Chown(storeIn, os.Geteuid(), hostGID); err != nil {
 		return err

@@ -124,7 +124,14 @@ echo building probe
 	if want := filepath.Join(e.root, "nix/var/log/nix/drvs", p.Base()[:2], p.Base()[2:]+".bz2"); res.LogFile != want {
 		t.Errorf("log file %s, want %s", res.LogFile, want)
 	}
-	if _, err := os.Stat(filepath.Join(e.st.RealStoreDir(), p.Base()+".chroot")); !os.IsNotExist(err) {
+	// The chroot is pooled for the next build (with only its empty
+	// /tmp and the store directory); Close removes it.
+	chroot := filepath.Join(e.st.RealStoreDir(), p.Base()+".chroot")
+	if ents, err := os.ReadDir(chroot + "/tmp"); err != nil || len(ents) != 0 {
+		t.Errorf("pooled chroot's tmp: %v %v", ents, err)
+	}
+	e.b.Close()
+	if _, err := os.Stat(chroot); !os.IsNotExist(err) {
 		t.Errorf("chroot left behind: %v", err)
 	}
 	if want := []string{"probe.drv: building probe"}; !slices.Equal(lines, want) {

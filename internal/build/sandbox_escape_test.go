@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,39 @@ func procsWithArg(arg string) []string {
 		}
 	}
 	return pids
+}
+
+// TestReusedDirectoriesCarryNothing: what a builder leaves in its /tmp,
+// its store directory or its build directory does not reach the next
+// build, which may reuse (dirPool) the sandbox root and build directory.
+func TestReusedDirectoriesCarryNothing(t *testing.T) {
+	needSandbox(t)
+	e := newEnv(t, Config{})
+	for i, leave := range []string{
+		"touch /nix/store/leak-store; mkdir /nix/store/leak-dir; touch /nix/store/leak-dir/f; touch /build/leak-build",
+		"touch /tmp/leak-tmp; touch /nix/store/leak-store",
+		"touch /build/leak-build; mkdir -p /build/d/e",
+	} {
+		a := e.drv(drvSpec{name: "leaver-" + strconv.Itoa(i), script: leave + "; echo > $out"})
+		if _, err := e.build(a, Options{}); err != nil {
+			t.Fatalf("leaver %d: %v\n%s", i, err, e.logs)
+		}
+		b := e.drv(drvSpec{name: "looker-" + strconv.Itoa(i), script: "ls -a /nix/store > /build/store; ls -a /tmp > /build/tmp; ls -a /build > /build/build; ls -ld /tmp /nix/store /build | cut -c1-10 > /build/modes; mkdir $out; mv /build/store /build/tmp /build/build /build/modes $out"})
+		res, err := e.build(b, Options{})
+		if err != nil {
+			t.Fatalf("looker %d: %v\n%s", i, err, e.logs)
+		}
+		if got, want := e.outFile(res, "out", "store"), ".\n..\n"+e.bb.Base()+"\n"; got != want {
+			t.Errorf("round %d: /nix/store of the next build:\n%s\nwant:\n%s", i, got, want)
+		}
+		if got := e.outFile(res, "out", "tmp"); got != ".\n..\n" {
+			t.Errorf("round %d: /tmp of the next build: %q", i, got)
+		}
+		if got := e.outFile(res, "out", "build"); got != ".\n..\nbuild\nstore\ntmp\n" {
+			t.Errorf("round %d: /build of the next build: %q", i, got)
+		}
+		if got := e.outFile(res, "out", "modes"); got != "drwx------\ndrwxrwxr-t\ndrwxrwxrwt\n" {
+			t.Errorf("round %d: modes %q", i, got)
+		}
+	}
 }
