@@ -111,7 +111,7 @@ type verifier struct {
 // compressed file raw. With checkNar false the NAR's bytes are counted
 // but not hashed: for a reader of store.Store.AddNar, which checks
 // NarHash and NarSize itself and registers nothing on a mismatch
-// (storetest's AddNarRoundTrip holds every store to that).
+// (storetest's Rejects holds every store to that).
 func newVerifier(ds *decoders, raw io.ReadCloser, ni *narinfo.NarInfo, what string, checkNar bool, progress func(fileBytes uint64)) (*verifier, error) {
 	if ni.NarHash.Algo != nixhash.SHA256 {
 		return nil, fmt.Errorf("download NAR of '%s': NarHash is not sha256", what)
