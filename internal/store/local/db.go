@@ -127,26 +127,52 @@ type writer struct {
 	stmts map[string]*sql.Stmt
 }
 
+// read runs f with a querier on the write connection, outside a
+// transaction, if that connection is free, and on the connection pool
+// otherwise. A single writer adding paths one by one thus reads on the
+// connection that wrote last, whose page cache SQLite keeps: on another
+// connection each write makes the next read reload the pages it touches
+// from the WAL. f must be done with its rows when it returns.
+func (s *Store) read(ctx context.Context, f func(q querier) error) error {
+	w := &s.w
+	if !w.mu.TryLock() {
+		return f(s.q())
+	}
+	defer w.mu.Unlock()
+	if err := w.connect(ctx, s.db); err != nil {
+		return f(s.q())
+	}
+	return f(txQuerier{w})
+}
+
+func (w *writer) connect(ctx context.Context, db *sql.DB) error {
+	if w.conn != nil {
+		return nil
+	}
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	w.conn, w.stmts = c, map[string]*sql.Stmt{}
+	return nil
+}
+
 func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.conn == nil {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		w.conn, w.stmts = c, map[string]*sql.Stmt{}
+	if err := w.connect(ctx, db); err != nil {
+		return err
 	}
 	// Waiting for the write lock (up to the busy timeout) can be
 	// cancelled through ctx.
-	if _, err := w.conn.ExecContext(ctx, "begin immediate"); err != nil {
+	if err := w.exec(ctx, "begin immediate"); err != nil {
 		return err
 	}
 	if err := f(txQuerier{w}); err != nil {
 		w.rollback()
 		return err
 	}
-	if _, err := w.conn.ExecContext(context.Background(), "commit"); err != nil {
+	if err := w.exec(context.Background(), "commit"); err != nil {
 		// A failed COMMIT (busy) leaves the transaction open.
 		w.rollback()
 		return err
@@ -154,10 +180,22 @@ func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error
 	return nil
 }
 
+// exec runs a statement without arguments, prepared once, with ctx as
+// is.
+func (w *writer) exec(ctx context.Context, query string) error {
+	var err error
+	if st := (txQuerier{w}).stmt(ctx, query); st != nil {
+		_, err = st.ExecContext(ctx)
+	} else {
+		_, err = w.conn.ExecContext(ctx, query)
+	}
+	return err
+}
+
 // rollback ends the open transaction. If that fails, the connection
 // might still be in a transaction, so it is discarded.
 func (w *writer) rollback() {
-	if _, err := w.conn.ExecContext(context.Background(), "rollback"); err != nil {
+	if err := w.exec(context.Background(), "rollback"); err != nil {
 		w.discard()
 	}
 }
@@ -183,9 +221,10 @@ func (w *writer) close() {
 	}
 }
 
-// txQuerier runs statements in the writer's open transaction, prepared
-// once per connection, without the caller's cancellation (see
-// Store.q).
+// txQuerier runs statements on the writer's connection (in its open
+// transaction, if any), prepared once per connection, without the
+// caller's cancellation (see Store.q). The caller holds the writer's
+// lock.
 type txQuerier struct{ w *writer }
 
 func (q txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {

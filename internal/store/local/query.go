@@ -17,7 +17,9 @@ import (
 // IsValid reports whether p is registered in the database.
 func (s *Store) IsValid(ctx context.Context, p storepath.Path) (bool, error) {
 	var one int
-	err := s.q().QueryRowContext(ctx, "select 1 from ValidPaths where path = ?", s.print(p)).Scan(&one)
+	err := s.read(ctx, func(q querier) error {
+		return q.QueryRowContext(ctx, "select 1 from ValidPaths where path = ?", s.print(p)).Scan(&one)
+	})
 	if err == nil {
 		return true, nil
 	}
@@ -29,16 +31,23 @@ func (s *Store) IsValid(ctx context.Context, p storepath.Path) (bool, error) {
 
 // QueryPathInfo returns the metadata of the valid path p.
 func (s *Store) QueryPathInfo(ctx context.Context, p storepath.Path) (*store.PathInfo, error) {
-	r, err := queryRow(ctx, s.q(), s.print(p))
+	var r *dbRow
+	var refs []string
+	err := s.read(ctx, func(q querier) error {
+		var err error
+		if r, err = queryRow(ctx, q, s.print(p)); err != nil || r == nil {
+			return err
+		}
+		if refs, err = queryReferences(ctx, q, r.id); err != nil {
+			return fmt.Errorf("query references of %s: %w", s.print(p), err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
 	if r == nil {
 		return nil, &store.NotValidError{Path: s.print(p)}
-	}
-	refs, err := queryReferences(ctx, s.q(), r.id)
-	if err != nil {
-		return nil, fmt.Errorf("query references of %s: %w", s.print(p), err)
 	}
 	return s.rowToInfo(p, r, refs)
 }
