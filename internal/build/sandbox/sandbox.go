@@ -315,9 +315,13 @@ func initCmd(uid, gid, hostUID, hostGID int, network bool, specR, errW, stdout, 
 		flags |= unix.CLONE_NEWNET
 	}
 	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{InitArg0},
-		Env:        []string{},
+		Path: "/proc/self/exe",
+		Args: []string{InitArg0},
+		// The init runs one goroutine for a few milliseconds: with
+		// GOMAXPROCS set, the runtime does not read cgroup files to
+		// choose it, and starts fewer threads; it never needs a GC.
+		// The program gets its own environment, not this one.
+		Env:        []string{"GOMAXPROCS=1", "GOGC=off"},
 		ExtraFiles: []*os.File{specR, errW},
 		SysProcAttr: &syscall.SysProcAttr{
 			Cloneflags:                 flags,
