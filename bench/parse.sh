@@ -73,6 +73,13 @@ for ((r = 0; r <= RUNS; r++)); do
 		if ((r == 0)) && ! cmp -s "$OUT/parse-nix.out" "$OUT/parse-cairn.out"; then
 			note+="OUTPUT DIFFERS (bench/out/parse-*.out); "
 		fi
+		if ((r == 0)); then
+			# The goroutine-parallel --parse must print what the one-at-a-time loop prints.
+			CAIRN_PARSE_JOBS=0 xargs -r -d '\n' -n "$BATCH" -a "$common" "${CAIRN_CMD[@]}" --parse \
+				>"$OUT/parse-cairn-serial.out" 2>/dev/null || true
+			cmp -s "$OUT/parse-cairn.out" "$OUT/parse-cairn-serial.out" ||
+				note+="PARALLEL OUTPUT DIFFERS FROM CAIRN_PARSE_JOBS=0 (bench/out/parse-cairn*.out); "
+		fi
 	fi
 done
 report_header
