@@ -95,6 +95,7 @@ var valueSettings = map[string]bool{
 	"trusted-public-keys": true, "extra-trusted-public-keys": true, // substitute.go
 	"narinfo-cache-positive-ttl": true, "narinfo-cache-negative-ttl": true,
 	"allowed-uris": true, "max-jobs": true, "cores": true, "sandbox": true,
+	"max-substitution-jobs": true, "http-connections": true, // substitute.go
 }
 
 // parseEvalFlag handles arg if it is a shared evaluation flag, consuming

@@ -88,7 +88,8 @@ func TestRealiseSubstitutes(t *testing.T) {
 func TestSubstituteSettingsKnown(t *testing.T) {
 	e := newStoreEnv(t)
 	_, errs, code := e.run("", "eval", "--expr", "1", "--option", "trusted-public-keys", "k-1:x", "--option", "require-sigs", "false",
-		"--option", "narinfo-cache-negative-ttl", "0", "--no-require-sigs", "--option", "extra-trusted-public-keys", "k-2:y")
+		"--option", "narinfo-cache-negative-ttl", "0", "--no-require-sigs", "--option", "extra-trusted-public-keys", "k-2:y",
+		"--option", "max-substitution-jobs", "3", "--option", "http-connections", "5")
 	if code != 0 || strings.Contains(errs, "unknown setting") {
 		t.Errorf("eval with substitution settings: exit %d, stderr %q", code, errs)
 	}

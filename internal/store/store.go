@@ -101,7 +101,9 @@ type Store interface {
 	NarFromPath(ctx context.Context, p storepath.Path, w io.Writer) error
 	// AddNar makes info.Path valid with the contents of the NAR stream
 	// r, which must match info.NarHash and info.NarSize. info.References
-	// must already be valid (or be info.Path itself).
+	// must already be valid (or be info.Path itself). The store checks
+	// the hash and size itself and makes nothing valid when they differ:
+	// callers (a substituter, copy) rely on it and do not hash again.
 	AddNar(ctx context.Context, info *PathInfo, r io.Reader) error
 }
 
