@@ -252,10 +252,11 @@ func newBuilder(f *Factory, st *local.Store, c *EvalFlags, flags *BuildFlags) (*
 		return nil, fmt.Errorf("building without the sandbox needs the store at its logical place: store '%s' is really at '%s' (build with the sandbox, or use the store at %s)", st.Dir(), st.RealStoreDir(), st.Dir())
 	}
 	bl := &builder{f: f, st: st, flags: flags, bs: bs}
-	if bl.sub, err = buildSubstituter(f, c, st); err != nil {
+	bl.log = progress.New(f.Stderr, format, progress.Options{Dir: st.Dir()})
+	if bl.sub, err = buildSubstituter(f, c, st, bl.log); err != nil {
+		bl.log.Close()
 		return nil, err
 	}
-	bl.log = progress.New(f.Stderr, format, progress.Options{Dir: st.Dir()})
 	cfg.LogLine = bl.log.Line
 	bl.b = build.New(st, cfg)
 	return bl, nil

@@ -37,6 +37,10 @@ type cacheSettings struct {
 	negativeTTL  time.Duration // narinfo-cache-negative-ttl
 	jobs         int           // max-substitution-jobs; 0: binarycache's default
 	connections  int           // http-connections; 0: binarycache's default
+
+	// observer, if set, is told about downloads (a progress display);
+	// not a setting.
+	observer binarycache.Observer
 }
 
 // resolveCacheSettings reads the substitution settings from NIX_CONFIG,
@@ -175,6 +179,7 @@ func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir
 		WriteNarListing: params.writeNarListing,
 		Jobs:            cs.jobs,
 		Parallel:        cs.connections,
+		Observer:        cs.observer,
 	}
 	if params.secretKey != "" {
 		sk, err := readSecretKeyFile(f, params.secretKey)
@@ -293,8 +298,10 @@ func (s *cacheSubstituter) Substitute(ctx context.Context, paths []storepath.Pat
 			return false, nil
 		}
 	}
-	for i, p := range paths {
-		fmt.Fprintf(s.warn, "copying path '%s' from '%s'...\n", s.st.Dir().Print(p), from[i])
+	if s.cs.observer == nil {
+		for i, p := range paths {
+			fmt.Fprintf(s.warn, "copying path '%s' from '%s'...\n", s.st.Dir().Print(p), from[i])
+		}
 	}
 	if err := s.caches.Substitute(ctx, s.st, paths); err != nil {
 		return false, err
@@ -304,12 +311,14 @@ func (s *cacheSubstituter) Substitute(ctx context.Context, paths []storepath.Pat
 
 // buildSubstituter returns the Substituter for building into st with
 // the configured substituters, or nil when none are configured. It is
-// the hook newBuilder calls.
-func buildSubstituter(f *Factory, c *StoreFlags, st *local.Store) (build.Substituter, error) {
+// the hook newBuilder calls. obs, if not nil, is told about downloads
+// (and then prints the "copying path" lines).
+func buildSubstituter(f *Factory, c *StoreFlags, st *local.Store, obs binarycache.Observer) (build.Substituter, error) {
 	cs, err := resolveCacheSettings(f, c)
 	if err != nil || len(cs.substituters) == 0 {
 		return nil, err
 	}
+	cs.observer = obs
 	return &cacheSubstituter{f: f, st: st, cs: cs, warn: f.Stderr}, nil
 }
 
@@ -317,7 +326,7 @@ func buildSubstituter(f *Factory, c *StoreFlags, st *local.Store) (build.Substit
 // configured substituters (nix-store -r on a path that is not a
 // derivation), with its closure.
 func substitutePlainPath(ctx context.Context, f *Factory, c *StoreFlags, st *local.Store, p storepath.Path) error {
-	sub, err := buildSubstituter(f, c, st)
+	sub, err := buildSubstituter(f, c, st, nil)
 	if err != nil {
 		return err
 	}

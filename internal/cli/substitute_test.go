@@ -69,6 +69,20 @@ func TestRealiseSubstitutes(t *testing.T) {
 		t.Errorf("reference not substituted: %v", err)
 	}
 
+	// With --log-format internal-json, downloads are activities (Nix's
+	// type 108) and nothing else is printed.
+	e2 := newStoreEnv(t)
+	drv2 := strings.TrimSpace(e2.ok("instantiate", "-E", `derivation { name = "subst"; system = "x86_64-linux"; builder = "/nonexistent/builder"; }`))
+	_, errs, code = e2.run("", "store", "realise", "--log-format", "internal-json", "--option", "substituters", "file://"+cache, "--option", "trusted-public-keys", pk, drv2)
+	if code != 0 || !strings.Contains(errs, `"type":108`) || !strings.Contains(errs, `"text":"copying path '`+outPath+`' from 'file://`+cache+`'"`) {
+		t.Errorf("internal-json realise: exit %d, stderr %s", code, errs)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(errs), "\n") {
+		if !strings.HasPrefix(line, "@nix {") {
+			t.Errorf("internal-json realise printed %q", line)
+		}
+	}
+
 	// A plain path, through NIX_CONFIG.
 	plain := addIAPath(t, other, "plain", "plain path\n", nil)
 	cairnIn(t, e.work, "copy", "--store", other, "--to", "file://"+cache+"?secret-key="+filepath.Join(e.work, "sk"), plain)

@@ -11,8 +11,9 @@
 //     line per event: activities start and stop, build log lines and
 //     phases are results of their build activity, messages are "msg".
 //
-// A Logger implements build.Observer for the start and end of builds and
-// takes log lines through Line (build.Config.LogLine). All methods may be
+// A Logger implements build.Observer for the start and end of builds,
+// binarycache.Observer for downloads from substituters, and takes log
+// lines through Line (build.Config.LogLine). All methods may be
 // called from several goroutines.
 package progress
 
@@ -92,6 +93,11 @@ type activity struct {
 	start time.Time
 	phase string
 	last  string
+
+	// A substitution (binarycache.Observer): compressed bytes so far
+	// and in all (0: unknown).
+	copying    bool
+	got, total uint64
 }
 
 // Options configure a Logger.
@@ -355,6 +361,12 @@ func (l *Logger) redraw(above []string) {
 	now := l.now()
 	for _, a := range acts {
 		line := fmt.Sprintf("building %s", a.name)
+		if a.copying {
+			line = fmt.Sprintf("copying %s %s", a.name, mib(a.got))
+			if a.total > 0 {
+				line += " of " + mib(a.total)
+			}
+		}
 		if a.phase != "" {
 			line += " (" + a.phase + ")"
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"cairn/internal/build"
+	"cairn/internal/compat/narinfo"
 	"cairn/internal/compat/storepath"
 )
 
@@ -107,5 +108,47 @@ func TestParseFormat(t *testing.T) {
 	}
 	if _, err := ParseFormat("json"); err == nil {
 		t.Error("json accepted")
+	}
+}
+
+// substitution feeds a download's events to a Logger of format.
+func substitution(t *testing.T, format Format) string {
+	var buf bytes.Buffer
+	c := &clock{t: time.Unix(1000, 0)}
+	l := New(&buf, format, Options{Dir: storepath.DefaultDir, Now: c.now, Refresh: -1})
+	p, err := storepath.DefaultDir.Parse("/nix/store/00000000000000000000000000000000-hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni := &narinfo.NarInfo{StoreDir: storepath.DefaultDir, StorePath: p, FileSize: 3 << 20}
+	l.SubstitutePlanned(1, ni.FileSize, 0)
+	l.SubstituteStarted("http://cache", ni)
+	c.t = c.t.Add(time.Second)
+	l.SubstituteProgress(ni, 1<<20)
+	l.SubstituteProgress(ni, 3<<20)
+	l.SubstituteFinished(ni, nil)
+	l.Close()
+	return buf.String()
+}
+
+func TestSubstitutionEvents(t *testing.T) {
+	if got, want := substitution(t, Raw), "copying path '/nix/store/00000000000000000000000000000000-hello' from 'http://cache'...\n"; got != want {
+		t.Errorf("raw: got %q, want %q", got, want)
+	}
+	bar := substitution(t, Bar)
+	for _, s := range []string{"copying hello 0.0 MiB of 3.0 MiB 0s\x1b[K\n", "copying hello 1.0 MiB of 3.0 MiB 1s\x1b[K\n", "copied hello (3.0 MiB) in 1s\n"} {
+		if !strings.Contains(bar, s) {
+			t.Errorf("bar: no %q in\n%q", s, bar)
+		}
+	}
+	want := `@nix {"action":"start","id":1,"level":3,"text":"","type":104}
+@nix {"action":"start","fields":["/nix/store/00000000000000000000000000000000-hello","http://cache"],"id":2,"level":3,"parent":1,"text":"copying path '/nix/store/00000000000000000000000000000000-hello' from 'http://cache'","type":108}
+@nix {"action":"result","fields":[1048576,3145728,0,0],"id":2,"type":105}
+@nix {"action":"result","fields":[3145728,3145728,0,0],"id":2,"type":105}
+@nix {"action":"stop","id":2}
+@nix {"action":"stop","id":1}
+`
+	if got := substitution(t, InternalJSON); got != want {
+		t.Errorf("internal-json: got\n%s\nwant\n%s", got, want)
 	}
 }
