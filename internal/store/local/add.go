@@ -17,6 +17,7 @@ import (
 	"cairn/internal/fsutil"
 	"cairn/internal/store"
 	"cairn/internal/store/refscan"
+	"golang.org/x/sys/unix"
 )
 
 // tempEntry is a scratch entry in the store directory, named like a
@@ -24,8 +25,9 @@ import (
 // root, so that the garbage collector (ours or Nix's) leaves it alone
 // while we live and deletes it if we crash.
 type tempEntry struct {
-	path storepath.Path
-	real string
+	path      storepath.Path
+	real      string
+	installed bool // renamed into place: nothing left to remove
 }
 
 func (s *Store) newTempEntry(ctx context.Context) (*tempEntry, error) {
@@ -43,7 +45,27 @@ func (s *Store) newTempEntry(ctx context.Context) (*tempEntry, error) {
 	return &tempEntry{path: p, real: s.RealPath(p)}, nil
 }
 
-func (t *tempEntry) remove() { fsutil.RemoveAll(t.real) }
+func (t *tempEntry) remove() {
+	if !t.installed {
+		fsutil.RemoveAll(t.real)
+	}
+}
+
+// openFile is os.OpenFile for regular files, without the poller:
+// os.OpenFile offers every file to epoll, which costs four fcntl calls
+// and a failing epoll_ctl for a regular file.
+func openFile(name string, flag int, perm uint32) (*os.File, error) {
+	for {
+		fd, err := unix.Open(name, flag|unix.O_CLOEXEC, perm)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	}
+}
 
 // countWriter counts the bytes written through it.
 type countWriter struct{ n uint64 }
@@ -173,12 +195,17 @@ func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.Path
 		return fmt.Errorf("add %s: %w", s.print(p), err)
 	}
 	real := s.RealPath(p)
-	if _, err := fsutil.RemoveAll(real); err != nil {
-		return fmt.Errorf("add %s: remove stale contents: %w", s.print(p), err)
-	}
+	// Usually nothing is there. A stale file is replaced by the rename
+	// itself; a directory has to go first.
 	if err := os.Rename(tmp.real, real); err != nil {
-		return fmt.Errorf("add %s: %w", s.print(p), err)
+		if _, err := fsutil.RemoveAll(real); err != nil {
+			return fmt.Errorf("add %s: remove stale contents: %w", s.print(p), err)
+		}
+		if err := os.Rename(tmp.real, real); err != nil {
+			return fmt.Errorf("add %s: %w", s.print(p), err)
+		}
 	}
+	tmp.installed = true
 	if s.opts.AutoOptimise {
 		if _, err := s.OptimisePath(ctx, p); err != nil {
 			fsutil.RemoveAll(real)
@@ -266,7 +293,7 @@ func (s *Store) AddPath(ctx context.Context, fsPath string, opts AddOptions) (*s
 // small files those cost more than the work). The result is the same as
 // restoring the file's NAR.
 func (s *Store) addSmallFile(ctx context.Context, fsPath string, opts AddOptions) (*store.PathInfo, error) {
-	f, err := os.Open(fsPath)
+	f, err := openFile(fsPath, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("add %s: %w", fsPath, err)
 	}
@@ -299,7 +326,7 @@ func (s *Store) addSmallFile(ctx context.Context, fsPath string, opts AddOptions
 		if exec {
 			perm = 0o555
 		}
-		out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+		out, err := openFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, uint32(perm))
 		if err != nil {
 			return err
 		}
@@ -345,7 +372,7 @@ func (s *Store) AddDump(ctx context.Context, r io.Reader, opts AddOptions) (*sto
 }
 
 func writeFlat(dst string, r io.Reader) error {
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	f, err := openFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
 		return err
 	}

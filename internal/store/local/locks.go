@@ -77,7 +77,7 @@ func (s *Store) RemoveInvalid(ctx context.Context, p storepath.Path) error {
 func (s *Store) lockPath(ctx context.Context, p storepath.Path) (*pathLock, error) {
 	name := s.RealPath(p) + ".lock"
 	for {
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := openFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", s.print(p), err)
 		}
