@@ -101,7 +101,13 @@ func isBusy(err error) bool {
 // withTx runs f in a write transaction (BEGIN IMMEDIATE) on the Store's
 // write connection, retrying it while the database is busy. f must run
 // its statements through tx and must not call withTx itself.
+//
+// The write connection has no busy timeout: while another process holds
+// the write lock, BEGIN fails at once and withTx waits here, where ctx
+// can cancel the wait, instead of in SQLite's busy handler, which only a
+// goroutine watching ctx for every BEGIN could interrupt.
 func (s *Store) withTx(ctx context.Context, f func(tx querier) error) error {
+	delay := time.Millisecond
 	for {
 		err := s.w.tryTx(ctx, s.db, f)
 		if err == nil || !isBusy(err) {
@@ -110,8 +116,9 @@ func (s *Store) withTx(ctx context.Context, f func(tx querier) error) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
+		case <-time.After(delay):
 		}
+		delay = min(2*delay, 20*time.Millisecond)
 	}
 }
 
@@ -133,16 +140,25 @@ type writer struct {
 // connection that wrote last, whose page cache SQLite keeps: on another
 // connection each write makes the next read reload the pages it touches
 // from the WAL. f must be done with its rows when it returns.
+//
+// The write connection does not wait for locks (see withTx); a read that
+// finds the database busy (another process recovering the WAL) is run
+// again on the pool, which waits.
 func (s *Store) read(ctx context.Context, f func(q querier) error) error {
 	w := &s.w
 	if !w.mu.TryLock() {
 		return f(s.q())
 	}
-	defer w.mu.Unlock()
-	if err := w.connect(ctx, s.db); err != nil {
+	if w.connect(ctx, s.db) != nil {
+		w.mu.Unlock()
 		return f(s.q())
 	}
-	return f(txQuerier{w})
+	err := f(txQuerier{w})
+	w.mu.Unlock()
+	if isBusy(err) {
+		return f(s.q())
+	}
+	return err
 }
 
 func (w *writer) connect(ctx context.Context, db *sql.DB) error {
@@ -151,6 +167,10 @@ func (w *writer) connect(ctx context.Context, db *sql.DB) error {
 	}
 	c, err := db.Conn(ctx)
 	if err != nil {
+		return err
+	}
+	if _, err := c.ExecContext(ctx, "pragma busy_timeout = 0"); err != nil {
+		c.Close()
 		return err
 	}
 	w.conn, w.stmts = c, map[string]*sql.Stmt{}
@@ -163,9 +183,9 @@ func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error
 	if err := w.connect(ctx, db); err != nil {
 		return err
 	}
-	// Waiting for the write lock (up to the busy timeout) can be
-	// cancelled through ctx.
-	if err := w.exec(ctx, "begin immediate"); err != nil {
+	// Without a busy timeout BEGIN does not wait, so it needs no
+	// cancellation (and no goroutine watching ctx).
+	if err := w.exec(context.WithoutCancel(ctx), "begin immediate"); err != nil {
 		return err
 	}
 	if err := f(txQuerier{w}); err != nil {

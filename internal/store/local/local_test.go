@@ -595,3 +595,48 @@ func TestAddSmallFileLikeNAR(t *testing.T) {
 		}
 	}
 }
+
+// A write transaction waits for another process's (here: another
+// Store's) write lock, and the wait can be cancelled.
+func TestWithTxWaitsAndCancels(t *testing.T) {
+	s1, root := openTest(t)
+	s2, err := Open(context.Background(), Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	ctx := context.Background()
+	locked, release := make(chan bool), make(chan bool)
+	done := make(chan error)
+	go func() {
+		done <- s1.withTx(ctx, func(tx querier) error {
+			locked <- true
+			<-release
+			return nil
+		})
+	}()
+	<-locked
+	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := s2.withTx(cctx, func(tx querier) error { return nil }); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting with a deadline: %v", err)
+	}
+	waited := make(chan error)
+	go func() { waited <- s2.withTx(ctx, func(tx querier) error { return nil }) }()
+	select {
+	case err := <-waited:
+		t.Fatalf("got the write lock while another Store held it: %v", err)
+	case <-time.After(30 * time.Millisecond):
+	}
+	release <- true
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Errorf("after the lock was released: %v", err)
+	}
+	// Reads do not wait for writers.
+	if _, err := s2.IsValid(ctx, storepath.Path{}); err != nil {
+		t.Error(err)
+	}
+}
