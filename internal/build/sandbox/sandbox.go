@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -141,6 +142,31 @@ type Process struct {
 	reaped bool
 
 	skel *Skeletons // released by Wait
+
+	// For Start without a Spawner: the result of cmd.Wait, from the
+	// goroutine that started it (see startLocked).
+	waited   chan error
+	waitOnce sync.Once
+	waitErr  error
+}
+
+// startLocked starts cmd from a goroutine locked to its thread, which
+// then waits for it and sends the result to waited. The child's
+// parent-death signal fires when the thread that forked it exits, not
+// the process (golang/go#27505); a thread kept by a goroutine until the
+// child is reaped cannot be ended by another goroutine.
+func startLocked(cmd *exec.Cmd, waited chan<- error) error {
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			waited <- cmd.Wait()
+		}
+	}()
+	return <-started
 }
 
 // Pid returns the host pid of the sandbox's PID 1.
@@ -194,8 +220,11 @@ func (p *Process) Wait() error {
 	var err error
 	if p.rem != nil {
 		err = p.rem.wait()
+	} else if p.waited != nil {
+		p.waitOnce.Do(func() { p.waitErr = <-p.waited })
+		err = p.waitErr
 	} else {
-		err = p.cmd.Wait()
+		err = p.cmd.Wait() // StartDirect
 	}
 	p.mu.Lock()
 	if p.skel != nil {
@@ -274,18 +303,20 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 
 	var cmd *exec.Cmd
 	var rem *remote
+	var waited chan error
 	if spec.Spawner != nil {
 		rem, err = spec.Spawner.launch(&s, specR, errW, spec.Stdout, spec.Stderr)
 	} else {
 		cmd = initCmd(uid, gid, hostUID, hostGID, spec.Network, specR, errW, spec.Stdout, spec.Stderr)
-		err = cmd.Start()
+		waited = make(chan error, 1)
+		err = startLocked(cmd, waited)
 	}
 	if err != nil {
 		specW.Close()
 		errW.Close()
 		return nil, unavailable(err)
 	}
-	p := &Process{cmd: cmd, rem: rem, skel: spec.Skeletons}
+	p := &Process{cmd: cmd, rem: rem, waited: waited, skel: spec.Skeletons}
 	errW.Close()
 	enc := json.NewEncoder(specW)
 	werr := enc.Encode(&s)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"syscall"
 
@@ -39,7 +40,7 @@ const spawnerArg0 = "cairn-sandbox-spawner"
 type Spawner struct {
 	mu      sync.Mutex
 	conn    *net.UnixConn
-	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the helper has been reaped
 	nextID  uint64
 	waiting map[uint64]chan spawnReply
 	dead    error // why the helper is gone
@@ -77,8 +78,7 @@ func (sp *Spawner) Close() error {
 	}
 	sp.conn.Close()
 	sp.conn = nil
-	sp.cmd.Wait()
-	sp.cmd = nil
+	<-sp.exited
 	return nil
 }
 
@@ -98,7 +98,22 @@ func (sp *Spawner) up() error {
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	if err := cmd.Start(); err != nil {
+	// The helper's parent-death signal fires when the thread that
+	// forked it exits (golang/go#27505): fork it from a goroutine that
+	// keeps its thread until the helper has exited.
+	started := make(chan error)
+	exited := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			cmd.Wait()
+			close(exited)
+		}
+	}()
+	if err := <-started; err != nil {
 		mine.Close()
 		return fmt.Errorf("start sandbox spawner: %w", err)
 	}
@@ -106,10 +121,10 @@ func (sp *Spawner) up() error {
 	mine.Close()
 	if err != nil {
 		cmd.Process.Kill()
-		cmd.Wait()
+		<-exited
 		return fmt.Errorf("start sandbox spawner: %w", err)
 	}
-	sp.conn, sp.cmd, sp.dead = c.(*net.UnixConn), cmd, nil
+	sp.conn, sp.exited, sp.dead = c.(*net.UnixConn), exited, nil
 	sp.waiting = map[uint64]chan spawnReply{}
 	go sp.readReplies(sp.conn)
 	return nil
@@ -342,6 +357,12 @@ func runSpawner() {
 			waiters.Add(1)
 			go func(req spawnRequest) {
 				defer waiters.Done()
+				// The init's parent-death signal fires when the thread
+				// that forked it exits, not the process (golang/go#27505):
+				// keep this goroutine on that thread until the init is
+				// reaped, so that no other goroutine can end the thread.
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
 				cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, files[0], files[1], stdout, stderr)
 				err := cmd.Start()
 				for _, f := range files {
