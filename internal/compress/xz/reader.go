@@ -165,21 +165,41 @@ type dict struct {
 // of r than those headers.
 func NewReader(r io.Reader) (*Reader, error) {
 	z := &Reader{crc64tab: crc64.MakeTable(crc64.ECMA)}
-	z.in.r = r
-	z.in.buf = make([]byte, inBufSize+rcPad)
+	if err := z.Reset(r); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// Reset makes z read the .xz data in r, keeping its buffers, and reads
+// the headers as NewReader does.
+func (z *Reader) Reset(r io.Reader) error {
+	inb, dbuf := z.in.buf, z.d.buf
+	if inb == nil {
+		inb = make([]byte, inBufSize+rcPad)
+	}
+	tab := z.crc64tab
+	if tab == nil {
+		tab = crc64.MakeTable(crc64.ECMA)
+	}
+	*z = Reader{crc64tab: tab, lz: z.lz}
+	z.in = inbuf{r: r, buf: inb}
+	z.d.buf = dbuf
 	if err := z.streamHeader(); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		z.err = err
+		return err
 	}
 	if err := z.blockHeader(); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, err
+		z.err = err
+		return err
 	}
-	return z, nil
+	return nil
 }
 
 // Read implements io.Reader.

@@ -313,3 +313,25 @@ func TestFuzzSeeds(t *testing.T) {
 		t.Fatal("no seed corpus in testdata/fuzz/FuzzReader")
 	}
 }
+
+// TestReset reuses one Reader (and its buffers) for several files,
+// including after an error.
+func TestReset(t *testing.T) {
+	inputs := testInputs(t)
+	var z Reader
+	for _, name := range []string{"text", "tiny", "random", "empty", "mixed", "one"} {
+		c := xzCompress(t, inputs[name], "-6")
+		if err := z.Reset(bytes.NewReader(c[:len(c)/2])); err == nil {
+			if _, err := io.Copy(io.Discard, &z); err == nil {
+				t.Fatalf("%s: truncated input read without error", name)
+			}
+		}
+		if err := z.Reset(bytes.NewReader(c)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := io.ReadAll(&z)
+		if err != nil || !bytes.Equal(got, inputs[name]) {
+			t.Fatalf("%s: after Reset: err %v, equal %v", name, err, bytes.Equal(got, inputs[name]))
+		}
+	}
+}
