@@ -153,7 +153,7 @@ func (s *Store) read(ctx context.Context, f func(q querier) error) error {
 		w.mu.Unlock()
 		return f(s.q())
 	}
-	err := f(txQuerier{w})
+	err := f(w.querier())
 	w.mu.Unlock()
 	if isBusy(err) {
 		return f(s.q())
@@ -188,7 +188,7 @@ func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error
 	if err := w.exec(context.WithoutCancel(ctx), "begin immediate"); err != nil {
 		return err
 	}
-	if err := f(txQuerier{w}); err != nil {
+	if err := f(w.querier()); err != nil {
 		w.rollback()
 		return err
 	}
@@ -203,12 +203,12 @@ func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error
 // exec runs a statement without arguments, prepared once, with ctx as
 // is.
 func (w *writer) exec(ctx context.Context, query string) error {
-	var err error
-	if st := (txQuerier{w}).stmt(ctx, query); st != nil {
-		_, err = st.ExecContext(ctx)
-	} else {
+	st, err := w.prepare(ctx, query)
+	if err != nil {
 		_, err = w.conn.ExecContext(ctx, query)
+		return err
 	}
+	_, err = st.ExecContext(ctx)
 	return err
 }
 
@@ -241,56 +241,23 @@ func (w *writer) close() {
 	}
 }
 
-// txQuerier runs statements on the writer's connection (in its open
-// transaction, if any), prepared once per connection, without the
-// caller's cancellation (see Store.q). The caller holds the writer's
-// lock.
-type txQuerier struct{ w *writer }
-
-func (q txQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
-	if st, ok := q.w.stmts[query]; ok {
-		return st
+// prepare returns the writer connection's statement for query,
+// preparing it the first time. The caller holds the writer's lock.
+func (w *writer) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := w.stmts[query]; ok {
+		return st, nil
 	}
-	st, err := q.w.conn.PrepareContext(ctx, query)
+	st, err := w.conn.PrepareContext(ctx, query)
 	if err != nil {
-		return nil
-	}
-	q.w.stmts[query] = st
-	return st
-}
-
-func (q txQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if err := ctx.Err(); err != nil {
-		return q.w.conn.QueryRowContext(ctx, query, args...)
-	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return q.w.conn.QueryRowContext(ctx, query, args...)
-}
-
-func (q txQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return q.w.conn.QueryContext(ctx, query, args...)
+	w.stmts[query] = st
+	return st, nil
 }
 
-func (q txQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return q.w.conn.ExecContext(ctx, query, args...)
-}
+// querier runs statements on the writer's connection (in its open
+// transaction, if any); the caller holds the writer's lock.
+func (w *writer) querier() querier { return stmtQuerier{w.prepare, w.conn} }
 
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -395,56 +362,49 @@ func (c *stmtCache) close() {
 // q returns a querier running cached prepared statements on the
 // database. It is for short statements, point queries that in WAL mode
 // do not wait for other processes (statements in a write transaction,
-// which holds the lock already, go through withTx's querier). They run
-// without the caller's cancellation, because watching a cancellable
+// which holds the lock already, go through withTx's querier).
+func (s *Store) q() querier {
+	return stmtQuerier{func(ctx context.Context, query string) (*sql.Stmt, error) {
+		return s.stmts.get(ctx, s.db, query)
+	}, s.db}
+}
+
+// stmtQuerier runs each statement prepared once (by prepare), falling
+// back to plain if that fails (which then reports the error). Statements
+// run without the caller's cancellation, because watching a cancellable
 // context costs a goroutine per statement, both in database/sql and in
 // the driver; a cancelled context still stops the next statement.
-func (s *Store) q() querier { return cachedQuerier{s} }
-
-type cachedQuerier struct{ s *Store }
-
-// stmt returns the cached statement for query, or nil if it cannot be
-// prepared (the caller then runs the query unprepared, which reports
-// the error).
-func (q cachedQuerier) stmt(ctx context.Context, query string) *sql.Stmt {
-	st, err := q.s.stmts.get(ctx, q.s.db, query)
-	if err != nil {
-		return nil
-	}
-	return st
+type stmtQuerier struct {
+	prepare func(ctx context.Context, query string) (*sql.Stmt, error)
+	plain   querier
 }
 
-func (q cachedQuerier) plain() querier { return q.s.db }
-
-func (q cachedQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	if err := ctx.Err(); err != nil {
-		return q.plain().QueryRowContext(ctx, query, args...)
+func (q stmtQuerier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+		if st, err := q.prepare(ctx, query); err == nil {
+			return st.QueryRowContext(ctx, args...)
+		}
 	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return q.plain().QueryRowContext(ctx, query, args...)
+	return q.plain.QueryRowContext(ctx, query, args...)
 }
 
-func (q cachedQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	if err := ctx.Err(); err != nil {
-		return q.plain().QueryContext(ctx, query, args...)
+func (q stmtQuerier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+		if st, err := q.prepare(ctx, query); err == nil {
+			return st.QueryContext(ctx, args...)
+		}
 	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
-	}
-	return q.plain().QueryContext(ctx, query, args...)
+	return q.plain.QueryContext(ctx, query, args...)
 }
 
-func (q cachedQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return q.plain().ExecContext(ctx, query, args...)
+func (q stmtQuerier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if ctx.Err() == nil {
+		ctx = context.WithoutCancel(ctx)
+		if st, err := q.prepare(ctx, query); err == nil {
+			return st.ExecContext(ctx, args...)
+		}
 	}
-	ctx = context.WithoutCancel(ctx)
-	if st := q.stmt(ctx, query); st != nil {
-		return st.ExecContext(ctx, args...)
-	}
-	return q.plain().ExecContext(ctx, query, args...)
+	return q.plain.ExecContext(ctx, query, args...)
 }
