@@ -188,15 +188,21 @@ func (w *writer) tryTx(ctx context.Context, db *sql.DB, f func(tx querier) error
 	if err := w.exec(context.WithoutCancel(ctx), "begin immediate"); err != nil {
 		return err
 	}
+	committed := false
+	defer func() {
+		// Also when f panics: the connection must not stay in the
+		// transaction. A failed COMMIT (busy) leaves it open too.
+		if !committed {
+			w.rollback()
+		}
+	}()
 	if err := f(w.querier()); err != nil {
-		w.rollback()
 		return err
 	}
 	if err := w.exec(context.Background(), "commit"); err != nil {
-		// A failed COMMIT (busy) leaves the transaction open.
-		w.rollback()
 		return err
 	}
+	committed = true
 	return nil
 }
 

@@ -640,3 +640,36 @@ func TestWithTxWaitsAndCancels(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A transaction whose body fails or panics is rolled back, and the write
+// connection is usable afterwards.
+func TestWithTxRollsBack(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	insert := func(tx querier, path string) error {
+		_, err := tx.ExecContext(ctx, sqlRegisterValidPath, path, "sha256:00", 1, nil, nil, nil, nil, nil)
+		return err
+	}
+	if err := s.withTx(ctx, func(tx querier) error {
+		if err := insert(tx, "/nix/store/a"); err != nil {
+			return err
+		}
+		return errors.New("fail")
+	}); err == nil || err.Error() != "fail" {
+		t.Fatalf("withTx: %v", err)
+	}
+	func() {
+		defer func() { recover() }()
+		s.withTx(ctx, func(tx querier) error {
+			insert(tx, "/nix/store/b")
+			panic("boom")
+		})
+	}()
+	if err := s.withTx(ctx, func(tx querier) error { return insert(tx, "/nix/store/c") }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := queryStrings(ctx, s.q(), "select path from ValidPaths")
+	if err != nil || len(got) != 1 || got[0] != "/nix/store/c" {
+		t.Errorf("valid paths %v %v, want only /nix/store/c", got, err)
+	}
+}
