@@ -40,7 +40,7 @@ const spawnerArg0 = "cairn-sandbox-spawner"
 type Spawner struct {
 	mu      sync.Mutex
 	conn    *net.UnixConn
-	exited  chan struct{} // closed when the helper has been reaped
+	waited  chan error // receives when the helper has been reaped
 	nextID  uint64
 	waiting map[uint64]chan spawnReply
 	dead    error // why the helper is gone
@@ -78,7 +78,7 @@ func (sp *Spawner) Close() error {
 	}
 	sp.conn.Close()
 	sp.conn = nil
-	<-sp.exited
+	<-sp.waited
 	return nil
 }
 
@@ -98,22 +98,9 @@ func (sp *Spawner) up() error {
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	// The helper's parent-death signal fires when the thread that
-	// forked it exits (golang/go#27505): fork it from a goroutine that
-	// keeps its thread until the helper has exited.
-	started := make(chan error)
-	exited := make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		err := cmd.Start()
-		started <- err
-		if err == nil {
-			cmd.Wait()
-			close(exited)
-		}
-	}()
-	if err := <-started; err != nil {
+	// Its parent-death signal follows the forking thread (startLocked).
+	waited := make(chan error, 1)
+	if err := startLocked(cmd, waited); err != nil {
 		mine.Close()
 		return fmt.Errorf("start sandbox spawner: %w", err)
 	}
@@ -121,10 +108,10 @@ func (sp *Spawner) up() error {
 	mine.Close()
 	if err != nil {
 		cmd.Process.Kill()
-		<-exited
+		<-waited
 		return fmt.Errorf("start sandbox spawner: %w", err)
 	}
-	sp.conn, sp.exited, sp.dead = c.(*net.UnixConn), exited, nil
+	sp.conn, sp.waited, sp.dead = c.(*net.UnixConn), waited, nil
 	sp.waiting = map[uint64]chan spawnReply{}
 	go sp.readReplies(sp.conn)
 	return nil
