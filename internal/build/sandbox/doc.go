@@ -34,6 +34,16 @@
 // It returns at once unless the process is a sandbox init, in which case
 // it never returns.
 //
+// # Sharing between sandboxes
+//
+// A caller that starts many sandboxes (a build.Builder) can pass a
+// Skeletons, so that the root skeleton is made once per shape and
+// bind-mounted read-only into each sandbox instead of being created on
+// disk every time, and a Spawner, so that the sandboxes are forked by a
+// small helper process instead of by the (large) caller. Neither shares
+// a namespace or a writable file between sandboxes; see their docs for
+// why they are safe.
+//
 // This is the only package of cairn that makes raw system calls. It
 // builds on Linux only.
 package sandbox
