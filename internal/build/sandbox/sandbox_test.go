@@ -421,3 +421,33 @@ func TestSpawner(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleSkeletons: a skeleton directory left by a process that is
+// gone is removed when another Skeletons makes its first skeleton; one
+// of a live process stays.
+func TestStaleSkeletons(t *testing.T) {
+	need(t)
+	parent := t.TempDir()
+	cmd := exec.Command(busybox, "true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(parent, fmt.Sprintf("cairn-sandbox-%d-1", cmd.Process.Pid))
+	live := filepath.Join(parent, fmt.Sprintf("cairn-sandbox-%d-1", os.Getppid()))
+	for _, d := range []string{dead + "/0/dev", live + "/0/dev"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sk := NewSkeletons(parent)
+	defer sk.Close()
+	if _, err := run(t, Spec{Skeletons: sk}, "true"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !os.IsNotExist(err) {
+		t.Errorf("stale skeleton kept: %v", err)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("live process's skeleton removed: %v", err)
+	}
+}

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Skeletons makes and keeps sandbox root skeletons (the /proc, /dev and
@@ -112,7 +115,8 @@ func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []ini
 		return p, nil
 	}
 	if k.dir == "" {
-		dir, err := os.MkdirTemp(k.parent, "cairn-sandbox-")
+		removeStale(k.parent)
+		dir, err := os.MkdirTemp(k.parent, "cairn-sandbox-"+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
 			return "", fmt.Errorf("make sandbox skeleton: %w", err)
 		}
@@ -133,4 +137,28 @@ func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []ini
 	}
 	k.m[key.String()] = p
 	return p, nil
+}
+
+// removeStale removes the skeleton directories in parent of processes
+// that no longer exist (a cairn killed before Close). A directory whose
+// pid has been reused stays until that process is gone too.
+func removeStale(parent string) {
+	ents, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "cairn-sandbox-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pidStr, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		if err := unix.Kill(pid, 0); errors.Is(err, unix.ESRCH) {
+			os.RemoveAll(filepath.Join(parent, e.Name()))
+		}
+	}
 }
