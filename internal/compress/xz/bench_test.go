@@ -51,24 +51,14 @@ func reportCPU(b *testing.B, start time.Duration, n int64) {
 }
 
 func BenchmarkReader(b *testing.B) {
-	c, n := benchInput(b)
-	buf := make([]byte, 32<<10)
-	b.SetBytes(n)
-	b.ResetTimer()
-	start := cpuTime()
-	defer func() { reportCPU(b, start, n) }()
-	for b.Loop() {
-		z, err := NewReader(bytes.NewReader(c))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{z}, buf); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchDecode(b, func(r io.Reader) (io.Reader, error) { return NewReader(r) })
 }
 
 func BenchmarkUlikunitz(b *testing.B) {
+	benchDecode(b, func(r io.Reader) (io.Reader, error) { return ulikunitz.NewReader(r) })
+}
+
+func benchDecode(b *testing.B, newReader func(io.Reader) (io.Reader, error)) {
 	c, n := benchInput(b)
 	buf := make([]byte, 32<<10)
 	b.SetBytes(n)
@@ -76,7 +66,7 @@ func BenchmarkUlikunitz(b *testing.B) {
 	start := cpuTime()
 	defer func() { reportCPU(b, start, n) }()
 	for b.Loop() {
-		z, err := ulikunitz.NewReader(bytes.NewReader(c))
+		z, err := newReader(bytes.NewReader(c))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,5 +1,7 @@
 package xz
 
+import "encoding/binary"
+
 // The LZMA decoder of LZMA2 chunks. The whole compressed chunk (at most
 // 64 KiB) is in memory before decoding starts, so the range decoder reads
 // a plain byte slice; the uncompressed bytes go straight into the
@@ -266,7 +268,15 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				s.pending = n - (limit - pos)
 				n = limit - pos
 			}
-			if int(rep0) >= n && src+n <= len(buf) {
+			if rep0 >= 7 && n <= 32 && src+n+8 <= len(buf) && pos+n+8 <= len(buf) {
+				// Short match, source at least 8 back: 8 bytes at a
+				// time, overwriting up to 7 bytes past the match,
+				// which no distance reaches (see dictSlack).
+				for i := 0; i < n; i += 8 {
+					binary.LittleEndian.PutUint64(buf[pos+i:], binary.LittleEndian.Uint64(buf[src+i:]))
+				}
+				pos += n
+			} else if int(rep0) >= n && src+n <= len(buf) {
 				copy(buf[pos:pos+n], buf[src:src+n])
 				pos += n
 			} else {
@@ -390,7 +400,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			}
 		}
 		if full {
-			if int(rep0) >= len(buf) {
+			if int(rep0) >= len(buf)-dictSlack {
 				ok = false
 				break
 			}

@@ -58,6 +58,12 @@ const (
 	phaseNextStrm  = 2 // after a stream footer: padding, a stream or EOF
 	phaseEOF       = 3
 	lzmaRCInitSize = 5
+
+	// dictSlack extends the dictionary buffer past the dictionary size,
+	// so that the 7 bytes a short match copy may write past its end are
+	// never within a valid distance. A multiple of 16 keeps buffer
+	// positions congruent to output positions modulo 1<<pb.
+	dictSlack = 16
 )
 
 var streamMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
@@ -581,8 +587,8 @@ func (z *Reader) readData(p []byte) (int, error) {
 			return n, nil
 		}
 		if d.pos == len(d.buf) {
-			if len(d.buf) < z.dictSize {
-				nb := make([]byte, min(max(2*len(d.buf), initialDict), z.dictSize))
+			if dictCap := z.dictSize + dictSlack; len(d.buf) < dictCap {
+				nb := make([]byte, min(max(2*len(d.buf), initialDict), dictCap))
 				copy(nb, d.buf[:d.pos])
 				d.buf = nb
 			} else {
@@ -651,7 +657,7 @@ func (z *Reader) nextChunk() error {
 		d := &z.d
 		d.pos, d.rd, d.full = 0, 0, false
 		if d.buf == nil {
-			d.buf = make([]byte, min(initialDict, z.dictSize))
+			d.buf = make([]byte, min(initialDict, z.dictSize+dictSlack))
 		}
 	} else if z.needReset {
 		return corrupt("LZMA2 data without a dictionary reset")
