@@ -64,6 +64,15 @@ type Config struct {
 	// read-only). The build user must be able to traverse the store's
 	// real directory and TmpDir.
 	BuildUser *BuildUser
+	// BuildUsers are further build users (Nix's other members of
+	// build-users-group), taken when another process (a Nix build)
+	// holds BuildUser's lock.
+	BuildUsers []BuildUser
+	// UserPoolDir is the directory of Nix's build-user locks
+	// ("": DefaultUserPoolDir). Sandboxed builds hold the lock of their
+	// build user while they run, as Nix does, so that Nix, which kills
+	// every process of a build user it takes, never takes theirs.
+	UserPoolDir string
 	// Cores is NIX_BUILD_CORES; 0 means the number of CPUs.
 	Cores int
 	// Timeout and MaxSilentTime kill builds that run too long or print
@@ -113,6 +122,8 @@ type Builder struct {
 	// spawner creates their sandboxes.
 	skel    *sandbox.Skeletons
 	spawner *sandbox.Spawner
+	// users locks the build user (nil: builds run as the caller).
+	users *userPool
 	// pool keeps the directories of finished builds for reuse.
 	pool dirPool
 }
@@ -140,7 +151,14 @@ func New(st Store, cfg Config) *Builder {
 	if cfg.Log != nil {
 		cfg.Log = &lockedWriter{w: cfg.Log}
 	}
-	return &Builder{store: st, cfg: cfg, skel: sandbox.NewSkeletons(cfg.TmpDir), spawner: sandbox.NewSpawner()}
+	if cfg.UserPoolDir == "" {
+		cfg.UserPoolDir = DefaultUserPoolDir
+	}
+	b := &Builder{store: st, cfg: cfg, skel: sandbox.NewSkeletons(cfg.TmpDir), spawner: sandbox.NewSpawner()}
+	if cfg.BuildUser != nil {
+		b.users = &userPool{dir: cfg.UserPoolDir, users: append([]BuildUser{*cfg.BuildUser}, cfg.BuildUsers...)}
+	}
+	return b
 }
 
 // Close removes what the Builder keeps between builds: the shared

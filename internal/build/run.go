@@ -62,8 +62,15 @@ func (b *Builder) run(ctx context.Context, req *Request, closure []storepath.Pat
 		return r, fmt.Errorf("build %s: create build directory: %w", drv, err)
 	}
 	hostUID, hostGID := os.Geteuid(), os.Getegid()
-	if sandboxed && b.cfg.BuildUser != nil {
-		hostUID, hostGID = b.cfg.BuildUser.UID, b.cfg.BuildUser.GID
+	if sandboxed && b.users != nil {
+		u, release, err := b.users.acquire(ctx)
+		if err != nil {
+			return r, fmt.Errorf("build %s: %w", drv, err)
+		}
+		// Held until the builder and its sandbox are gone (execute
+		// returns after reaping them).
+		defer release()
+		hostUID, hostGID = u.UID, u.GID
 		if err := os.Chown(r.buildDir, hostUID, hostGID); err != nil {
 			return r, fmt.Errorf("build %s: %w", drv, err)
 		}
