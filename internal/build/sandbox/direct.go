@@ -29,10 +29,28 @@ func StartDirect(ctx context.Context, spec *Spec) (*Process, error) {
 	if spec.Stderr != nil {
 		cmd.Stderr = spec.Stderr
 	}
-	if err := cmd.Start(); err != nil {
+	p := &Process{cmd: cmd, group: true, waited: make(chan error, 1)}
+	// The builder's parent-death signal follows the forking thread
+	// (startLocked). Before the builder is reaped, while its pid still
+	// names its session (a zombie keeps the number reserved), what is
+	// left of the session is killed.
+	err := startLocked(cmd, p.waited, func() {
+		var info unix.Siginfo
+		for {
+			err := unix.Waitid(unix.P_PID, cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		p.mu.Lock()
+		killGroup(cmd.Process.Pid)
+		p.reaped = true
+		p.mu.Unlock()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("executing '%s': %w", spec.Path, err)
 	}
-	return &Process{cmd: cmd, group: true}, nil
+	return p, nil
 }
 
 // killGroup kills the session (process group) led by pid.

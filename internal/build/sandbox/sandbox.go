@@ -143,8 +143,8 @@ type Process struct {
 
 	skel *Skeletons // released by Wait
 
-	// For Start without a Spawner: the result of cmd.Wait, from the
-	// goroutine that started it (see startLocked).
+	// Without a Spawner: the result of cmd.Wait, from the goroutine
+	// that started it (see startLocked).
 	waited   chan error
 	waitOnce sync.Once
 	waitErr  error
@@ -154,8 +154,9 @@ type Process struct {
 // then waits for it and sends the result to waited. The child's
 // parent-death signal fires when the thread that forked it exits, not
 // the process (golang/go#27505); a thread kept by a goroutine until the
-// child is reaped cannot be ended by another goroutine.
-func startLocked(cmd *exec.Cmd, waited chan<- error) error {
+// child is reaped cannot be ended by another goroutine. beforeReap, if
+// not nil, runs on that goroutine before the child is reaped.
+func startLocked(cmd *exec.Cmd, waited chan<- error, beforeReap func()) error {
 	started := make(chan error)
 	go func() {
 		runtime.LockOSThread()
@@ -163,6 +164,9 @@ func startLocked(cmd *exec.Cmd, waited chan<- error) error {
 		err := cmd.Start()
 		started <- err
 		if err == nil {
+			if beforeReap != nil {
+				beforeReap()
+			}
 			waited <- cmd.Wait()
 		}
 	}()
@@ -204,27 +208,12 @@ func (p *Process) Kill() error {
 // when the program exits and before it is reaped, while its pid still
 // names the group (a zombie keeps the number reserved).
 func (p *Process) Wait() error {
-	if p.group {
-		var info unix.Siginfo
-		for {
-			err := unix.Waitid(unix.P_PID, p.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-			if err != unix.EINTR {
-				break
-			}
-		}
-		p.mu.Lock()
-		killGroup(p.cmd.Process.Pid)
-		p.reaped = true
-		p.mu.Unlock()
-	}
 	var err error
 	if p.rem != nil {
 		err = p.rem.wait()
-	} else if p.waited != nil {
+	} else {
 		p.waitOnce.Do(func() { p.waitErr = <-p.waited })
 		err = p.waitErr
-	} else {
-		err = p.cmd.Wait() // StartDirect
 	}
 	p.mu.Lock()
 	if p.skel != nil {
@@ -309,7 +298,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	} else {
 		cmd = initCmd(uid, gid, hostUID, hostGID, spec.Network, specR, errW, spec.Stdout, spec.Stderr)
 		waited = make(chan error, 1)
-		err = startLocked(cmd, waited)
+		err = startLocked(cmd, waited, nil)
 	}
 	if err != nil {
 		specW.Close()

@@ -100,7 +100,7 @@ func (sp *Spawner) up() error {
 	}
 	// Its parent-death signal follows the forking thread (startLocked).
 	waited := make(chan error, 1)
-	if err := startLocked(cmd, waited); err != nil {
+	if err := startLocked(cmd, waited, nil); err != nil {
 		mine.Close()
 		return fmt.Errorf("start sandbox spawner: %w", err)
 	}
