@@ -115,12 +115,32 @@ func (rc *rangeDec) literal(lit *[literalCoders]uint16, match uint32) byte {
 	return byte(sym)
 }
 
-// tree decodes a bits-bit symbol MSB first with the tree probs.
+// tree decodes a bits-bit symbol MSB first with the tree probs, the
+// range decoder's fields in locals.
 func (rc *rangeDec) tree(probs []uint16, bits uint) uint32 {
+	rng, code, ip, in := rc.rng, rc.code, rc.pos, rc.in
 	m := uint32(1)
 	for i := uint(0); i < bits; i++ {
-		m = m<<1 | rc.bit(&probs[m])
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		p := &probs[m]
+		v := uint32(*p)
+		bound := (rng >> 11) * v
+		if code < bound {
+			rng = bound
+			*p = uint16(v + (bitModelTotal-v)>>moveBits)
+			m <<= 1
+		} else {
+			rng -= bound
+			code -= bound
+			*p = uint16(v - v>>moveBits)
+			m = m<<1 | 1
+		}
 	}
+	rc.rng, rc.code, rc.pos = rng, code, ip
 	return m - 1<<bits
 }
 
@@ -138,14 +158,20 @@ func (rc *rangeDec) reverse(probs []uint16, bits uint) uint32 {
 
 // direct decodes bits bits with fixed probability one half.
 func (rc *rangeDec) direct(bits uint32) uint32 {
+	rng, code, ip, in := rc.rng, rc.code, rc.pos, rc.in
 	var v uint32
 	for ; bits > 0; bits-- {
-		rc.normalize()
-		rc.rng >>= 1
-		t := (rc.code - rc.rng) >> 31 // 1 if code < rng
-		rc.code -= rc.rng & (t - 1)
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		rng >>= 1
+		t := (code - rng) >> 31 // 1 if code < rng
+		code -= rng & (t - 1)
 		v = v<<1 | (1 - t)
 	}
+	rc.rng, rc.code, rc.pos = rng, code, ip
 	return v
 }
 
