@@ -248,6 +248,7 @@ func newBuilder(f *Factory, st *local.Store, c *EvalFlags, flags *BuildFlags) (*
 		ImpureEnv:      environMap(f.Environ),
 		BuildUser:      buildUser(st.RealStoreDir(), tmp),
 	}
+	cfg.BuildUsers = moreBuildUsers(cfg.BuildUser, st.RealStoreDir(), tmp)
 	if cfg.NoSandbox && st.RealStoreDir() != string(st.Dir()) {
 		return nil, fmt.Errorf("building without the sandbox needs the store at its logical place: store '%s' is really at '%s' (build with the sandbox, or use the store at %s)", st.Dir(), st.RealStoreDir(), st.Dir())
 	}
@@ -304,6 +305,36 @@ func buildUser(dirs ...string) *build.BuildUser {
 		}
 	}
 	return &build.BuildUser{UID: uid, GID: gid}
+}
+
+// moreBuildUsers are the build users after nixbld1: nixbld2, nixbld3,
+// … as long as they exist (the members Nix's installer makes for group
+// nixbld), with first's group. The Builder takes one whose Nix lock
+// (/nix/var/nix/userpool/<uid>) is free, so a Nix build holding nixbld1
+// does not keep cairn's builds waiting.
+func moreBuildUsers(first *build.BuildUser, dirs ...string) []build.BuildUser {
+	if first == nil {
+		return nil
+	}
+	var users []build.BuildUser
+	for i := 2; i <= 128; i++ {
+		u, err := user.Lookup("nixbld" + strconv.Itoa(i))
+		if err != nil {
+			break
+		}
+		uid, err := strconv.Atoi(u.Uid)
+		if err != nil || uid == first.UID {
+			continue
+		}
+		ok := true
+		for _, d := range dirs {
+			ok = ok && traversable(d, uid, first.GID)
+		}
+		if ok {
+			users = append(users, build.BuildUser{UID: uid, GID: first.GID})
+		}
+	}
+	return users
 }
 
 // traversable reports whether uid/gid may search every directory from /

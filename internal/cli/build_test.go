@@ -7,9 +7,11 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +445,29 @@ func TestTraversable(t *testing.T) {
 		if got := traversable(c.dir, c.uid, c.gid); got != c.want {
 			t.Errorf("traversable(%s, %d, %d) = %v, want %v", c.dir, c.uid, c.gid, got, c.want)
 		}
+	}
+}
+
+// TestMoreBuildUsers: the build users after nixbld1 are nixbld2, … with
+// nixbld1's group, as many as exist.
+func TestMoreBuildUsers(t *testing.T) {
+	first := buildUser("/")
+	if first == nil {
+		t.Skip("no nixbld1 build user here (not root, or Nix's users not installed)")
+	}
+	more := moreBuildUsers(first, "/")
+	seen := map[int]bool{first.UID: true}
+	for i, u := range more {
+		want, err := user.Lookup("nixbld" + strconv.Itoa(i+2))
+		if err != nil || want.Uid != strconv.Itoa(u.UID) || u.GID != first.GID || seen[u.UID] {
+			t.Errorf("user %d: %+v (lookup %v, %v)", i+2, u, want, err)
+		}
+		seen[u.UID] = true
+	}
+	if _, err := user.Lookup("nixbld" + strconv.Itoa(len(more)+2)); err == nil {
+		t.Errorf("nixbld%d exists but was not listed", len(more)+2)
+	}
+	if moreBuildUsers(nil) != nil {
+		t.Error("users without a first build user")
 	}
 }
