@@ -46,7 +46,7 @@ var (
 	langBelow   = []string{"lang/token", "lang/scanner", "lang/ast", "lang/parser", "lang/resolve"}
 	evalImports = []string{"lang/*", "eval", "eval/*", "compat/nixbase32", "compat/nixhash"}
 	compatBase  = []string{"compat/nixbase32", "compat/nixhash", "compat/nixjson", "compat/storepath"}
-	storeBase   = []string{"compat/**", "fsutil", "store/**"}
+	storeBase   = []string{"compat/**", "compress/*", "fsutil", "store/**"}
 	evalAll     = []string{"lang/**", "eval/**"}
 )
 
@@ -69,6 +69,9 @@ var layerRules = []layerRule{
 	{pkg: "compat/signature", internal: concat(compatBase, []string{"compat/narinfo"}), external: stdXCrypto},
 	{pkg: "compat/derivation", internal: compatBase, external: stdXCrypto},
 	{pkg: "compat/wire", internal: compatBase, external: stdXCrypto},
+	// Decompressors: pure, no internal imports (ulikunitz/xz only as
+	// the tests' reference decoder).
+	{pkg: "compress/*", internal: nil, external: []string{"github.com/ulikunitz/xz"}},
 
 	// Language: syntax only, stdlib only.
 	{pkg: "lang/token", internal: nil, external: stdOnly},
