@@ -2,15 +2,11 @@ package cli
 
 import (
 	"bufio"
-	"compress/bzip2"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"cairn/internal/compat/storepath"
 	"cairn/internal/store/local"
@@ -156,34 +152,19 @@ func logStoreArg(ctx context.Context, f *Factory, st *local.Store, arg string) (
 	return ds[0], true, nil
 }
 
-// buildLogPath is where build (and Nix) keep the log of drv:
-// <state>/../log/nix/drvs/<first 2 characters>/<rest of the base name>.
-func buildLogPath(st *local.Store, drv storepath.Path) string {
-	base := filepath.Base(st.Dir().Print(drv))
-	return filepath.Join(filepath.Dir(st.StateDir()), "log", "nix", "drvs", base[:2], base[2:])
-}
-
 // printBuildLog copies the log of drv to w; Nix's bzip2-compressed logs
 // are read too.
 func printBuildLog(st *local.Store, drv storepath.Path, w io.Writer) error {
-	p := buildLogPath(st, drv)
-	for _, suffix := range []string{"", ".bz2"} {
-		fh, err := os.Open(p + suffix)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("reading build log: %w", err)
-		}
-		defer fh.Close()
-		var r io.Reader = fh
-		if suffix == ".bz2" {
-			r = bzip2.NewReader(fh)
-		}
-		if _, err := io.Copy(w, r); err != nil {
-			return fmt.Errorf("reading build log %s: %w", p+suffix, err)
-		}
-		return nil
+	r, err := st.OpenBuildLog(drv)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("build log of '%s' is not available", st.Dir().Print(drv))
 	}
-	return fmt.Errorf("build log of '%s' is not available", strings.TrimSpace(st.Dir().Print(drv)))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, err := io.Copy(w, r); err != nil {
+		return fmt.Errorf("reading build log of '%s': %w", st.Dir().Print(drv), err)
+	}
+	return nil
 }

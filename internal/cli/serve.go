@@ -13,7 +13,8 @@ import (
 )
 
 // ServeOptions are the flags of `cairn serve`, which serves the local
-// store as a binary cache over HTTP (like nix-serve and harmonia).
+// store as a binary cache over HTTP (like nix-serve and harmonia), build
+// logs included (GET /log/<drv base name>, as nix log --store fetches them).
 type ServeOptions struct {
 	F     *Factory
 	Store StoreFlags

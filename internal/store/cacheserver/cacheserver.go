@@ -7,6 +7,7 @@
 //	GET /<hashpart>.ls                   NAR listing (JSON)
 //	GET /nar/<hashpart>-<narhash>.nar    the NAR, streamed; byte ranges supported
 //	GET /nar/<hashpart>-<narhash>.nar.zst  the NAR, zstd-compressed while streamed
+//	GET /log/<base name of a .drv path>  the build log (text), if the store keeps one
 //
 // The <narhash> (nix32 sha256 of the NAR) in NAR URLs ties a URL to one
 // content: a URL whose hash no longer matches the path is 404. The forms
@@ -26,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strconv"
 	"strings"
@@ -47,6 +49,14 @@ type HashPartStore interface {
 	// QueryPathFromHashPart returns the valid path with the given hash
 	// part, or an error matching store.ErrNotValid.
 	QueryPathFromHashPart(ctx context.Context, hashPart string) (storepath.Path, error)
+}
+
+// LogStore is a store that keeps build logs (local.Store does). The
+// handler serves them if its store is one.
+type LogStore interface {
+	// OpenBuildLog returns the text of the build log of drv, or an error
+	// matching fs.ErrNotExist if there is none.
+	OpenBuildLog(drv storepath.Path) (io.ReadCloser, error)
 }
 
 // Options configure a Handler.
@@ -91,6 +101,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case p == "/nix-cache-info":
 		h.cacheInfo(w)
+	case strings.HasPrefix(p, "/log/"):
+		h.buildLog(w, r, strings.TrimPrefix(p, "/log/"))
 	case strings.HasPrefix(p, "/nar/"):
 		h.nar(w, r, strings.TrimPrefix(p, "/nar/"))
 	case strings.HasSuffix(p, ".narinfo"):
@@ -197,6 +209,35 @@ func (h *Handler) listing(w http.ResponseWriter, r *http.Request, hashPart strin
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(js)))
 	w.Write(js)
+}
+
+// buildLog serves log/<drv base name>, which Nix's binary cache client
+// fetches for nix log (BinaryCacheStore::getBuildLogExact). Anything but
+// a valid .drv base name (a '/' or "..", say) is 404.
+func (h *Handler) buildLog(w http.ResponseWriter, r *http.Request, base string) {
+	ls, ok := h.s.(LogStore)
+	drv, err := storepath.ParseBase(base)
+	if !ok || err != nil || !drv.IsDerivation() {
+		http.NotFound(w, r)
+		return
+	}
+	rc, err := ls.OpenBuildLog(drv)
+	if errors.Is(err, fs.ErrNotExist) {
+		http.NotFound(w, r)
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.Copy(w, rc); err != nil {
+		panic(http.ErrAbortHandler)
+	}
 }
 
 // nar serves nar/<hashpart>[-<narhash>].nar[.zst].

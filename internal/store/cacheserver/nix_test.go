@@ -2,6 +2,8 @@ package cacheserver
 
 import (
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -69,4 +71,59 @@ func TestNixSubstitutesFromServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNixLogFromServer: Nix 2.8 builds a derivation that prints a line
+// in a chroot store (and keeps its bzip2 log there); our handler serves
+// that store, and nix log --store http://127.0.0.1:port, run against
+// another, empty store, prints the log from it, for the .drv path and
+// for the output path (whose deriver Nix finds in our narinfo).
+func TestNixLogFromServer(t *testing.T) {
+	nixtest.Need(t)
+	root := nixtest.Root(t)
+	src := filepath.Join(root, "src")
+	os.MkdirAll(filepath.Join(src, "bb"), 0o755)
+	data, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(src, "bb", "busybox"), data, 0o755)
+	expr := `let bb = builtins.path { path = ` + src + `/bb; name = "bb"; };
+in derivation { name = "logged"; system = builtins.currentSystem; builder = "${bb}/busybox";
+  args = ["sh" "-c" "echo line one of the log; echo line two >&2; echo done > $out"]; }`
+	os.WriteFile(filepath.Join(src, "e.nix"), []byte(expr), 0o644)
+	out := strings.TrimSpace(nixtest.Must(t, root, "nix-build", "--no-out-link", filepath.Join(src, "e.nix")))
+	drv := strings.TrimSpace(nixtest.Must(t, root, "nix-store", "--query", "--deriver", out))
+
+	s := openLocal(t, root)
+	srv := httptest.NewServer(mustNew(t, s, Options{}))
+	defer srv.Close()
+	other := nixtest.Root(t)
+	for _, p := range []string{drv, out} {
+		o := nixtest.Must(t, other, "nix", "log", "--store", srv.URL, p)
+		if o != "line one of the log\nline two\n" {
+			t.Errorf("nix log --store %s %s: %q", srv.URL, p, o)
+		}
+	}
+	// Once the log is gone, the cache has none to give.
+	d, err := s.Dir().Parse(drv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(s.BuildLogPath(d) + ".bz2"); err != nil {
+		t.Fatal(err)
+	}
+	o, err := nixtest.Run(other, "", "nix", "log", "--store", srv.URL, drv)
+	if err == nil || !strings.Contains(o, "is not available") {
+		t.Errorf("nix log of a missing log: %v %q", err, o)
+	}
+}
+
+func mustNew(t *testing.T, s HashPartStore, opts Options) *Handler {
+	t.Helper()
+	h, err := New(s, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
