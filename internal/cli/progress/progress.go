@@ -362,10 +362,7 @@ func (l *Logger) redraw(above []string) {
 	for _, a := range acts {
 		line := fmt.Sprintf("building %s", a.name)
 		if a.copying {
-			line = fmt.Sprintf("copying %s %s", a.name, mib(a.got))
-			if a.total > 0 {
-				line += " of " + mib(a.total)
-			}
+			line = copyingLine(a, now.Sub(a.start))
 		}
 		if a.phase != "" {
 			line += " (" + a.phase + ")"

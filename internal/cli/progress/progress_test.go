@@ -136,7 +136,8 @@ func TestSubstitutionEvents(t *testing.T) {
 		t.Errorf("raw: got %q, want %q", got, want)
 	}
 	bar := substitution(t, Bar)
-	for _, s := range []string{"copying hello 0.0 MiB of 3.0 MiB 0s\x1b[K\n", "copying hello 1.0 MiB of 3.0 MiB 1s\x1b[K\n", "copied hello (3.0 MiB) in 1s\n"} {
+	for _, s := range []string{"copying hello 0.0 MiB of 3.0 MiB 0s\x1b[K\n", "copying hello 1.0 MiB of 3.0 MiB, 1.0 MiB/s, ETA 2s 1s\x1b[K\n",
+		"copying hello 3.0 MiB of 3.0 MiB, 3.0 MiB/s 1s\x1b[K\n", "copied hello (3.0 MiB) in 1s\n"} {
 		if !strings.Contains(bar, s) {
 			t.Errorf("bar: no %q in\n%q", s, bar)
 		}
@@ -150,5 +151,30 @@ func TestSubstitutionEvents(t *testing.T) {
 `
 	if got := substitution(t, InternalJSON); got != want {
 		t.Errorf("internal-json: got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCopyingLine(t *testing.T) {
+	const M = 1 << 20
+	for _, c := range []struct {
+		got, total uint64
+		elapsed    time.Duration
+		want       string
+	}{
+		{0, 30 * M, 0, "copying hello 0.0 MiB of 30.0 MiB"},
+		{0, 30 * M, 2 * time.Second, "copying hello 0.0 MiB of 30.0 MiB"},
+		{M, 30 * M, 0, "copying hello 1.0 MiB of 30.0 MiB"},
+		{12 * M, 30 * M, 3 * time.Second, "copying hello 12.0 MiB of 30.0 MiB, 4.0 MiB/s, ETA 5s"},
+		{12 * M, 30 * M, 2900 * time.Millisecond, "copying hello 12.0 MiB of 30.0 MiB, 4.1 MiB/s, ETA 4s"},
+		{12 * M, 0, 3 * time.Second, "copying hello 12.0 MiB, 4.0 MiB/s"}, // total unknown: no ETA
+		{M / 2, 2 * M, 2 * time.Second, "copying hello 0.5 MiB of 2.0 MiB, 256 KiB/s, ETA 6s"},
+		{30 * M, 30 * M, 10 * time.Second, "copying hello 30.0 MiB of 30.0 MiB, 3.0 MiB/s"},
+		{1000 * M, 1200 * M, 1000 * time.Second, "copying hello 1000.0 MiB of 1200.0 MiB, 1.0 MiB/s, ETA 3m20s"},
+		{1, 1 << 50, time.Hour, "copying hello 0.0 MiB of 1073741824.0 MiB, 0 KiB/s"}, // ETA beyond 100h
+	} {
+		a := &activity{name: "hello", copying: true, got: c.got, total: c.total}
+		if got := copyingLine(a, c.elapsed); got != c.want {
+			t.Errorf("copyingLine(%d of %d in %s) = %q, want %q", c.got, c.total, c.elapsed, got, c.want)
+		}
 	}
 }

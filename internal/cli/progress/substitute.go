@@ -80,5 +80,34 @@ func (l *Logger) SubstituteFinished(ni *narinfo.NarInfo, err error) {
 	}
 }
 
+// copyingLine is the start of a download's status line: "copying NAME
+// GOT of TOTAL, RATE, ETA T", the rate over the download so far (none
+// before any bytes or time), the ETA only if the total is known.
+func copyingLine(a *activity, elapsed time.Duration) string {
+	line := fmt.Sprintf("copying %s %s", a.name, mib(a.got))
+	if a.total > 0 {
+		line += " of " + mib(a.total)
+	}
+	if a.got == 0 || elapsed <= 0 {
+		return line
+	}
+	perSec := float64(a.got) / elapsed.Seconds()
+	line += ", " + rate(perSec)
+	// An ETA beyond 100 hours says nothing (and would overflow).
+	if secs := float64(a.total-a.got) / perSec; a.total > a.got && secs < 100*3600 {
+		line += ", ETA " + time.Duration(secs*float64(time.Second)).Round(time.Second).String()
+	}
+	return line
+}
+
+// rate formats bytes per second: MiB/s with one decimal, KiB/s below
+// one MiB/s.
+func rate(perSec float64) string {
+	if perSec < 1<<20 {
+		return fmt.Sprintf("%.0f KiB/s", perSec/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB/s", perSec/(1<<20))
+}
+
 // mib formats a byte count in MiB with one decimal.
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
