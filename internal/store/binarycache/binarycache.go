@@ -1,5 +1,5 @@
-// Package binarycache reads and writes Nix binary caches: file:// and
-// http(s):// caches (read) and file:// caches (write), in the layout of
+// Package binarycache reads and writes Nix binary caches, file:// and
+// http(s):// (written with HTTP PUT, as Nix does), in the layout of
 // Nix 2.8 (src/libstore/binary-cache-store.cc):
 //
 //	nix-cache-info           StoreDir, WantMassQuery, Priority
@@ -23,8 +23,10 @@
 //
 // Over HTTP, requests that fail before the body arrives (network errors,
 // 5xx, 429) are retried with exponential backoff, a server that sends
-// nothing for StallTimeout is abandoned (ErrStalled), and Substitute
-// retries a path whose download broke off mid-stream.
+// nothing for StallTimeout is abandoned (ErrStalled), a download that
+// breaks off mid-stream is resumed from where it stopped with a range
+// request (Retries times per download), and Substitute retries a path
+// whose download could not be resumed.
 package binarycache
 
 import (
@@ -35,7 +37,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,8 +81,9 @@ type Options struct {
 	// the first cache of Substituters, as for Jobs).
 	Observer Observer
 
-	// Writer settings (file:// only).
-	// Create creates the cache directory and nix-cache-info if missing.
+	// Writer settings.
+	// Create creates the cache directory (file://) and nix-cache-info
+	// (file:// and http(s)://, uploaded with PUT) if missing.
 	Create bool
 	// Compression of NARs written: "xz" (default, as Nix), "zstd",
 	// "gzip" or "none".
@@ -155,7 +157,7 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 		c.root = filepath.Clean(u.Path)
 		c.be = &fileBackend{root: c.root}
 		if opts.Create {
-			if err := c.create(); err != nil {
+			if err := c.create(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -178,6 +180,14 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 		return nil, fmt.Errorf("open binary cache '%s': unsupported scheme '%s' (want file, http or https)", opts.URL, u.Scheme)
 	}
 	rc, err := c.be.get(ctx, "nix-cache-info")
+	if errors.Is(err, errNotFound) && opts.Create && c.root == "" {
+		// As Nix's BinaryCacheStore::init: a new http(s) cache gets
+		// its nix-cache-info uploaded.
+		if err := c.writeFile(ctx, "nix-cache-info", []byte(c.cacheInfo()), typeCacheInfo); err != nil {
+			return nil, fmt.Errorf("create binary cache '%s': %w", c.be, err)
+		}
+		rc, err = c.be.get(ctx, "nix-cache-info")
+	}
 	if errors.Is(err, errNotFound) {
 		return nil, fmt.Errorf("open binary cache '%s': no nix-cache-info: not a binary cache", c.be)
 	}
@@ -399,10 +409,4 @@ func (c *Cache) NarFromPath(ctx context.Context, p storepath.Path, w io.Writer) 
 	defer r.Close()
 	_, err = io.Copy(w, r)
 	return err
-}
-
-// exists reports whether name exists in a file:// cache.
-func (c *Cache) exists(name string) bool {
-	_, err := os.Stat(filepath.Join(c.root, filepath.FromSlash(name)))
-	return err == nil
 }

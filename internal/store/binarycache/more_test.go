@@ -185,11 +185,16 @@ func TestWriterRejects(t *testing.T) {
 	} else if c2, _ := Open(ctx, Options{URL: "file://" + dir, Compression: "bzip2"}); c2.AddNar(ctx, info, bytes.NewReader(nar.Bytes())) == nil {
 		t.Error("bzip2 writing claimed to work")
 	}
-	hc, err := Open(ctx, Options{URL: httptest.NewServer(http.FileServer(http.Dir(dir))).URL})
+	// A server that does not take uploads: a clear error naming the
+	// URL and the answer, and nothing written.
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	hc, err := Open(ctx, Options{URL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := hc.AddNar(ctx, info, bytes.NewReader(nar.Bytes())); err == nil || !strings.Contains(err.Error(), "only supported for file://") {
+	if err := hc.AddNar(ctx, info, bytes.NewReader(nar.Bytes())); err == nil || !strings.Contains(err.Error(), "upload to "+srv.URL+"/nar/") ||
+		!strings.Contains(err.Error(), "404 Not Found") {
 		t.Errorf("http write: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package binarycache
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -43,22 +44,37 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
+// Content types of uploaded files, as Nix's BinaryCacheStore gives them.
+const (
+	typeCacheInfo = "text/x-nix-cache-info"
+	typeNarInfo   = "text/x-nix-narinfo"
+	typeNar       = "application/x-nix-nar"
+	typeListing   = "application/json"
+)
+
 // create makes the directory layout of a new file:// cache, as Nix does
 // when it opens one.
-func (c *Cache) create() error {
+func (c *Cache) create(ctx context.Context) error {
 	for _, d := range []string{"", "nar", "log", "realisations"} {
 		if err := os.MkdirAll(filepath.Join(c.root, d), 0o755); err != nil {
 			return fmt.Errorf("create binary cache: %w", err)
 		}
 	}
-	if c.exists("nix-cache-info") {
+	if _, err := os.Stat(filepath.Join(c.root, "nix-cache-info")); err == nil {
 		return nil
 	}
-	return c.writeFile("nix-cache-info", []byte("StoreDir: "+string(c.opts.StoreDir)+"\n"))
+	return c.writeFile(ctx, "nix-cache-info", []byte(c.cacheInfo()), typeCacheInfo)
 }
 
-// writeFile writes name atomically (temp file + rename).
-func (c *Cache) writeFile(name string, data []byte) error {
+// cacheInfo is the nix-cache-info of a new cache.
+func (c *Cache) cacheInfo() string { return "StoreDir: " + string(c.opts.StoreDir) + "\n" }
+
+// writeFile writes name: in a file:// cache atomically (temp file +
+// rename), in an http(s):// cache by a PUT with contentType.
+func (c *Cache) writeFile(ctx context.Context, name string, data []byte, contentType string) error {
+	if hb, ok := c.be.(*httpBackend); ok {
+		return hb.put(ctx, name, bytes.NewReader(data), int64(len(data)), contentType)
+	}
 	dst := filepath.Join(c.root, filepath.FromSlash(name))
 	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-")
 	if err != nil {
@@ -81,16 +97,17 @@ func (c *Cache) writeFile(name string, data []byte) error {
 	return nil
 }
 
-// AddNar writes the path info describes, with the NAR read from r, to a
-// file:// cache: the compressed NAR first, then the listing, the narinfo
-// (signed with Options.SecretKey) last, each by temp file and rename. The
+// AddNar writes the path info describes, with the NAR read from r, to
+// the cache: the compressed NAR first, then the listing, the narinfo
+// (signed with Options.SecretKey) last, so that a reader never sees a
+// narinfo without its NAR. A file:// cache gets each file by temp file
+// and rename; an http(s):// cache by a PUT of each (the NAR is spooled
+// to a temporary file first, as its name is the hash of its bytes). The
 // NAR is parsed while it is copied and must match info.NarHash and
 // info.NarSize. Every reference must be in the cache already. A path
 // the cache has is left alone.
 func (c *Cache) AddNar(ctx context.Context, info *store.PathInfo, r io.Reader) error {
-	if c.root == "" {
-		return fmt.Errorf("add %s to '%s': writing is only supported for file:// caches", c.print(info.Path), c.be)
-	}
+	hb, isHTTP := c.be.(*httpBackend)
 	if ok, err := c.IsValid(ctx, info.Path); err != nil || ok {
 		return err
 	}
@@ -114,7 +131,11 @@ func (c *Cache) AddNar(ctx context.Context, info *store.PathInfo, r io.Reader) e
 	if !ok {
 		return fmt.Errorf("add %s: unsupported compression method '%s'", c.print(info.Path), c.opts.Compression)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(c.root, "nar"), ".tmp-")
+	tmpDir := filepath.Join(c.root, "nar")
+	if isHTTP {
+		tmpDir = "" // the system's temporary directory
+	}
+	tmp, err := os.CreateTemp(tmpDir, ".tmp-")
 	if err != nil {
 		return fmt.Errorf("add %s: %w", c.print(info.Path), err)
 	}
@@ -137,23 +158,29 @@ func (c *Cache) AddNar(ctx context.Context, info *store.PathInfo, r io.Reader) e
 		return fmt.Errorf("add %s: NAR does not match its path info: got %s, %d bytes; want %s, %d bytes", c.print(info.Path),
 			got.Encode(nixhash.Nix32, true), narHash.Len(), info.NarHash.Encode(nixhash.Nix32, true), info.NarSize)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("add %s: %w", c.print(info.Path), err)
-	}
 	fh := fileHash.Sum()
 	narName := "nar/" + nixbase32.EncodeToString(fh.Digest) + ".nar" + ext
-	if err := os.Rename(tmp.Name(), filepath.Join(c.root, filepath.FromSlash(narName))); err != nil {
-		return fmt.Errorf("add %s: %w", c.print(info.Path), err)
+	if isHTTP {
+		if err := hb.put(ctx, narName, tmp, int64(fileHash.Len()), typeNar); err != nil {
+			return fmt.Errorf("add %s: %w", c.print(info.Path), err)
+		}
+	} else {
+		if err := tmp.Chmod(0o644); err != nil {
+			return err
+		}
+		if err := tmp.Close(); err != nil {
+			return fmt.Errorf("add %s: %w", c.print(info.Path), err)
+		}
+		if err := os.Rename(tmp.Name(), filepath.Join(c.root, filepath.FromSlash(narName))); err != nil {
+			return fmt.Errorf("add %s: %w", c.print(info.Path), err)
+		}
 	}
 	if c.opts.WriteNarListing {
 		js, err := listing.MarshalJSON()
 		if err != nil {
 			return fmt.Errorf("add %s: %w", c.print(info.Path), err)
 		}
-		if err := c.writeFile(info.Path.HashPart()+".ls", js); err != nil {
+		if err := c.writeFile(ctx, info.Path.HashPart()+".ls", js, typeListing); err != nil {
 			return err
 		}
 	}
@@ -168,7 +195,7 @@ func (c *Cache) AddNar(ctx context.Context, info *store.PathInfo, r io.Reader) e
 			return err
 		}
 	}
-	if err := c.writeFile(info.Path.HashPart()+".narinfo", []byte(ni.String())); err != nil {
+	if err := c.writeFile(ctx, info.Path.HashPart()+".narinfo", []byte(ni.String()), typeNarInfo); err != nil {
 		return err
 	}
 	c.mu.Lock()
