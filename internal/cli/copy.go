@@ -59,7 +59,8 @@ func newCopyCmd(f *Factory, runF func(*CopyOptions) error) func([]string) error 
 // runCopy copies the closures of the arguments from one store to
 // another: the source is --from (default the local store), the
 // destination --to (default the local store). Either may be a binary
-// cache (file:// read and written, http(s):// read) or a local store.
+// cache (file:// or http(s)://, written with HTTP PUT as Nix does) or a
+// local store.
 // Paths from a binary cache are checked against trusted-public-keys
 // unless --no-check-sigs or require-sigs = false.
 func runCopy(ctx context.Context, o *CopyOptions) error {
@@ -96,10 +97,17 @@ func runCopy(ctx context.Context, o *CopyOptions) error {
 			return localStore()
 		}
 		if isCacheURL(spec) {
+			if dst {
+				// No narinfo disk cache for the cache written to: its
+				// "missing" answers (asked before each upload) would
+				// hide the uploaded paths from later substitutions.
+				c, _, err := openCache(ctx, f, spec, cacheStoreDir(f), cs, nil, !o.NoCheckSigs, true)
+				return c, err
+			}
 			if disk == nil && !strings.HasPrefix(spec, "file://") {
 				disk = openDiskCache(ctx, f, cs)
 			}
-			c, _, err := openCache(ctx, f, spec, cacheStoreDir(f), cs, disk, !o.NoCheckSigs, dst)
+			c, _, err := openCache(ctx, f, spec, cacheStoreDir(f), cs, disk, !o.NoCheckSigs, false)
 			return c, err
 		}
 		flags := o.Store
