@@ -400,3 +400,38 @@ func TestUploadErrors(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+func FuzzParseContentRange(f *testing.F) {
+	for _, s := range []string{"bytes 10-99/100", "bytes 0-0/*", "bytes 5-4/10", "bytes -1-2/3", "items 1-2/3", "bytes 1-2/2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		first, total, err := parseContentRange(s)
+		if err != nil {
+			return
+		}
+		if first < 0 || total < -1 || (total >= 0 && first >= total) {
+			t.Errorf("%q: first %d, total %d", s, first, total)
+		}
+	})
+}
+
+func TestParseContentRange(t *testing.T) {
+	for _, tt := range []struct {
+		in           string
+		first, total int64
+		ok           bool
+	}{
+		{"bytes 10-99/100", 10, 100, true},
+		{"bytes 0-0/*", 0, -1, true},
+		{"bytes 5-4/10", 0, 0, false},
+		{"bytes 1-2/2", 0, 0, false},
+		{"bytes */100", 0, 0, false},
+		{"bytes 1-2", 0, 0, false},
+	} {
+		first, total, err := parseContentRange(tt.in)
+		if (err == nil) != tt.ok || first != tt.first || total != tt.total {
+			t.Errorf("%q: %d %d %v", tt.in, first, total, err)
+		}
+	}
+}
