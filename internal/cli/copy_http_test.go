@@ -57,7 +57,8 @@ func TestCopyToHTTP(t *testing.T) {
 	e.write("sk", sk, 0o600)
 	pk, _, _ := e.run(sk, "key", "convert-secret-to-public")
 
-	pc := &putCache{files: map[string][]byte{"nix-cache-info": []byte("StoreDir: /nix/store\n")}}
+	// An empty server: the copy uploads nix-cache-info first, as Nix does.
+	pc := &putCache{files: map[string][]byte{}}
 	srv := httptest.NewServer(pc)
 	defer srv.Close()
 	e.ok("copy", "--to", srv.URL+"?secret-key="+filepath.Join(e.work, "sk")+"&compression=zstd&write-nar-listing=true", top)
@@ -68,8 +69,11 @@ func TestCopyToHTTP(t *testing.T) {
 			t.Errorf("%s: narinfo %q, listing %v", p, pc.files[hp+".narinfo"], pc.files[hp+".ls"] != nil)
 		}
 	}
-	if n := len(pc.puts); n != 6 {
-		t.Errorf("uploads %q, want a NAR, a listing and a narinfo per path", pc.puts)
+	if !strings.Contains(string(pc.files["nix-cache-info"]), "StoreDir: /nix/store\n") {
+		t.Errorf("nix-cache-info %q", pc.files["nix-cache-info"])
+	}
+	if n := len(pc.puts); n != 7 {
+		t.Errorf("uploads %q, want nix-cache-info, then a NAR, a listing and a narinfo per path", pc.puts)
 	}
 	pc.mu.Unlock()
 

@@ -174,7 +174,7 @@ func openCache(ctx context.Context, f *Factory, rawURL string, dir storepath.Dir
 		StoreDir:        dir,
 		TrustedKeys:     tk,
 		RequireSigs:     checkSigs && cs.requireSigs,
-		Create:          create && strings.HasPrefix(base, "file://"),
+		Create:          create,
 		Compression:     params.compression,
 		WriteNarListing: params.writeNarListing,
 		Jobs:            cs.jobs,
