@@ -40,9 +40,10 @@ const (
 
 // parsed is one file's result; its buffers are reused for later files.
 type parsed struct {
-	src  []byte   // the file's content (the AST's strings point into it)
-	out  []byte   // the --parse text and a newline
-	expr ast.Expr // nil: do the file again on the ordinary path
+	src     []byte   // the file's content (the AST's strings point into it)
+	out     []byte   // the --parse text and a newline
+	expr    ast.Expr // nil: do the file again on the ordinary path
+	checked bool     // the worker found every variable of expr defined
 }
 
 // parseFiles prints the --parse output of files in order with up to jobs
@@ -73,8 +74,12 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 	var waiting atomic.Int64 // the chunk the writer waits for
 	var wg sync.WaitGroup
 	for range workers {
+		// Each worker checks for undefined variables with its own
+		// state, made here on the evaluator's goroutine.
+		defined := p.s.ev.NewDefinedCheck()
 		wg.Go(func() {
 			w := p.newParseWorker()
+			w.defined = defined
 			for c := range todo {
 				var rs []parsed
 				select {
@@ -137,7 +142,7 @@ func (p *processor) parseFiles(files []string, jobs int) error {
 // emitParsed writes r, the worker's result for file, after the check for
 // undefined variables, or does file on the ordinary path.
 func (p *processor) emitParsed(file string, r *parsed) error {
-	if r.expr != nil && p.s.ev.CheckExpr(r.expr) == nil {
+	if r.expr != nil && (r.checked || p.s.ev.CheckExpr(r.expr) == nil) {
 		_, err := p.out.Write(r.out)
 		return err
 	}
@@ -155,6 +160,10 @@ type parseWorker struct {
 	storeDir string
 	opts     parser.Options
 	warned   bool // the parser reported a warning for the current file
+	// defined, if set, reports whether every variable of an expression
+	// is defined; a file that fails it takes the ordinary path, whose
+	// check reports the error.
+	defined func(ast.Expr) bool
 }
 
 func (p *processor) newParseWorker() *parseWorker {
@@ -175,7 +184,7 @@ func (p *processor) newParseWorker() *parseWorker {
 // parse reads, parses and prints file into r, reusing r's buffers. It
 // sets r.expr to nil when the file needs the ordinary path.
 func (w *parseWorker) parse(file string, r *parsed) {
-	r.expr = nil
+	r.expr, r.checked = nil, false
 	if file == "" || file[0] == '<' || strings.Contains(file, "://") {
 		return
 	}
@@ -199,8 +208,11 @@ func (w *parseWorker) parse(file string, r *parsed) {
 	if err != nil || w.warned || e == nil {
 		return
 	}
+	if w.defined != nil && !w.defined(e) {
+		return
+	}
 	r.out = append(ast.AppendShow(r.out[:0], e), '\n')
-	r.expr = e
+	r.expr, r.checked = e, w.defined != nil
 }
 
 // readRegularFile reads path into buf if it is a regular file and not a

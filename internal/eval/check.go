@@ -1,6 +1,10 @@
 package eval
 
-import "cairn/internal/lang/ast"
+import (
+	"maps"
+
+	"cairn/internal/lang/ast"
+)
 
 // CheckExpr reports the bind-time error Nix's parser reports for e (an
 // undefined variable), as CompileExpr would, without compiling: a walk
@@ -24,6 +28,29 @@ func (ev *Evaluator) CheckExpr(e ast.Expr) error {
 	ev.checkNames = nil
 	_, err := ev.compile(e)
 	return err
+}
+
+// NewDefinedCheck returns a function reporting whether every variable of
+// an expression is defined (CheckExpr's fast walk, without the error).
+// Each returned function has its own state: one may run on each of
+// several goroutines while the evaluator is not used, e.g. by the
+// parallel `--parse`. Call NewDefinedCheck itself on the evaluator's
+// goroutine.
+func (ev *Evaluator) NewDefinedCheck() func(ast.Expr) bool {
+	base := make(map[string]int32, len(ev.baseScope.names))
+	for s := range ev.baseScope.names {
+		base[ev.syms.name(s)]++
+	}
+	names := maps.Clone(base)
+	return func(e ast.Expr) bool {
+		c := &checker{names: names}
+		c.expr(e)
+		if c.undefined {
+			// The walk may have stopped with names pushed: start over.
+			names = maps.Clone(base)
+		}
+		return !c.undefined
+	}
 }
 
 // checker finds undefined variables. names counts the bindings of each
