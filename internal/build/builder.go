@@ -126,6 +126,11 @@ type Builder struct {
 	users *userPool
 	// pool keeps the directories of finished builds for reuse.
 	pool dirPool
+	// logz keeps the bzip2 writers of finished builds' logs (each holds
+	// a 900 kB block buffer that is otherwise allocated and zeroed per
+	// build, and collected: GC work that competes with the builders for
+	// the cores at -j2).
+	logz sync.Pool
 }
 
 // New returns a Builder for st with the settings cfg.

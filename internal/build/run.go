@@ -389,28 +389,47 @@ func (b *Builder) openLog(req *Request, r *buildRun) (io.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create build log: %w", err)
 	}
-	z, err := bzip2.NewWriter(f, &bzip2.WriterConfig{Level: bzip2.DefaultCompression})
+	z, _ := b.logz.Get().(*bzip2.Writer)
+	if z != nil {
+		err = z.Reset(f)
+	} else {
+		z, err = bzip2.NewWriter(f, &bzip2.WriterConfig{Level: bzip2.DefaultCompression})
+	}
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("create build log: %w", err)
 	}
-	return &compressedLog{f: f, z: z}, nil
+	return &compressedLog{f: f, z: z, pool: &b.logz}, nil
 }
 
 // compressedLog is a bzip2-compressed log file.
 type compressedLog struct {
-	f *os.File
-	z *bzip2.Writer
+	f    *os.File
+	z    *bzip2.Writer
+	pool *sync.Pool // where z goes when the stream is ended
 }
 
-func (l *compressedLog) Write(p []byte) (int, error) { return l.z.Write(p) }
+func (l *compressedLog) Write(p []byte) (int, error) {
+	if l.z == nil {
+		return 0, os.ErrClosed
+	}
+	return l.z.Write(p)
+}
 
-// Close ends the bzip2 stream and closes the file.
+// Close ends the bzip2 stream, closes the file and gives the writer
+// back for the next log (Reset makes it as new).
 func (l *compressedLog) Close() error {
+	if l.z == nil {
+		return os.ErrClosed
+	}
 	err := l.z.Close()
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil && l.pool != nil {
+		l.pool.Put(l.z)
+	}
+	l.z = nil
 	return err
 }
 
