@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"cairn/internal/fsutil"
 )
 
 // DefaultUserPoolDir is where Nix keeps its build-user locks
@@ -36,7 +36,7 @@ type userPool struct {
 	users []BuildUser // candidates, in order
 
 	mu    sync.Mutex
-	held  *os.File // the locked file of users[cur], or nil
+	held  *fsutil.LockedFile // the locked file of users[cur], or nil
 	cur   int
 	count int // builds using it
 }
@@ -77,30 +77,17 @@ func (p *userPool) lockFree() error {
 	}
 	for i, u := range p.users {
 		name := filepath.Join(p.dir, strconv.Itoa(u.UID))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+		f, err := fsutil.TryOpenLocked(name, os.O_RDWR|os.O_CREATE, 0o600, fsutil.Exclusive)
+		if errors.Is(err, fsutil.ErrWouldBlock) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("lock build user: %w", err)
-		}
-		if err := flockNB(f); err != nil {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				continue
-			}
-			return fmt.Errorf("lock build user %s: %w", name, err)
 		}
 		p.held, p.cur = f, i
 		return nil
 	}
 	return nil
-}
-
-func flockNB(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			return err
-		}
-	}
 }
 
 // release ends one build's use of the held user; the last one unlocks it.
