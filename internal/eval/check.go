@@ -14,10 +14,7 @@ import (
 func (ev *Evaluator) CheckExpr(e ast.Expr) error {
 	names := ev.checkNames
 	if names == nil {
-		names = make(map[string]int32, len(ev.baseScope.names)+64)
-		for s := range ev.baseScope.names {
-			names[ev.syms.name(s)]++
-		}
+		names = ev.baseNames()
 	}
 	c := &checker{names: names}
 	c.expr(e)
@@ -37,10 +34,7 @@ func (ev *Evaluator) CheckExpr(e ast.Expr) error {
 // parallel `--parse`. Call NewDefinedCheck itself on the evaluator's
 // goroutine.
 func (ev *Evaluator) NewDefinedCheck() func(ast.Expr) bool {
-	base := make(map[string]int32, len(ev.baseScope.names))
-	for s := range ev.baseScope.names {
-		base[ev.syms.name(s)]++
-	}
+	base := ev.baseNames()
 	names := maps.Clone(base)
 	return func(e ast.Expr) bool {
 		c := &checker{names: names}
@@ -51,6 +45,16 @@ func (ev *Evaluator) NewDefinedCheck() func(ast.Expr) bool {
 		}
 		return !c.undefined
 	}
+}
+
+// baseNames counts the names of the base scope (builtins and the like),
+// the checker's state before a walk.
+func (ev *Evaluator) baseNames() map[string]int32 {
+	names := make(map[string]int32, len(ev.baseScope.names)+64)
+	for s := range ev.baseScope.names {
+		names[ev.syms.name(s)]++
+	}
+	return names
 }
 
 // checker finds undefined variables. names counts the bindings of each
