@@ -17,22 +17,25 @@
 // running binary itself: Start spawns /proc/self/exe with argv[0] set to
 // InitArg0, in fresh namespaces (os/exec's SysProcAttr clone flags and id
 // maps; the init keeps CAP_SYS_ADMIN and friends inside its user
-// namespace as ambient capabilities). The init reads its Spec from fd 3,
-// does the mounts, pivot_root, hostname, loopback and seccomp set-up,
-// drops its capabilities and execs the program, which becomes PID 1 of
-// the sandbox: when it exits, every process left in the sandbox is
-// killed and the mounts disappear with the namespace. Set-up errors come
-// back to Start over fd 4.
+// namespace as ambient capabilities). Start computes the set-up as a
+// list of system calls (the mounts, pivot_root, hostname, loopback,
+// seccomp filter, ids, dropping capabilities and the exec of the
+// program) and sends it to the init on fd 3; the init, package initprog,
+// runs it from its package initialisation, before any other package of
+// the binary is initialised. The program becomes PID 1 of the sandbox:
+// when it exits, every process left in the sandbox is killed and the
+// mounts disappear with the namespace. A failing call comes back to
+// Start over fd 4.
 //
 // The package's initialisation calls
 //
 //	sandbox.MaybeRunInit(os.Args)
 //
-// so a program that imports it runs the init before its own
-// initialisation (and main) when it is started as one; calling it again
-// first thing in main (or TestMain) is harmless and makes it explicit.
-// It returns at once unless the process is a sandbox init, in which case
-// it never returns.
+// so a program that imports it runs the spawner (see Spawner) before its
+// own initialisation (and main) when it is started as one; calling it
+// again first thing in main (or TestMain) is harmless and makes it
+// explicit. It returns at once unless the process is a spawner, in which
+// case it never returns.
 //
 // # Sharing between sandboxes
 //
@@ -44,6 +47,6 @@
 // a namespace or a writable file between sandboxes; see their docs for
 // why they are safe.
 //
-// This is the only package of cairn that makes raw system calls. It
-// builds on Linux only.
+// This package and initprog are the only ones of cairn that make raw
+// system calls. It builds on Linux only.
 package sandbox

@@ -3,9 +3,7 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +16,13 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"cairn/internal/build/sandbox/initprog"
 )
 
 // InitArg0 is the argv[0] under which Start re-executes the running
 // binary as the sandbox init.
-const InitArg0 = "cairn-sandbox-init"
+const InitArg0 = initprog.Arg0
 
 // Nix's ids for the build user inside the sandbox (nixbld).
 const (
@@ -277,6 +277,10 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	if err := prepareRoot(&s, spec, hostGID); err != nil {
 		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
 	}
+	prog, err := buildProgram(&s)
+	if err != nil {
+		return nil, setupError(err.Error())
+	}
 
 	specR, specW, err := os.Pipe()
 	if err != nil {
@@ -307,20 +311,23 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	}
 	p := &Process{cmd: cmd, rem: rem, waited: waited, skel: spec.Skeletons}
 	errW.Close()
-	enc := json.NewEncoder(specW)
-	werr := enc.Encode(&s)
+	_, werr := specW.Write(prog.p.Encode())
 	specW.Close()
-	// The init closes fd 4 by exec'ing (close-on-exec) or writes why it
-	// could not.
+	// The init closes fd 4 by exec'ing (close-on-exec) or writes which
+	// of its calls failed.
 	msg, _ := io.ReadAll(errR)
 	if len(msg) > 0 || werr != nil {
 		p.Kill()
 		p.skel = nil // released by the deferred function
 		p.Wait()
-		if len(msg) == 0 {
-			return nil, fmt.Errorf("start sandbox: send spec: %w", werr)
+		f, ok := initprog.DecodeFailure(msg)
+		switch {
+		case ok:
+			return nil, setupError(prog.failure(f).Error())
+		case werr != nil:
+			return nil, fmt.Errorf("start sandbox: send set-up program: %w", werr)
 		}
-		return nil, setupError(string(bytes.TrimSpace(msg)))
+		return nil, fmt.Errorf("start sandbox: the init reported %q", msg)
 	}
 	started = true
 	return p, nil

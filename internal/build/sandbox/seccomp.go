@@ -5,7 +5,6 @@ package sandbox
 import (
 	"fmt"
 	"runtime"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -135,22 +134,4 @@ func filter(ts []sysTable) []unix.SockFilter {
 		prog = append(prog, b...)
 	}
 	return prog
-}
-
-// installSeccomp loads the filter for every thread of the process
-// (NO_NEW_PRIVS must already be set or the process must have
-// CAP_SYS_ADMIN).
-func installSeccomp() error {
-	ts, err := tables()
-	if err != nil {
-		return err
-	}
-	prog := filter(ts)
-	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
-	if errno != 0 {
-		return fmt.Errorf("unable to load seccomp BPF program: %w", errno)
-	}
-	return nil
 }

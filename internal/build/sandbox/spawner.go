@@ -16,6 +16,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The spawner starts from this package's initialisation (the sandbox
+// init itself starts earlier, from package initprog's).
+func init() { MaybeRunInit(os.Args) }
+
+// MaybeRunInit runs the sandbox spawner (see Spawner) and exits if args
+// (os.Args) say that this process is one; otherwise it returns at once.
+// Sandbox inits never get here: package initprog, which this package
+// imports, runs them during its initialisation. Call it first thing in
+// main, before anything starts goroutines that matter or touches the
+// terminal.
+func MaybeRunInit(args []string) {
+	if len(args) > 0 && args[0] == spawnerArg0 {
+		runSpawner()
+	}
+}
+
 // spawnerArg0 is the argv[0] under which a Spawner re-executes the
 // running binary.
 const spawnerArg0 = "cairn-sandbox-spawner"
