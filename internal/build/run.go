@@ -233,15 +233,22 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 // limits.
 func (b *Builder) execute(ctx context.Context, req *Request, r *buildRun, spec *sandbox.Spec, sandboxed bool) error {
 	drv := b.print(req.DrvPath)
-	logw, err := b.openLog(req, r)
-	if err != nil {
-		return err
+	// The log file is created while the sandbox starts: making its
+	// directory and file is most of a millisecond of file-system work,
+	// and the builder's output waits in the pseudo-terminal meanwhile.
+	type openedLog struct {
+		w   io.Writer
+		err error
 	}
-	sink := b.newLogSink(req, logw)
-	defer sink.close()
+	logc := make(chan openedLog, 1)
+	go func() {
+		w, err := b.openLog(req, r)
+		logc <- openedLog{w, err}
+	}()
 	// Like Nix, the builder writes to a pseudo-terminal in raw mode.
 	pr, pw, err := sandbox.OpenPty(spec.HostUID)
 	if err != nil {
+		closeLog((<-logc).w)
 		return fmt.Errorf("build %s: %w", drv, err)
 	}
 	spec.Stdout, spec.Stderr = pw, pw
@@ -252,13 +259,26 @@ func (b *Builder) execute(ctx context.Context, req *Request, r *buildRun, spec *
 		proc, err = sandbox.StartDirect(ctx, spec)
 	}
 	pw.Close()
+	lg := <-logc
 	if err != nil {
 		pr.Close()
+		closeLog(lg.w)
+		if lg.err != nil {
+			return lg.err
+		}
 		if errors.Is(err, sandbox.ErrUnavailable) {
 			return fmt.Errorf("build %s: %w", drv, err)
 		}
 		return &Error{Kind: Failed, Drv: drv, Msg: fmt.Sprintf("while setting up the build environment of '%s': %v", drv, err), Err: err}
 	}
+	if lg.err != nil {
+		proc.Kill()
+		proc.Wait()
+		pr.Close()
+		return lg.err
+	}
+	sink := b.newLogSink(req, lg.w)
+	defer sink.close()
 	var last atomic.Int64
 	last.Store(time.Now().UnixNano())
 	var tooBig atomic.Bool
@@ -508,13 +528,18 @@ func (s *logSink) tail() []string {
 	return append([]string(nil), s.lines...)
 }
 
+// closeLog closes a log file from openLog, if there is one.
+func closeLog(w io.Writer) {
+	if c, ok := w.(io.Closer); ok && w != nil {
+		c.Close()
+	}
+}
+
 func (s *logSink) close() {
 	s.mu.Lock()
 	if len(s.cur) > 0 {
 		s.flushLine()
 	}
 	s.mu.Unlock()
-	if c, ok := s.file.(io.Closer); ok && s.file != nil {
-		c.Close()
-	}
+	closeLog(s.file)
 }
