@@ -57,6 +57,8 @@ func (pr *program) failure(f initprog.Failure) error {
 	switch {
 	case f.Op == initprog.BadProgram:
 		return fmt.Errorf("read set-up program: %w", errno)
+	case f.Op == initprog.PreludeFailed:
+		return fmt.Errorf("set up the init's descriptors and session: %w", errno)
 	case f.Op < 0 || f.Op >= len(pr.msgs):
 		return errors.New("the set-up program ended without executing the builder")
 	}
@@ -89,7 +91,12 @@ func (e *unavailableError) Unwrap() error { return e.err }
 func buildProgram(s *initSpec) (*program, error) {
 	pr := &program{}
 	root := s.Root
-	// fd 4 reports failures, and closes with the exec.
+	// Only stdin, stdout and stderr reach the program, as Nix's
+	// closeMostFDs: descriptors cairn inherited without close-on-exec
+	// would otherwise leak into every build. fd 4 reports failures,
+	// and closes with the exec.
+	cr := pr.call(opMsg{what: "mark descriptors close-on-exec"}, unix.SYS_CLOSE_RANGE, num(3), num(uintptr(^uint32(0))), num(unix.CLOSE_RANGE_CLOEXEC))
+	pr.tolerate(cr, initprog.AnyErrno, 0) // before Linux 5.11: the fcntl below still covers fd 4
 	pr.call(opMsg{what: "set close-on-exec on the error pipe"}, unix.SYS_FCNTL, num(4), num(unix.F_SETFD), num(unix.FD_CLOEXEC))
 	pr.call(opMsg{what: "close the program pipe"}, unix.SYS_CLOSE, num(3))
 	// Nothing we mount may leak back to the host.

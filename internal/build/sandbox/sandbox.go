@@ -294,6 +294,15 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 	}
 	defer errR.Close()
 
+	// The program is written while the init starts: a Spawner reads it
+	// before it forks the init. Closing specR (by the init, the spawner
+	// or this function) ends a write nobody reads.
+	werrc := make(chan error, 1)
+	go func(b []byte) {
+		_, err := specW.Write(b)
+		specW.Close()
+		werrc <- err
+	}(prog.p.Encode())
 	var cmd *exec.Cmd
 	var rem *remote
 	var waited chan error
@@ -305,17 +314,15 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		err = startLocked(cmd, waited, nil)
 	}
 	if err != nil {
-		specW.Close()
 		errW.Close()
 		return nil, unavailable(err)
 	}
 	p := &Process{cmd: cmd, rem: rem, waited: waited, skel: spec.Skeletons}
 	errW.Close()
-	_, werr := specW.Write(prog.p.Encode())
-	specW.Close()
 	// The init closes fd 4 by exec'ing (close-on-exec) or writes which
 	// of its calls failed.
 	msg, _ := io.ReadAll(errR)
+	werr := <-werrc
 	if len(msg) > 0 || werr != nil {
 		p.Kill()
 		p.skel = nil // released by the deferred function

@@ -394,6 +394,29 @@ func TestSpawner(t *testing.T) {
 	if _, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
 		t.Errorf("true: %v", err)
 	}
+	// Only stdin (/dev/null), stdout and stderr reach the program: no
+	// descriptor of the spawner (which forks the init) or of cairn's
+	// parent, close-on-exec or not (3 is ls's own directory).
+	for _, sp := range []*Spawner{sp, nil} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Stdout: w, Stderr: w,
+			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},
+			Path:   "/bin/busybox", Args: []string{"ls", "/proc/self/fd/"}}
+		p, err := Start(context.Background(), &spec)
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _ := io.ReadAll(r)
+		r.Close()
+		// 3 is ls's own directory handle.
+		if err := p.Wait(); err != nil || string(out) != "0\n1\n2\n3\n" {
+			t.Errorf("spawner %v: descriptors of the program: %q, %v", sp != nil, out, err)
+		}
+	}
 	spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Path: "/nope", Args: []string{"nope"}}
 	if _, err := Start(context.Background(), &spec); err == nil || !strings.Contains(err.Error(), "executing '/nope'") {
 		t.Errorf("missing program: %v", err)

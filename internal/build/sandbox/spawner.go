@@ -292,7 +292,11 @@ func runSpawner() {
 	f.Close()
 	conn := c.(*net.UnixConn)
 	var mu sync.Mutex // guards running, closing and writes to conn
-	running := map[uint64]*exec.Cmd{}
+	running := map[uint64]child{}
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		os.Exit(2)
+	}
 	var waiters sync.WaitGroup
 	closing := false // the caller is gone: kill what starts from now on
 	reply := func(r spawnReply) {
@@ -328,8 +332,8 @@ func runSpawner() {
 		switch req.Op {
 		case "kill":
 			mu.Lock()
-			if cmd, ok := running[req.ID]; ok {
-				cmd.Process.Kill()
+			if ch, ok := running[req.ID]; ok {
+				ch.kill()
 			}
 			mu.Unlock()
 		case "start":
@@ -356,7 +360,7 @@ func runSpawner() {
 				stderr = rest[0]
 			}
 			// Concurrent builds start concurrently: a start returns
-			// only once the child has exec'd the init.
+			// only once the child is running the init.
 			waiters.Add(1)
 			go func(req spawnRequest) {
 				defer waiters.Done()
@@ -366,8 +370,7 @@ func runSpawner() {
 				// reaped, so that no other goroutine can end the thread.
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, files[0], files[1], stdout, stderr)
-				err := cmd.Start()
+				ch, err := startChild(&req, files[0], files[1], stdout, stderr, devNull)
 				for _, f := range files {
 					f.Close()
 				}
@@ -378,26 +381,27 @@ func runSpawner() {
 					return
 				}
 				mu.Lock()
-				running[req.ID] = cmd
+				running[req.ID] = ch
 				if closing {
-					cmd.Process.Kill()
+					ch.kill()
 				}
 				mu.Unlock()
 				// Kills come only after this reply.
-				reply(spawnReply{Op: "started", ID: req.ID, Pid: cmd.Process.Pid})
-				cmd.Wait()
+				reply(spawnReply{Op: "started", ID: req.ID, Pid: ch.pid()})
+				// It is killed only while in running, and leaves running
+				// before it is reaped: a kill cannot reach a reused pid.
+				ch.exited()
 				mu.Lock()
 				delete(running, req.ID)
 				mu.Unlock()
-				status := cmd.ProcessState.Sys().(syscall.WaitStatus)
-				reply(spawnReply{Op: "exit", ID: req.ID, Status: int(status)})
+				reply(spawnReply{Op: "exit", ID: req.ID, Status: int(ch.reap())})
 			}(req)
 		}
 	}
 	mu.Lock()
 	closing = true
-	for _, cmd := range running {
-		cmd.Process.Kill()
+	for _, ch := range running {
+		ch.kill()
 	}
 	mu.Unlock()
 	// Reap them, so that when Close returns they are gone.

@@ -30,7 +30,9 @@ func init() {
 	if !ok {
 		fail(Failure{Op: BadProgram, Errno: uint32(errEINVAL)})
 	}
-	fail(p.run())
+	f := p.Forkable()
+	op, errno := f.run()
+	fail(Failure{Op: op, Errno: uint32(errno)})
 }
 
 const errEINVAL = 22
@@ -45,7 +47,7 @@ func readAll(fd uintptr) ([]byte, uintptr) {
 		spare := b[len(b):cap(b)]
 		n, _, errno := rawSyscall6(sysRead, fd, uintptr(unsafe.Pointer(&spare[0])), uintptr(len(spare)), 0, 0, 0)
 		switch {
-		case errno == 4: // EINTR
+		case errno == eintr:
 			continue
 		case errno != 0:
 			return nil, errno
@@ -69,54 +71,4 @@ func fail(f Failure) {
 type sockFprog struct {
 	len    uint16
 	filter *byte
-}
-
-// run makes p's calls; it returns only on a failure (or when the ops
-// run out without an exec).
-func (p *Program) run() Failure {
-	results := make([]uintptr, len(p.Ops))
-	// Everything the arguments point to stays reachable from keep until
-	// the exec (the collector does not move heap objects).
-	var keep []any
-	for i := 0; i < len(p.Ops); i++ {
-		op := &p.Ops[i]
-		var a [6]uintptr
-		for j, arg := range op.Args {
-			switch arg.Kind {
-			case Imm:
-				a[j] = uintptr(arg.Imm)
-			case Bytes:
-				if len(arg.Data) > 0 {
-					a[j] = uintptr(unsafe.Pointer(&arg.Data[0]))
-				}
-			case Ref:
-				a[j] = results[arg.Ref] | uintptr(arg.Imm)
-			case List:
-				ptrs := make([]*byte, len(arg.List)+1)
-				for k, e := range arg.List {
-					ptrs[k] = &e[0]
-				}
-				keep = append(keep, ptrs)
-				a[j] = uintptr(unsafe.Pointer(&ptrs[0]))
-			case Fprog:
-				f := &sockFprog{len: uint16(len(arg.Data) / 8)}
-				if len(arg.Data) > 0 {
-					f.filter = &arg.Data[0]
-				}
-				keep = append(keep, f)
-				a[j] = uintptr(unsafe.Pointer(f))
-			}
-		}
-		r, _, errno := rawSyscall6(uintptr(op.Nr), a[0], a[1], a[2], a[3], a[4], a[5])
-		if errno != 0 {
-			if op.OKErrno == AnyErrno || uint64(errno) == op.OKErrno {
-				i += op.Skip
-				continue
-			}
-			return Failure{Op: i, Errno: uint32(errno)}
-		}
-		results[i] = r
-	}
-	_ = keep
-	return Failure{Op: len(p.Ops)}
 }

@@ -6,5 +6,11 @@ package initprog
 const (
 	sysRead      = 63
 	sysWrite     = 64
+	sysClose     = 57
+	sysClone     = 220
 	sysExitGroup = 94
+	sigchld      = 17
 )
+
+// CanFork says whether Fork works here.
+const CanFork = true

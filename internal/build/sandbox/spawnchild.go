@@ -1,0 +1,164 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"cairn/internal/build/sandbox/initprog"
+)
+
+// A child is a sandbox init started by the spawner.
+type child interface {
+	pid() int
+	kill()
+	exited()                  // waits until it has exited, without reaping it
+	reap() syscall.WaitStatus // after exited
+}
+
+// startChild starts the init for req: forked from the spawner, which
+// runs the set-up program read from specR in the child, or, where
+// initprog cannot fork, the running binary exec'd as the init, which
+// reads the program itself.
+func startChild(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) (child, error) {
+	if !initprog.CanFork {
+		cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, specR, errW, stdout, stderr)
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		return &execChild{cmd}, nil
+	}
+	return forkInit(req, specR, errW, stdout, stderr, devNull)
+}
+
+// forkInit forks the init from the spawner: no exec of a second Go
+// binary, no second runtime start. The child gets the descriptors an
+// exec'd init has (0 /dev/null, 1 and 2 the output, 4 the error pipe;
+// the program closes 3), a session of its own and the parent-death
+// signal, waits for its id maps and runs the program.
+func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) (child, error) {
+	b, err := io.ReadAll(specR)
+	if err != nil {
+		return nil, fmt.Errorf("read set-up program: %w", err)
+	}
+	main, ok := initprog.Decode(b)
+	if !ok {
+		return nil, errors.New("read set-up program: malformed")
+	}
+	if stdout == nil {
+		stdout = devNull
+	}
+	if stderr == nil {
+		stderr = devNull
+	}
+	// Each source is first copied above every target, so that placing
+	// one cannot overwrite another.
+	var pre initprog.Program
+	op := func(nr uintptr, args ...initprog.Arg) int {
+		pre.Ops = append(pre.Ops, initprog.Op{Nr: uint64(nr), Args: args})
+		return len(pre.Ops) - 1
+	}
+	type move struct {
+		f  *os.File
+		to uintptr
+	}
+	moves := []move{{devNull, 0}, {stdout, 1}, {stderr, 2}, {errW, 4}}
+	high := make([]int, len(moves))
+	for i, m := range moves {
+		high[i] = op(unix.SYS_FCNTL, num(m.f.Fd()), num(unix.F_DUPFD_CLOEXEC), num(100))
+	}
+	for i, m := range moves {
+		op(unix.SYS_DUP3, initprog.Result(high[i], 0), num(m.to), num(0))
+	}
+	op(unix.SYS_SETSID)
+	op(unix.SYS_PRCTL, num(unix.PR_SET_PDEATHSIG), num(uintptr(unix.SIGKILL)))
+
+	var sync [2]int
+	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("pipe: %w", err)
+	}
+	pid, errno := initprog.Fork(cloneFlags(req.Network), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
+	unix.Close(sync[0])
+	if errno != 0 {
+		unix.Close(sync[1])
+		return nil, os.NewSyscallError("clone", syscall.Errno(errno))
+	}
+	c := &forkedChild{p: pid}
+	if err := writeIDMaps(pid, req); err != nil {
+		unix.Close(sync[1]) // the child exits
+		c.exited()
+		c.reap()
+		return nil, err
+	}
+	_, err = unix.Write(sync[1], []byte{0})
+	unix.Close(sync[1])
+	if err != nil {
+		c.kill()
+		c.exited()
+		c.reap()
+		return nil, fmt.Errorf("start sandbox init: %w", err)
+	}
+	return c, nil
+}
+
+// cloneFlags are the namespaces of a sandbox.
+func cloneFlags(network bool) uintptr {
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if !network {
+		flags |= unix.CLONE_NEWNET
+	}
+	return flags
+}
+
+// writeIDMaps maps the init's user namespace's uid and gid to the host
+// ids, with setgroups denied, as os/exec does for SysProcAttr's maps.
+func writeIDMaps(pid int, req *spawnRequest) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	for _, w := range []struct{ file, data string }{
+		{"uid_map", fmt.Sprintf("%d %d 1\n", req.UID, req.HostUID)},
+		{"setgroups", "deny"},
+		{"gid_map", fmt.Sprintf("%d %d 1\n", req.GID, req.HostGID)},
+	} {
+		if err := os.WriteFile(dir+w.file, []byte(w.data), 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type forkedChild struct{ p int }
+
+func (c *forkedChild) pid() int { return c.p }
+func (c *forkedChild) kill()    { unix.Kill(c.p, unix.SIGKILL) }
+
+func (c *forkedChild) exited() {
+	var info unix.Siginfo
+	for unix.Waitid(unix.P_PID, c.p, &info, unix.WEXITED|unix.WNOWAIT, nil) == unix.EINTR {
+	}
+}
+
+func (c *forkedChild) reap() syscall.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(c.p, &ws, 0, nil); err != unix.EINTR {
+			return syscall.WaitStatus(ws)
+		}
+	}
+}
+
+type execChild struct{ cmd *exec.Cmd }
+
+func (c *execChild) pid() int { return c.cmd.Process.Pid }
+func (c *execChild) kill()    { c.cmd.Process.Kill() }
+func (c *execChild) exited()  { c.cmd.Wait() }
+func (c *execChild) reap() syscall.WaitStatus {
+	return c.cmd.ProcessState.Sys().(syscall.WaitStatus)
+}
