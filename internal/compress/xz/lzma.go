@@ -47,134 +47,6 @@ func (rc *rangeDec) normalize() {
 	}
 }
 
-// bit decodes one bit with probability *p.
-func (rc *rangeDec) bit(p *uint16) uint32 {
-	rc.normalize()
-	bound := (rc.rng >> 11) * uint32(*p)
-	if rc.code < bound {
-		rc.rng = bound
-		*p += (bitModelTotal - *p) >> moveBits
-		return 0
-	}
-	rc.rng -= bound
-	rc.code -= bound
-	*p -= *p >> moveBits
-	return 1
-}
-
-// literal decodes the 8 bits of a literal with the probabilities lit;
-// match >= 0x100 is the byte at rep0 plus 0x100 for a matched literal
-// (after a match), 0 for a plain one. The range decoder's fields are
-// held in locals, and the bit decoding has no branch on the bit's value:
-// the bits of literals are the least predictable.
-func (rc *rangeDec) literal(lit *[literalCoders]uint16, match uint32) byte {
-	rng, code, ip, in := rc.rng, rc.code, rc.pos, rc.in
-	const adj0 = uint32(1<<32 + 31 - bitModelTotal) // adds -(2048-31)
-	sym := uint32(1)
-	if match != 0 {
-		// offset is 0x100 while the decoded bits equal the match byte's
-		for offset := uint32(0x100); sym < 0x100; {
-			match <<= 1
-			mb := match & offset
-			if rng < topValue {
-				rng <<= 8
-				code = code<<8 | uint32(in[ip])
-				ip++
-			}
-			p := &lit[offset+mb+sym]
-			v := uint32(*p)
-			bound := (rng >> 11) * v
-			b := uint32((uint64(code) - uint64(bound)) >> 63) // 1 for a 0 bit
-			mask := b - 1
-			rng = bound + (rng-bound-bound)&mask
-			code -= bound & mask
-			*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-			sym = sym<<1 | (1 - b)
-			// keep offset while the bit equals the match bit
-			offset &= ^(mb ^ (mask & offset))
-		}
-	} else {
-		for sym < 0x100 {
-			if rng < topValue {
-				rng <<= 8
-				code = code<<8 | uint32(in[ip])
-				ip++
-			}
-			p := &lit[sym&0xff]
-			v := uint32(*p)
-			bound := (rng >> 11) * v
-			b := uint32((uint64(code) - uint64(bound)) >> 63)
-			mask := b - 1
-			rng = bound + (rng-bound-bound)&mask
-			code -= bound & mask
-			*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-			sym = sym<<1 | (1 - b)
-		}
-	}
-	rc.rng, rc.code, rc.pos = rng, code, ip
-	return byte(sym)
-}
-
-// tree decodes a bits-bit symbol MSB first with the tree probs, the
-// range decoder's fields in locals.
-func (rc *rangeDec) tree(probs []uint16, bits uint) uint32 {
-	rng, code, ip, in := rc.rng, rc.code, rc.pos, rc.in
-	m := uint32(1)
-	for i := uint(0); i < bits; i++ {
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
-		}
-		p := &probs[m]
-		v := uint32(*p)
-		bound := (rng >> 11) * v
-		if code < bound {
-			rng = bound
-			*p = uint16(v + (bitModelTotal-v)>>moveBits)
-			m <<= 1
-		} else {
-			rng -= bound
-			code -= bound
-			*p = uint16(v - v>>moveBits)
-			m = m<<1 | 1
-		}
-	}
-	rc.rng, rc.code, rc.pos = rng, code, ip
-	return m - 1<<bits
-}
-
-// reverse decodes a bits-bit symbol LSB first; probs[1] is the root.
-func (rc *rangeDec) reverse(probs []uint16, bits uint) uint32 {
-	m := uint32(1)
-	var sym uint32
-	for i := uint(0); i < bits; i++ {
-		b := rc.bit(&probs[m])
-		m = m<<1 | b
-		sym |= b << i
-	}
-	return sym
-}
-
-// direct decodes bits bits with fixed probability one half.
-func (rc *rangeDec) direct(bits uint32) uint32 {
-	rng, code, ip, in := rc.rng, rc.code, rc.pos, rc.in
-	var v uint32
-	for ; bits > 0; bits-- {
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
-		}
-		rng >>= 1
-		t := (code - rng) >> 31 // 1 if code < rng
-		code -= rng & (t - 1)
-		v = v<<1 | (1 - t)
-	}
-	rc.rng, rc.code, rc.pos = rng, code, ip
-	return v
-}
-
 type lenProbs struct {
 	choice  uint16
 	choice2 uint16
@@ -183,37 +55,31 @@ type lenProbs struct {
 	high    [1 << lenHighBits]uint16
 }
 
-// decode returns the match length minus matchMinLen.
-func (l *lenProbs) decode(rc *rangeDec, posState uint32) uint32 {
-	if rc.bit(&l.choice) == 0 {
-		return rc.tree(l.low[posState][:], lenLowBits)
-	}
-	if rc.bit(&l.choice2) == 0 {
-		return lenLow + rc.tree(l.mid[posState][:], lenMidBits)
-	}
-	return lenLow + lenMid + rc.tree(l.high[:], lenHighBits)
-}
-
+// probs holds the adaptive probabilities. The arrays indexed by the
+// state have 16 rows, not 12, so that an index masked to 4 bits needs
+// no bounds check; literal has one spare coder's worth at its end so a
+// matched literal's index (at most 0x2ff past the coder's start) masked
+// to 10 bits stays inside.
 type probs struct {
-	isMatch    [numStates * posStatesMax]uint16
-	isRep      [numStates]uint16
-	isRepG0    [numStates]uint16
-	isRepG1    [numStates]uint16
-	isRepG2    [numStates]uint16
-	isRep0Long [numStates * posStatesMax]uint16
+	isMatch    [16 * posStatesMax]uint16
+	isRep      [16]uint16
+	isRepG0    [16]uint16
+	isRepG1    [16]uint16
+	isRepG2    [16]uint16
+	isRep0Long [16 * posStatesMax]uint16
 	posSlot    [4][1 << 6]uint16
 	posSpecial [fullDistances - endPosModel + 1]uint16
 	align      [1 << alignBits]uint16
 	len        lenProbs
 	repLen     lenProbs
-	literal    [literalCoders << 4]uint16 // lc+lp <= 4 in LZMA2
+	literal    [literalCoders<<4 + 0x100]uint16 // lc+lp <= 4 in LZMA2
 }
 
 func (p *probs) reset() {
 	for i := range p.isMatch {
 		p.isMatch[i] = probInit
 	}
-	for i := range numStates {
+	for i := range p.isRep {
 		p.isRep[i], p.isRepG0[i], p.isRepG1[i], p.isRepG2[i] = probInit, probInit, probInit, probInit
 	}
 	for i := range p.isRep0Long {
@@ -263,13 +129,41 @@ func (s *lzmaState) resetState() {
 	s.pending = 0
 }
 
-// decode decodes LZMA symbols from rc into the dictionary d until
+// litNext packs the state after a literal, 4 bits per state.
+const litNext = 0x546543210000
+
+// rcBit decodes one bit with probability *p. The range decoder's state
+// goes in and out by value, so that after inlining it stays in
+// registers.
+func rcBit(rng, code uint32, in []byte, ip int, p *uint16) (uint32, uint32, int, uint32) {
+	if rng < topValue {
+		rng <<= 8
+		code = code<<8 | uint32(in[ip])
+		ip++
+	}
+	v := uint32(*p)
+	bound := (rng >> 11) * v
+	if code < bound {
+		*p = uint16(v + (bitModelTotal-v)>>moveBits)
+		return bound, code, ip, 0
+	}
+	*p = uint16(v - v>>moveBits)
+	return rng - bound, code - bound, ip, 1
+}
+
+// decode decodes LZMA symbols from rc0 into the dictionary d until
 // d.pos reaches limit (limit <= len(d.buf)) or the chunk's input is
 // exhausted. It reports false when the data is corrupt: a distance past
 // the dictionary's content, an end marker, or input read past the
 // chunk.
+//
+// It is one function, the range decoder's state in local variables
+// and every bit decoded inline, so that the state lives in registers
+// rather than in memory behind a pointer.
 func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
-	rc := *rc0
+	rng, code, ip := rc0.rng, rc0.code, rc0.pos
+	in := rc0.in
+	chunkEnd := len(in) - rcPad
 	buf := d.buf[:len(d.buf):len(d.buf)]
 	pos := d.pos
 	full := d.full
@@ -279,7 +173,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	lc := s.lc
 	p := &s.p
 	ok := true
-	chunkEnd := len(rc.in) - rcPad
+	var b uint32
 
 	// finish a match cut off by the previous limit
 	n := s.pending
@@ -316,12 +210,22 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			}
 			n = 0
 		}
-		if pos >= limit || rc.pos > chunkEnd {
+		if pos >= limit || ip > chunkEnd {
 			break
 		}
 		posState := uint32(pos) & pbMask
-		if rc.bit(&p.isMatch[state<<4|posState]) == 0 {
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		pm := &p.isMatch[(state<<4|posState)&0xff]
+		v := uint32(*pm)
+		bound := (rng >> 11) * v
+		if code < bound {
 			// literal
+			rng = bound
+			*pm = uint16(v + (bitModelTotal-v)>>moveBits)
 			var prev uint32
 			if pos > 0 {
 				prev = uint32(buf[pos-1])
@@ -329,61 +233,80 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				prev = uint32(buf[len(buf)-1])
 			}
 			base := literalCoders * (((uint32(pos) & lpMask) << lc) + prev>>(8-lc))
-			lit := (*[literalCoders]uint16)(p.literal[base : base+literalCoders])
-			var match uint32
+			lit := (*[0x400]uint16)(p.literal[base : base+0x400])
+			// The bits of literals are the least predictable: they are
+			// decoded without a branch on the bit's value.
+			const adj0 = uint32(1<<32 + 31 - bitModelTotal) // adds -(2048-31)
+			sym := uint32(1)
 			if state >= 7 {
 				src := pos - int(rep0) - 1
 				if src < 0 {
 					src += len(buf)
 				}
-				match = uint32(buf[src]) | 0x100
-			}
-			buf[pos] = rc.literal(lit, match)
-			pos++
-			switch {
-			case state < 4:
-				state = 0
-			case state < 10:
-				state -= 3
-			default:
-				state -= 6
-			}
-			continue
-		}
-		var l uint32
-		if rc.bit(&p.isRep[state]) == 0 {
-			// simple match
-			rep3, rep2, rep1 = rep2, rep1, rep0
-			l = p.len.decode(&rc, posState)
-			if state < 7 {
-				state = 7
-			} else {
-				state = 10
-			}
-			ls := l
-			if ls > 3 {
-				ls = 3
-			}
-			slot := rc.tree(p.posSlot[ls][:], 6)
-			if slot < 4 {
-				rep0 = slot
-			} else {
-				bits := slot>>1 - 1
-				rep0 = (2 | slot&1) << bits
-				if slot < endPosModel {
-					rep0 += rc.reverse(p.posSpecial[rep0-slot:], uint(bits))
-				} else {
-					rep0 += rc.direct(bits-alignBits) << alignBits
-					rep0 += rc.reverse(p.align[:], alignBits)
-					if rep0 == 0xffffffff {
-						ok = false // end marker: LZMA2 has none
-						break
+				match := uint32(buf[src]) | 0x100
+				// offset is 0x100 while the decoded bits equal the match byte's
+				for offset := uint32(0x100); sym < 0x100; {
+					match <<= 1
+					mb := match & offset
+					if rng < topValue {
+						rng <<= 8
+						code = code<<8 | uint32(in[ip])
+						ip++
 					}
+					p := &lit[(offset+mb+sym)&0x3ff]
+					v := uint32(*p)
+					bound := (rng >> 11) * v
+					b := uint32((uint64(code) - uint64(bound)) >> 63) // 1 for a 0 bit
+					mask := b - 1
+					rng = bound + (rng-bound-bound)&mask
+					code -= bound & mask
+					*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+					sym = sym<<1 | (1 - b)
+					// keep offset while the bit equals the match bit
+					offset &= ^(mb ^ (mask & offset))
+				}
+			} else {
+				// The probabilities of both children of the node are
+				// loaded before the bit is known, so the load is not on
+				// the path from one bit to the next.
+				v := uint32(lit[1])
+				for sym < 0x100 {
+					if rng < topValue {
+						rng <<= 8
+						code = code<<8 | uint32(in[ip])
+						ip++
+					}
+					v0, v1 := uint32(lit[(2*sym)&0x3ff]), uint32(lit[(2*sym+1)&0x3ff])
+					bound := (rng >> 11) * v
+					mask := uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 1 bit
+					mask = ^mask
+					rng = bound + (rng-bound-bound)&mask
+					code -= bound & mask
+					lit[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+					sym = sym<<1 - mask
+					v = v0 ^ (v0^v1)&mask
 				}
 			}
+			buf[pos] = byte(sym)
+			pos++
+			state = uint32(uint64(litNext) >> (state * 4) & 0xf)
+			continue
+		}
+		rng -= bound
+		code -= bound
+		*pm = uint16(v - v>>moveBits)
+
+		var lp *lenProbs
+		rng, code, ip, b = rcBit(rng, code, in, ip, &p.isRep[state&0xf])
+		if b == 0 {
+			// simple match
+			rep3, rep2, rep1 = rep2, rep1, rep0
+			lp = &p.len
 		} else {
-			if rc.bit(&p.isRepG0[state]) == 0 {
-				if rc.bit(&p.isRep0Long[state<<4|posState]) == 0 {
+			rng, code, ip, b = rcBit(rng, code, in, ip, &p.isRepG0[state&0xf])
+			if b == 0 {
+				rng, code, ip, b = rcBit(rng, code, in, ip, &p.isRep0Long[(state<<4|posState)&0xff])
+				if b == 0 {
 					// short rep: one byte at rep0
 					if state < 7 {
 						state = 9
@@ -404,10 +327,12 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				}
 			} else {
 				var dist uint32
-				if rc.bit(&p.isRepG1[state]) == 0 {
+				rng, code, ip, b = rcBit(rng, code, in, ip, &p.isRepG1[state&0xf])
+				if b == 0 {
 					dist = rep1
 				} else {
-					if rc.bit(&p.isRepG2[state]) == 0 {
+					rng, code, ip, b = rcBit(rng, code, in, ip, &p.isRepG2[state&0xf])
+					if b == 0 {
 						dist = rep2
 					} else {
 						dist = rep3
@@ -418,12 +343,97 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				rep1 = rep0
 				rep0 = dist
 			}
-			l = p.repLen.decode(&rc, posState)
-			if state < 7 {
-				state = 8
-			} else {
-				state = 11
+			lp = &p.repLen
+		}
+
+		// the length, minus matchMinLen
+		var l uint32
+		rng, code, ip, b = rcBit(rng, code, in, ip, &lp.choice)
+		if b == 0 {
+			probs := &lp.low[posState&(posStatesMax-1)]
+			m := uint32(1)
+			for range lenLowBits {
+				rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m&(lenLow-1)])
+				m = m<<1 | b
 			}
+			l = m - lenLow
+		} else {
+			rng, code, ip, b = rcBit(rng, code, in, ip, &lp.choice2)
+			if b == 0 {
+				probs := &lp.mid[posState&(posStatesMax-1)]
+				m := uint32(1)
+				for range lenMidBits {
+					rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m&(lenMid-1)])
+					m = m<<1 | b
+				}
+				l = m - lenMid + lenLow
+			} else {
+				m := uint32(1)
+				for range lenHighBits {
+					rng, code, ip, b = rcBit(rng, code, in, ip, &lp.high[m&0xff])
+					m = m<<1 | b
+				}
+				l = m - 1<<lenHighBits + lenLow + lenMid
+			}
+		}
+
+		if lp == &p.len {
+			if state < 7 {
+				state = 7
+			} else {
+				state = 10
+			}
+			// the distance
+			probs := &p.posSlot[min(l, 3)]
+			slot := uint32(1)
+			for range 6 {
+				rng, code, ip, b = rcBit(rng, code, in, ip, &probs[slot&63])
+				slot = slot<<1 | b
+			}
+			slot -= 64
+			if slot < 4 {
+				rep0 = slot
+			} else {
+				bits := slot>>1 - 1
+				rep0 = (2 | slot&1) << bits
+				if slot < endPosModel {
+					probs := p.posSpecial[rep0-slot:]
+					m := uint32(1)
+					for i := range bits {
+						rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m])
+						m = m<<1 | b
+						rep0 += b << i
+					}
+				} else {
+					var v uint32
+					for range bits - alignBits {
+						if rng < topValue {
+							rng <<= 8
+							code = code<<8 | uint32(in[ip])
+							ip++
+						}
+						rng >>= 1
+						t := (code - rng) >> 31 // 1 if code < rng
+						code -= rng & (t - 1)
+						v = v<<1 | (1 - t)
+					}
+					rep0 += v << alignBits
+					m := uint32(1)
+					for i := range alignBits {
+						rng, code, ip, b = rcBit(rng, code, in, ip, &p.align[m&(1<<alignBits-1)])
+						m = m<<1 | b
+						rep0 += b << i
+					}
+					if rep0 == 0xffffffff {
+						ok = false // end marker: LZMA2 has none
+						break
+					}
+				}
+			}
+		} else if state < 7 {
+			state = 8
+		} else {
+			state = 11
 		}
 		if full {
 			if int(rep0) >= len(buf)-dictSlack {
@@ -436,11 +446,11 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 		}
 		n = int(l) + matchMinLen
 	}
-	if rc.pos > chunkEnd {
+	if ip > chunkEnd {
 		ok = false
 	}
 	d.pos = pos
 	s.state, s.rep0, s.rep1, s.rep2, s.rep3 = state, rep0, rep1, rep2, rep3
-	*rc0 = rc
+	rc0.rng, rc0.code, rc0.pos = rng, code, ip
 	return ok
 }
