@@ -12,7 +12,8 @@
 # cairn is built static (CGO_ENABLED=0), as it ships: a dynamically linked binary spends about
 # a millisecond more in the dynamic loader every time it starts as a sandbox init.
 #
-# Environment (besides common.sh's CAIRN): N (500), RUNS (3 here), BENCH_TMP.
+# Environment (besides common.sh's CAIRN): N (500), RUNS (3 here), BENCH_TMP, WORKLOADS (default
+# "chain:1 fan:1 fan:2", shape:jobs).
 set -euo pipefail
 : "${RUNS:=3}" "${N:=500}"
 export CGO_ENABLED=0
@@ -37,7 +38,7 @@ ms() {
 echo "build: N=$N, median of $RUNS (after one warm-up run); $(load_note)"
 printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio "nix cpu" "cairn cpu" "cpu ratio"
 declare -A med
-for w in chain:1 fan:1 fan:2; do
+for w in ${WORKLOADS:-chain:1 fan:1 fan:2}; do
 	shape=${w%:*} j=${w#*:}
 	note="$(load_note) at start; "
 	nw=() nm=() cw=() cm=() nc=() cc=()
@@ -71,5 +72,5 @@ for w in chain:1 fan:1 fan:2; do
 	report build "$shape-j$j-n$N" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note" >/dev/null
 	echo "  $note"
 done
-echo "per-derivation overhead nix/cairn (wall; want >= 3): chain $(ratio "${med[chain:1.nix]}" "${med[chain:1.cairn]}"), fan-out -j1 $(ratio "${med[fan:1.nix]}" "${med[fan:1.cairn]}")"
-echo "fan-out -j1/-j2 speed-up (want >= 1.7 for cairn): nix $(ratio "${med[fan:1.nix]}" "${med[fan:2.nix]}"), cairn $(ratio "${med[fan:1.cairn]}" "${med[fan:2.cairn]}")"
+echo "per-derivation overhead nix/cairn (wall; want >= 3): chain $(ratio "${med[chain:1.nix]:--}" "${med[chain:1.cairn]:--}"), fan-out -j1 $(ratio "${med[fan:1.nix]:--}" "${med[fan:1.cairn]:--}")"
+echo "fan-out -j1/-j2 speed-up (want >= 1.7 for cairn): nix $(ratio "${med[fan:1.nix]:--}" "${med[fan:2.nix]:--}"), cairn $(ratio "${med[fan:1.cairn]:--}" "${med[fan:2.cairn]:--}")"
