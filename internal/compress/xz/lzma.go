@@ -234,58 +234,15 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			}
 			base := literalCoders * (((uint32(pos) & lpMask) << lc) + prev>>(8-lc))
 			lit := (*[0x400]uint16)(p.literal[base : base+0x400])
-			// The bits of literals are the least predictable: they are
-			// decoded without a branch on the bit's value.
-			const adj0 = uint32(1<<32 + 31 - bitModelTotal) // adds -(2048-31)
-			sym := uint32(1)
+			var sym uint32
 			if state >= 7 {
 				src := pos - int(rep0) - 1
 				if src < 0 {
 					src += len(buf)
 				}
-				match := uint32(buf[src]) | 0x100
-				// offset is 0x100 while the decoded bits equal the match byte's
-				for offset := uint32(0x100); sym < 0x100; {
-					match <<= 1
-					mb := match & offset
-					if rng < topValue {
-						rng <<= 8
-						code = code<<8 | uint32(in[ip])
-						ip++
-					}
-					p := &lit[(offset+mb+sym)&0x3ff]
-					v := uint32(*p)
-					bound := (rng >> 11) * v
-					b := uint32((uint64(code) - uint64(bound)) >> 63) // 1 for a 0 bit
-					mask := b - 1
-					rng = bound + (rng-bound-bound)&mask
-					code -= bound & mask
-					*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-					sym = sym<<1 | (1 - b)
-					// keep offset while the bit equals the match bit
-					offset &= ^(mb ^ (mask & offset))
-				}
+				rng, code, ip, sym = matchedLiteral(rng, code, in, ip, lit, uint32(buf[src]))
 			} else {
-				// The probabilities of both children of the node are
-				// loaded before the bit is known, so the load is not on
-				// the path from one bit to the next.
-				v := uint32(lit[1])
-				for sym < 0x100 {
-					if rng < topValue {
-						rng <<= 8
-						code = code<<8 | uint32(in[ip])
-						ip++
-					}
-					v0, v1 := uint32(lit[(2*sym)&0x3ff]), uint32(lit[(2*sym+1)&0x3ff])
-					bound := (rng >> 11) * v
-					mask := uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 1 bit
-					mask = ^mask
-					rng = bound + (rng-bound-bound)&mask
-					code -= bound & mask
-					lit[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-					sym = sym<<1 - mask
-					v = v0 ^ (v0^v1)&mask
-				}
+				rng, code, ip, sym = literal(rng, code, in, ip, lit)
 			}
 			buf[pos] = byte(sym)
 			pos++
@@ -368,12 +325,8 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				}
 				l = m - lenMid + lenLow
 			} else {
-				m := uint32(1)
-				for range lenHighBits {
-					rng, code, ip, b = rcBit(rng, code, in, ip, &lp.high[m&0xff])
-					m = m<<1 | b
-				}
-				l = m - 1<<lenHighBits + lenLow + lenMid
+				rng, code, ip, b = bitTree(rng, code, in, ip, lp.high[:], lenHighBits)
+				l = b + lenLow + lenMid
 			}
 		}
 
@@ -385,12 +338,8 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			}
 			// the distance
 			probs := &p.posSlot[min(l, 3)]
-			slot := uint32(1)
-			for range 6 {
-				rng, code, ip, b = rcBit(rng, code, in, ip, &probs[slot&63])
-				slot = slot<<1 | b
-			}
-			slot -= 64
+			var slot uint32
+			rng, code, ip, slot = bitTree(rng, code, in, ip, probs[:], 6)
 			if slot < 4 {
 				rep0 = slot
 			} else {
@@ -418,12 +367,9 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 						v = v<<1 | (1 - t)
 					}
 					rep0 += v << alignBits
-					m := uint32(1)
-					for i := range alignBits {
-						rng, code, ip, b = rcBit(rng, code, in, ip, &p.align[m&(1<<alignBits-1)])
-						m = m<<1 | b
-						rep0 += b << i
-					}
+					// the align bits come least significant first
+					rng, code, ip, b = bitTree(rng, code, in, ip, p.align[:], alignBits)
+					rep0 += b&1<<3 | b&2<<1 | b&4>>1 | b&8>>3
 					if rep0 == 0xffffffff {
 						ok = false // end marker: LZMA2 has none
 						break
@@ -453,4 +399,101 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	s.state, s.rep0, s.rep1, s.rep2, s.rep3 = state, rep0, rep1, rep2, rep3
 	rc0.rng, rc0.code, rc0.pos = rng, code, ip
 	return ok
+}
+
+// The bits of literals are the least predictable: they are decoded
+// without a branch on the bit's value. The literal decoders are
+// functions of their own, not inlined, so that their few variables get
+// registers.
+const adj0 = uint32(1<<32 + 31 - bitModelTotal) // adds -(2048-31)
+
+// literal decodes a literal with the probabilities lit.
+//
+//go:noinline
+func literal(rng, code uint32, in []byte, ip int, lit *[0x400]uint16) (uint32, uint32, int, uint32) {
+	// The probabilities of both children of the node are loaded before
+	// the bit is known, so the load is not on the path from one bit to
+	// the next.
+	sym := uint32(1)
+	v := uint32(lit[1])
+	for sym < 0x100 {
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		v0, v1 := uint32(lit[(2*sym)&0x3ff]), uint32(lit[(2*sym+1)&0x3ff])
+		bound := (rng >> 11) * v
+		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
+		rng = bound + (rng-bound-bound)&mask
+		code -= bound & mask
+		lit[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+		sym = sym<<1 - mask
+		v = v0 ^ (v0^v1)&mask
+	}
+	return rng, code, ip, sym & 0xff
+}
+
+// matchedLiteral decodes a literal after a match with the
+// probabilities lit; mbyte is the byte at distance rep0.
+//
+//go:noinline
+func matchedLiteral(rng, code uint32, in []byte, ip int, lit *[0x400]uint16, mbyte uint32) (uint32, uint32, int, uint32) {
+	match := mbyte | 0x100
+	sym := uint32(1)
+	// offset is 0x100 while the decoded bits equal the match byte's
+	for offset := uint32(0x100); sym < 0x100; {
+		match <<= 1
+		mb := match & offset
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		p := &lit[(offset+mb+sym)&0x3ff]
+		v := uint32(*p)
+		bound := (rng >> 11) * v
+		b := uint32((uint64(code) - uint64(bound)) >> 63) // 1 for a 0 bit
+		mask := b - 1
+		rng = bound + (rng-bound-bound)&mask
+		code -= bound & mask
+		*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+		sym = sym<<1 | (1 - b)
+		// keep offset while the bit equals the match bit
+		offset &= ^(mb ^ (mask & offset))
+	}
+	return rng, code, ip, sym & 0xff
+}
+
+// bitTree decodes a bits-bit symbol, most significant bit first, with
+// the probabilities probs (probs[1] is the root), without branches on
+// the bits, as literal does. It returns the bits in the order decoded,
+// highest first.
+//
+//go:noinline
+func bitTree(rng, code uint32, in []byte, ip int, probs []uint16, bits uint32) (uint32, uint32, int, uint32) {
+	top := uint32(1) << bits
+	if len(probs) < int(top) {
+		panic("xz: bit tree probabilities too short")
+	}
+	sym := uint32(1)
+	v := uint32(probs[1])
+	for {
+		if rng < topValue {
+			rng <<= 8
+			code = code<<8 | uint32(in[ip])
+			ip++
+		}
+		bound := (rng >> 11) * v
+		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
+		rng = bound + (rng-bound-bound)&mask
+		code -= bound & mask
+		probs[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+		if 2*sym >= top {
+			return rng, code, ip, sym<<1 - mask - top
+		}
+		v0, v1 := uint32(probs[2*sym]), uint32(probs[2*sym+1])
+		sym = sym<<1 - mask
+		v = v0 ^ (v0^v1)&mask
+	}
 }
