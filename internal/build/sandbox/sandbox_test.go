@@ -397,7 +397,13 @@ func TestSpawner(t *testing.T) {
 	// Only stdin (/dev/null), stdout and stderr reach the program: no
 	// descriptor of the spawner (which forks the init) or of cairn's
 	// parent, close-on-exec or not (3 is ls's own directory).
+	// close_range(CLOSE_RANGE_CLOEXEC) needs Linux 5.11.
+	closeRangeOK := unix.CloseRange(1<<30, 1<<30, unix.CLOSE_RANGE_CLOEXEC) == nil
 	for _, sp := range []*Spawner{sp, nil} {
+		if !closeRangeOK {
+			t.Log("no close_range(CLOSE_RANGE_CLOEXEC) here (Linux < 5.11): descriptors not checked")
+			break
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
