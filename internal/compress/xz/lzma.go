@@ -439,28 +439,33 @@ func literal(rng, code uint32, in []byte, ip int, lit *[0x400]uint16) (uint32, u
 //
 //go:noinline
 func matchedLiteral(rng, code uint32, in []byte, ip int, lit *[0x400]uint16, mbyte uint32) (uint32, uint32, int, uint32) {
-	match := mbyte | 0x100
+	match := mbyte << 1
 	sym := uint32(1)
 	// offset is 0x100 while the decoded bits equal the match byte's
-	for offset := uint32(0x100); sym < 0x100; {
-		match <<= 1
-		mb := match & offset
+	offset := uint32(0x100)
+	mb := match & offset
+	v := uint32(lit[(offset+mb+sym)&0x3ff])
+	for sym < 0x100 {
 		if rng < topValue {
 			rng <<= 8
 			code = code<<8 | uint32(in[ip])
 			ip++
 		}
-		p := &lit[(offset+mb+sym)&0x3ff]
-		v := uint32(*p)
+		// the probabilities of both children, as in literal
+		match <<= 1
+		off0, off1 := offset&^mb, offset&mb
+		mb0, mb1 := match&off0, match&off1
+		i0, i1 := off0+mb0+sym<<1, off1+mb1+sym<<1+1
+		v0, v1 := uint32(lit[i0&0x3ff]), uint32(lit[i1&0x3ff])
 		bound := (rng >> 11) * v
-		b := uint32((uint64(code) - uint64(bound)) >> 63) // 1 for a 0 bit
-		mask := b - 1
+		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
 		rng = bound + (rng-bound-bound)&mask
 		code -= bound & mask
-		*p = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-		sym = sym<<1 | (1 - b)
-		// keep offset while the bit equals the match bit
-		offset &= ^(mb ^ (mask & offset))
+		lit[(offset+mb+sym)&0x3ff] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+		sym = sym<<1 - mask
+		v = v0 ^ (v0^v1)&mask
+		offset = off0 ^ (off0^off1)&mask
+		mb = mb0 ^ (mb0^mb1)&mask
 	}
 	return rng, code, ip, sym & 0xff
 }
