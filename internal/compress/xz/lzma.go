@@ -1,6 +1,9 @@
 package xz
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // The LZMA decoder of LZMA2 chunks. The whole compressed chunk (at most
 // 64 KiB) is in memory before decoding starts, so the range decoder reads
@@ -307,23 +310,12 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 		var l uint32
 		rng, code, ip, b = rcBit(rng, code, in, ip, &lp.choice)
 		if b == 0 {
-			probs := &lp.low[posState&(posStatesMax-1)]
-			m := uint32(1)
-			for range lenLowBits {
-				rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m&(lenLow-1)])
-				m = m<<1 | b
-			}
-			l = m - lenLow
+			rng, code, ip, l = bitTree(rng, code, in, ip, lp.low[posState&(posStatesMax-1)][:], lenLowBits)
 		} else {
 			rng, code, ip, b = rcBit(rng, code, in, ip, &lp.choice2)
 			if b == 0 {
-				probs := &lp.mid[posState&(posStatesMax-1)]
-				m := uint32(1)
-				for range lenMidBits {
-					rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m&(lenMid-1)])
-					m = m<<1 | b
-				}
-				l = m - lenMid + lenLow
+				rng, code, ip, l = bitTree(rng, code, in, ip, lp.mid[posState&(posStatesMax-1)][:], lenMidBits)
+				l += lenLow
 			} else {
 				rng, code, ip, b = bitTree(rng, code, in, ip, lp.high[:], lenHighBits)
 				l = b + lenLow + lenMid
@@ -343,33 +335,30 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			if slot < 4 {
 				rep0 = slot
 			} else {
-				bits := slot>>1 - 1
-				rep0 = (2 | slot&1) << bits
+				nb := slot>>1 - 1
+				rep0 = (2 | slot&1) << nb
 				if slot < endPosModel {
-					probs := p.posSpecial[rep0-slot:]
-					m := uint32(1)
-					for i := range bits {
-						rng, code, ip, b = rcBit(rng, code, in, ip, &probs[m])
-						m = m<<1 | b
-						rep0 += b << i
-					}
+					// nb bits, least significant first
+					rng, code, ip, b = bitTree(rng, code, in, ip, p.posSpecial[rep0-slot:], nb)
+					rep0 += bits.Reverse32(b) >> (32 - nb)
 				} else {
 					var v uint32
-					for range bits - alignBits {
+					for range nb - alignBits {
 						if rng < topValue {
 							rng <<= 8
 							code = code<<8 | uint32(in[ip])
 							ip++
 						}
 						rng >>= 1
-						t := (code - rng) >> 31 // 1 if code < rng
-						code -= rng & (t - 1)
-						v = v<<1 | (1 - t)
+						code -= rng
+						m := uint32(int32(code) >> 31) // all ones for a 0 bit
+						code += rng & m
+						v = v<<1 + m + 1
 					}
 					rep0 += v << alignBits
 					// the align bits come least significant first
 					rng, code, ip, b = bitTree(rng, code, in, ip, p.align[:], alignBits)
-					rep0 += b&1<<3 | b&2<<1 | b&4>>1 | b&8>>3
+					rep0 += bits.Reverse32(b) >> (32 - alignBits)
 					if rep0 == 0xffffffff {
 						ok = false // end marker: LZMA2 has none
 						break
