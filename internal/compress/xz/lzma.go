@@ -390,13 +390,16 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	return ok
 }
 
-// The bits of literals are the least predictable: they are decoded
-// without a branch on the bit's value. The literal decoders are
-// functions of their own, not inlined, so that their few variables get
-// registers.
-const adj0 = uint32(1<<32 + 31 - bitModelTotal) // adds -(2048-31)
-
 // literal decodes a literal with the probabilities lit.
+//
+// The bits of literals are the least predictable: they are decoded
+// without a branch on the bit's value. The range decoder's new state and
+// the probability's new value are chosen by one-armed ifs of plain
+// copies, which compile to conditional moves; the bit itself is taken
+// from a bool, so that the chosen values do not count as feeding a load
+// address (for which the compiler keeps a branch). The literal decoders
+// are functions of their own, not inlined, so that their few variables
+// get registers.
 //
 //go:noinline
 func literal(rng, code uint32, in []byte, ip int, lit *[0x400]uint16) (uint32, uint32, int, uint32) {
@@ -413,12 +416,19 @@ func literal(rng, code uint32, in []byte, ip int, lit *[0x400]uint16) (uint32, u
 		}
 		v0, v1 := uint32(lit[(2*sym)&0x3ff]), uint32(lit[(2*sym+1)&0x3ff])
 		bound := (rng >> 11) * v
-		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
-		rng = bound + (rng-bound-bound)&mask
-		code -= bound & mask
-		lit[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-		sym = sym<<1 - mask
-		v = v0 ^ (v0^v1)&mask
+		one := code >= bound
+		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
+		r, c, p, nv := bound, code, v+(bitModelTotal-v)>>moveBits, v0
+		if one {
+			r, c, p, nv = r1, c1, p1, v1
+		}
+		var b uint32
+		if one {
+			b = 1
+		}
+		lit[sym] = uint16(p)
+		rng, code, v = r, c, nv
+		sym = sym<<1 | b
 	}
 	return rng, code, ip, sym & 0xff
 }
@@ -447,12 +457,20 @@ func matchedLiteral(rng, code uint32, in []byte, ip int, lit *[0x400]uint16, mby
 		i0, i1 := off0+mb0+sym<<1, off1+mb1+sym<<1+1
 		v0, v1 := uint32(lit[i0&0x3ff]), uint32(lit[i1&0x3ff])
 		bound := (rng >> 11) * v
-		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
-		rng = bound + (rng-bound-bound)&mask
-		code -= bound & mask
-		lit[(offset+mb+sym)&0x3ff] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
-		sym = sym<<1 - mask
-		v = v0 ^ (v0^v1)&mask
+		one := code >= bound
+		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
+		r, c, p, nv := bound, code, v+(bitModelTotal-v)>>moveBits, v0
+		if one {
+			r, c, p, nv = r1, c1, p1, v1
+		}
+		var b uint32
+		if one {
+			b = 1
+		}
+		lit[(offset+mb+sym)&0x3ff] = uint16(p)
+		rng, code, v = r, c, nv
+		mask := -b
+		sym = sym<<1 | b
 		offset = off0 ^ (off0^off1)&mask
 		mb = mb0 ^ (mb0^mb1)&mask
 	}
@@ -479,15 +497,26 @@ func bitTree(rng, code uint32, in []byte, ip int, probs []uint16, bits uint32) (
 			ip++
 		}
 		bound := (rng >> 11) * v
-		mask := ^uint32(int64(uint64(code)-uint64(bound)) >> 63) // 0 for a 0 bit
-		rng = bound + (rng-bound-bound)&mask
-		code -= bound & mask
-		probs[sym] = uint16(v - uint32(int32(v+adj0&^mask)>>moveBits))
+		one := code >= bound
+		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
+		r, c, p := bound, code, v+(bitModelTotal-v)>>moveBits
+		if one {
+			r, c, p = r1, c1, p1
+		}
+		var b uint32
+		if one {
+			b = 1
+		}
+		probs[sym] = uint16(p)
+		rng, code = r, c
 		if 2*sym >= top {
-			return rng, code, ip, sym<<1 - mask - top
+			return rng, code, ip, sym<<1 | b - top
 		}
 		v0, v1 := uint32(probs[2*sym]), uint32(probs[2*sym+1])
-		sym = sym<<1 - mask
-		v = v0 ^ (v0^v1)&mask
+		if one {
+			v0 = v1
+		}
+		sym = sym<<1 | b
+		v = v0
 	}
 }
