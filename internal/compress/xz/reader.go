@@ -134,7 +134,8 @@ type Reader struct {
 	checkSize int
 	check     hash.Hash
 	crc64tab  *crc64.Table
-	records   uint64 // blocks of the stream so far
+	crc16     *crc64Tables // for the check; built for the first CRC-64 stream
+	records   uint64       // blocks of the stream so far
 	recHash   hash.Hash64
 	idxRec    [16]byte
 
@@ -188,7 +189,7 @@ func (z *Reader) Reset(r io.Reader) error {
 	if tab == nil {
 		tab = crc64.MakeTable(crc64.ECMA)
 	}
-	*z = Reader{crc64tab: tab, lz: z.lz}
+	*z = Reader{crc64tab: tab, crc16: z.crc16, lz: z.lz}
 	z.in = inbuf{r: r, buf: inb}
 	z.d.buf = dbuf
 	if err := z.streamHeader(); err != nil {
@@ -276,7 +277,10 @@ func (z *Reader) streamHeader() error {
 	case checkCRC32:
 		z.check, z.checkSize = crc32.NewIEEE(), 4
 	case checkCRC64:
-		z.check, z.checkSize = crc64.New(z.crc64tab), 8
+		if z.crc16 == nil {
+			z.crc16 = newCRC64Tables()
+		}
+		z.check, z.checkSize = &crc64Digest{t: z.crc16}, 8
 	case checkSHA256:
 		z.check, z.checkSize = sha256.New(), 32
 	default:
