@@ -123,6 +123,7 @@ type lzmaState struct {
 	rep0, rep1, rep2, rep3 uint32
 	lc, lp, pb             uint32
 	pending                int // bytes of the current match not yet copied
+	touch                  byte
 }
 
 func (s *lzmaState) resetState() {
@@ -177,6 +178,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	p := &s.p
 	ok := true
 	var b uint32
+	var touch byte
 
 	// finish a match cut off by the previous limit
 	n := s.pending
@@ -356,6 +358,12 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 						v = v<<1 + m + 1
 					}
 					rep0 += v << alignBits
+					// Touch the match's source now: it is within 16
+					// bytes, and often not in the cache. The align
+					// bits are decoded while it comes.
+					if t := pos - int(rep0) - 9; t >= 0 && t < len(buf) {
+						touch ^= buf[t]
+					}
 					// the align bits come least significant first
 					rng, code, ip, b = bitTree(rng, code, in, ip, p.align[:], alignBits)
 					rep0 += bits.Reverse32(b) >> (32 - alignBits)
@@ -385,6 +393,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 		ok = false
 	}
 	d.pos = pos
+	s.touch = touch
 	s.state, s.rep0, s.rep1, s.rep2, s.rep3 = state, rep0, rep1, rep2, rep3
 	rc0.rng, rc0.code, rc0.pos = rng, code, ip
 	return ok
