@@ -219,11 +219,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 			break
 		}
 		posState := uint32(pos) & pbMask
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
-		}
+		rng, code, ip = norm(rng, code, in, ip)
 		pm := &p.isMatch[(state<<4|posState)&0xff]
 		v := uint32(*pm)
 		bound := (rng >> 11) * v
@@ -346,11 +342,7 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 				} else {
 					var v uint32
 					for range nb - alignBits {
-						if rng < topValue {
-							rng <<= 8
-							code = code<<8 | uint32(in[ip])
-							ip++
-						}
+						rng, code, ip = norm(rng, code, in, ip)
 						rng >>= 1
 						code -= rng
 						m := uint32(int32(code) >> 31) // all ones for a 0 bit
@@ -399,44 +391,55 @@ func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	return ok
 }
 
+// The bits of literals, bit trees and distances are the least
+// predictable, so they are decoded without a branch on the bit's value:
+// the range decoder's new state and the probability's new value are
+// chosen by one-armed ifs of plain copies, which compile to conditional
+// moves. The bit itself is taken from a bool, so that the chosen values
+// do not count as feeding a load address, for which the compiler keeps
+// a branch. The decoders are functions of their own, not inlined into
+// decode, so that their few variables get registers.
+
+// norm shifts the next input byte into the range decoder when its range
+// has become too small.
+func norm(rng, code uint32, in []byte, ip int) (uint32, uint32, int) {
+	if rng < topValue {
+		return rng << 8, code<<8 | uint32(in[ip]), ip + 1
+	}
+	return rng, code, ip
+}
+
+// bitSelect decodes one bit with probability v from the normalized range
+// decoder. It returns the decoder's new state, the probability's new
+// value, the bit, and v1 for a 1 bit or v0 for a 0 bit: the caller loads
+// the probabilities of both children of a tree node before the bit is
+// known, so that the load is not on the path from one bit to the next.
+func bitSelect(rng, code, v, v0, v1 uint32) (r, c, p, b, next uint32) {
+	bound := (rng >> 11) * v
+	one := code >= bound
+	r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
+	r, c, p, next = bound, code, v+(bitModelTotal-v)>>moveBits, v0
+	if one {
+		r, c, p, next = r1, c1, p1, v1
+	}
+	if one {
+		b = 1
+	}
+	return r, c, p, b, next
+}
+
 // literal decodes a literal with the probabilities lit.
-//
-// The bits of literals are the least predictable: they are decoded
-// without a branch on the bit's value. The range decoder's new state and
-// the probability's new value are chosen by one-armed ifs of plain
-// copies, which compile to conditional moves; the bit itself is taken
-// from a bool, so that the chosen values do not count as feeding a load
-// address (for which the compiler keeps a branch). The literal decoders
-// are functions of their own, not inlined, so that their few variables
-// get registers.
 //
 //go:noinline
 func literal(rng, code uint32, in []byte, ip int, lit *[0x400]uint16) (uint32, uint32, int, uint32) {
-	// The probabilities of both children of the node are loaded before
-	// the bit is known, so the load is not on the path from one bit to
-	// the next.
 	sym := uint32(1)
 	v := uint32(lit[1])
 	for sym < 0x100 {
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
-		}
+		rng, code, ip = norm(rng, code, in, ip)
 		v0, v1 := uint32(lit[(2*sym)&0x3ff]), uint32(lit[(2*sym+1)&0x3ff])
-		bound := (rng >> 11) * v
-		one := code >= bound
-		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
-		r, c, p, nv := bound, code, v+(bitModelTotal-v)>>moveBits, v0
-		if one {
-			r, c, p, nv = r1, c1, p1, v1
-		}
-		var b uint32
-		if one {
-			b = 1
-		}
+		var p, b uint32
+		rng, code, p, b, v = bitSelect(rng, code, v, v0, v1)
 		lit[sym] = uint16(p)
-		rng, code, v = r, c, nv
 		sym = sym<<1 | b
 	}
 	return rng, code, ip, sym & 0xff
@@ -454,30 +457,16 @@ func matchedLiteral(rng, code uint32, in []byte, ip int, lit *[0x400]uint16, mby
 	mb := match & offset
 	v := uint32(lit[(offset+mb+sym)&0x3ff])
 	for sym < 0x100 {
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
-		}
-		// the probabilities of both children, as in literal
+		rng, code, ip = norm(rng, code, in, ip)
+		// the children's indexes for a 0 and for a 1 bit
 		match <<= 1
 		off0, off1 := offset&^mb, offset&mb
 		mb0, mb1 := match&off0, match&off1
 		i0, i1 := off0+mb0+sym<<1, off1+mb1+sym<<1+1
 		v0, v1 := uint32(lit[i0&0x3ff]), uint32(lit[i1&0x3ff])
-		bound := (rng >> 11) * v
-		one := code >= bound
-		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
-		r, c, p, nv := bound, code, v+(bitModelTotal-v)>>moveBits, v0
-		if one {
-			r, c, p, nv = r1, c1, p1, v1
-		}
-		var b uint32
-		if one {
-			b = 1
-		}
+		var p, b uint32
+		rng, code, p, b, v = bitSelect(rng, code, v, v0, v1)
 		lit[(offset+mb+sym)&0x3ff] = uint16(p)
-		rng, code, v = r, c, nv
 		mask := -b
 		sym = sym<<1 | b
 		offset = off0 ^ (off0^off1)&mask
@@ -487,9 +476,8 @@ func matchedLiteral(rng, code uint32, in []byte, ip int, lit *[0x400]uint16, mby
 }
 
 // bitTree decodes a bits-bit symbol, most significant bit first, with
-// the probabilities probs (probs[1] is the root), without branches on
-// the bits, as literal does. It returns the bits in the order decoded,
-// highest first.
+// the probabilities probs (probs[1] is the root). It returns the bits in
+// the order decoded, highest first.
 //
 //go:noinline
 func bitTree(rng, code uint32, in []byte, ip int, probs []uint16, bits uint32) (uint32, uint32, int, uint32) {
@@ -500,32 +488,18 @@ func bitTree(rng, code uint32, in []byte, ip int, probs []uint16, bits uint32) (
 	sym := uint32(1)
 	v := uint32(probs[1])
 	for {
-		if rng < topValue {
-			rng <<= 8
-			code = code<<8 | uint32(in[ip])
-			ip++
+		rng, code, ip = norm(rng, code, in, ip)
+		var v0, v1 uint32
+		last := 2*sym >= top
+		if !last {
+			v0, v1 = uint32(probs[2*sym]), uint32(probs[2*sym+1])
 		}
-		bound := (rng >> 11) * v
-		one := code >= bound
-		r1, c1, p1 := rng-bound, code-bound, v-v>>moveBits
-		r, c, p := bound, code, v+(bitModelTotal-v)>>moveBits
-		if one {
-			r, c, p = r1, c1, p1
-		}
-		var b uint32
-		if one {
-			b = 1
-		}
+		var p, b uint32
+		rng, code, p, b, v = bitSelect(rng, code, v, v0, v1)
 		probs[sym] = uint16(p)
-		rng, code = r, c
-		if 2*sym >= top {
-			return rng, code, ip, sym<<1 | b - top
-		}
-		v0, v1 := uint32(probs[2*sym]), uint32(probs[2*sym+1])
-		if one {
-			v0 = v1
-		}
 		sym = sym<<1 | b
-		v = v0
+		if last {
+			return rng, code, ip, sym - top
+		}
 	}
 }
