@@ -37,40 +37,57 @@ ms() {
 
 echo "build: N=$N, median of $RUNS (after one warm-up run); $(load_note)"
 printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio "nix cpu" "cairn cpu" "cpu ratio"
-declare -A med
+declare -A med NW NM NC CW CM CC NOTE
+# run W R: run R (0 = warm-up, not counted) of workload W (shape:jobs) for both tools.
+run() {
+	local w=$1 r=$2 shape=${1%:*} j=${1#*:} n c
+	fresh "$nstore"
+	measure_cpu "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
+		--option sandbox true -j "$j" --no-out-link \
+		--arg n "$N" --argstr shape "$shape" "$expr"
+	((M_RC == 0)) || { NOTE[$w]+="nix: exit $M_RC in run $r; "; cp "$OUT/build-$shape-j$j.nix.out.err" "$OUT/build-$shape-j$j-run$r.nix.failed"; }
+	((r == 0)) || { NW[$w]+=" $M_WALL" NM[$w]+=" $M_RSS" NC[$w]+=" $M_CPU"; }
+	fresh "$cstore"
+	measure_cpu "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
+		--option sandbox true -j "$j" --no-link --print-out-paths \
+		--arg n "$N" --argstr shape "$shape" -f "$expr"
+	((M_RC == 0)) || { NOTE[$w]+="cairn: exit $M_RC in run $r (bench/out/build-$shape-j$j-run$r.cairn.failed); "; cp "$OUT/build-$shape-j$j.cairn.out.err" "$OUT/build-$shape-j$j-run$r.cairn.failed"; }
+	((r == 0)) || { CW[$w]+=" $M_WALL" CM[$w]+=" $M_RSS" CC[$w]+=" $M_CPU"; }
+	if ((r == 0)); then
+		cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
+			NOTE[$w]+="OUTPUT PATHS DIFFER (bench/out/build-$shape-j$j.*.out); "
+		n=$(find "$nstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
+		c=$(find "$cstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
+		[[ $n == "$c" ]] || NOTE[$w]+="BUILT OUTPUTS DIFFER (nix $n, cairn $c); "
+	fi
+}
+# The workloads of one shape run alternately (-j1, -j2, -j1, ...), so that the -j1/-j2 speed-up
+# compares runs made in the same state of the file system: on this VM's ext4 (no journal)
+# creating an inode scans past the inodes freed in the last minutes, so every run that deletes
+# a store slows the runs after it for a while.
+shapes=()
 for w in ${WORKLOADS:-chain:1 fan:1 fan:2}; do
-	shape=${w%:*} j=${w#*:}
-	note="$(load_note) at start; "
-	nw=() nm=() cw=() cm=() nc=() cc=()
-	for ((r = 0; r <= RUNS; r++)); do
-		fresh "$nstore"
-		measure_cpu "$OUT/build-$shape-j$j.nix.out" nix-build --store "$nstore" "${NIXOPTS[@]}" \
-			--option sandbox true -j "$j" --no-out-link \
-			--arg n "$N" --argstr shape "$shape" "$expr"
-		((M_RC == 0)) || { note+="nix: exit $M_RC in run $r; "; cp "$OUT/build-$shape-j$j.nix.out.err" "$OUT/build-$shape-j$j-run$r.nix.failed"; }
-		((r == 0)) || { nw+=("$M_WALL"); nm+=("$M_RSS"); nc+=("$M_CPU"); }
-		fresh "$cstore"
-		measure_cpu "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
-			--option sandbox true -j "$j" --no-link --print-out-paths \
-			--arg n "$N" --argstr shape "$shape" -f "$expr"
-		((M_RC == 0)) || { note+="cairn: exit $M_RC in run $r (bench/out/build-$shape-j$j-run$r.cairn.failed); "; cp "$OUT/build-$shape-j$j.cairn.out.err" "$OUT/build-$shape-j$j-run$r.cairn.failed"; }
-		((r == 0)) || { cw+=("$M_WALL"); cm+=("$M_RSS"); cc+=("$M_CPU"); }
-		if ((r == 0)); then
-			cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
-				note+="OUTPUT PATHS DIFFER (bench/out/build-$shape-j$j.*.out); "
-			n=$(find "$nstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
-			c=$(find "$cstore/nix/store" -maxdepth 1 -name "*-t0-*" ! -name "*.drv" | wc -l)
-			[[ $n == "$c" ]] || note+="BUILT OUTPUTS DIFFER (nix $n, cairn $c); "
-		fi
+	[[ " ${shapes[*]} " == *" ${w%:*} "* ]] || shapes+=("${w%:*}")
+done
+for shape in "${shapes[@]}"; do
+	ws=()
+	for w in ${WORKLOADS:-chain:1 fan:1 fan:2}; do
+		[[ ${w%:*} != "$shape" ]] || ws+=("$w")
 	done
-	note+="$(load_note) at end"
-	nmed=$(median "${nw[@]}") cmed=$(median "${cw[@]}")
-	ncpu=$(median "${nc[@]}") ccpu=$(median "${cc[@]}")
-	med[$w.nix]=$nmed med[$w.cairn]=$cmed
-	printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
-		"$(ratio "$cmed" "$nmed")" "$ncpu" "$ccpu" "$(ratio "$ccpu" "$ncpu")"
-	report build "$shape-j$j-n$N" "${nw[*]}" "${nm[*]}" "${cw[*]}" "${cm[*]}" "$note" >/dev/null
-	echo "  $note"
+	for w in "${ws[@]}"; do NOTE[$w]="$(load_note) at start; "; done
+	for ((r = 0; r <= RUNS; r++)); do
+		for w in "${ws[@]}"; do run "$w" "$r"; done
+	done
+	for w in "${ws[@]}"; do
+		j=${w#*:}
+		# shellcheck disable=SC2086 # the lists are space-separated on purpose
+		nmed=$(median ${NW[$w]:-}) cmed=$(median ${CW[$w]:-}) ncpu=$(median ${NC[$w]:-}) ccpu=$(median ${CC[$w]:-})
+		med[$w.nix]=$nmed med[$w.cairn]=$cmed
+		printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
+			"$(ratio "$cmed" "$nmed")" "$ncpu" "$ccpu" "$(ratio "$ccpu" "$ncpu")"
+		report build "$shape-j$j-n$N" "${NW[$w]:-}" "${NM[$w]:-}" "${CW[$w]:-}" "${CM[$w]:-}" "${NOTE[$w]}$(load_note) at end" >/dev/null
+		echo "  ${NOTE[$w]}$(load_note) at end"
+	done
 done
 echo "per-derivation overhead nix/cairn (wall; want >= 3): chain $(ratio "${med[chain:1.nix]:--}" "${med[chain:1.cairn]:--}"), fan-out -j1 $(ratio "${med[fan:1.nix]:--}" "${med[fan:1.cairn]:--}")"
 echo "fan-out -j1/-j2 speed-up (want >= 1.7 for cairn): nix $(ratio "${med[fan:1.nix]:--}" "${med[fan:2.nix]:--}"), cairn $(ratio "${med[fan:1.cairn]:--}" "${med[fan:2.cairn]:--}")"
