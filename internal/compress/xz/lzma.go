@@ -161,9 +161,10 @@ func rcBit(rng, code uint32, in []byte, ip int, p *uint16) (uint32, uint32, int,
 // the dictionary's content, an end marker, or input read past the
 // chunk.
 //
-// It is one function, the range decoder's state in local variables
-// and every bit decoded inline, so that the state lives in registers
-// rather than in memory behind a pointer.
+// The range decoder's state is in local variables, passed to and
+// returned from the literal and bit-tree decoders by value, so that it
+// lives in registers rather than in memory behind a pointer; the single
+// bits of the state machine are decoded inline (rcBit).
 func (s *lzmaState) decode(d *dict, rc0 *rangeDec, limit int) bool {
 	rng, code, ip := rc0.rng, rc0.code, rc0.pos
 	in := rc0.in
