@@ -122,8 +122,8 @@ type lzmaState struct {
 	state                  uint32
 	rep0, rep1, rep2, rep3 uint32
 	lc, lp, pb             uint32
-	pending                int // bytes of the current match not yet copied
-	touch                  byte
+	pending                int  // bytes of the current match not yet copied
+	touch                  byte // what decode read early from far matches, kept so the reads are not optimized away
 }
 
 func (s *lzmaState) resetState() {
