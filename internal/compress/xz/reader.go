@@ -132,7 +132,8 @@ type Reader struct {
 	// stream
 	flags     [2]byte
 	checkSize int
-	check     hash.Hash
+	check     hash.Hash // nil: no check, or ignored
+	noCheck   bool      // IgnoreCheck; kept by Reset
 	crc64tab  *crc64.Table
 	crc16     *crc64Tables // for the check; built for the first CRC-64 stream
 	records   uint64       // blocks of the stream so far
@@ -178,6 +179,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 	return z, nil
 }
 
+// IgnoreCheck makes z (and z after Reset) skip the integrity check of
+// the uncompressed data that ends each block (CRC-32, CRC-64 or SHA-256),
+// for a caller that verifies a stronger hash of all of the output itself,
+// as a substituter does with a NAR's NarHash: the check is then
+// redundant, and CRC-64 is about 6% of decoding. Headers, sizes, padding
+// and the index are still checked.
+func (z *Reader) IgnoreCheck(ignore bool) { z.noCheck = ignore }
+
 // Reset makes z read the .xz data in r, keeping its buffers, and reads
 // the headers as NewReader does.
 func (z *Reader) Reset(r io.Reader) error {
@@ -189,7 +198,7 @@ func (z *Reader) Reset(r io.Reader) error {
 	if tab == nil {
 		tab = crc64.MakeTable(crc64.ECMA)
 	}
-	*z = Reader{crc64tab: tab, crc16: z.crc16, lz: z.lz}
+	*z = Reader{crc64tab: tab, crc16: z.crc16, lz: z.lz, noCheck: z.noCheck}
 	z.in = inbuf{r: r, buf: inb}
 	z.d.buf = dbuf
 	if err := z.streamHeader(); err != nil {
@@ -285,6 +294,9 @@ func (z *Reader) streamHeader() error {
 		z.check, z.checkSize = sha256.New(), 32
 	default:
 		return fmt.Errorf("%w: check type %d", ErrUnsupported, h[7])
+	}
+	if z.noCheck {
+		z.check = nil // its bytes are still read (and counted by the index)
 	}
 	z.in.skip(headerSize)
 	z.records = 0
@@ -432,16 +444,17 @@ func (z *Reader) finishBlock() error {
 		}
 	}
 	sum := b[pad:]
-	switch z.checkSize {
-	case 4:
+	switch checkSize := z.checkSize; {
+	case z.check == nil:
+	case checkSize == 4:
 		if z.check.(hash.Hash32).Sum32() != binary.LittleEndian.Uint32(sum) {
 			return corrupt("CRC32 mismatch")
 		}
-	case 8:
+	case checkSize == 8:
 		if z.check.(hash.Hash64).Sum64() != binary.LittleEndian.Uint64(sum) {
 			return corrupt("CRC64 mismatch")
 		}
-	case 32:
+	case checkSize == 32:
 		var s [32]byte
 		if !bytes.Equal(z.check.Sum(s[:0]), sum) {
 			return corrupt("SHA-256 mismatch")

@@ -3,8 +3,11 @@ package xz
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"hash/crc64"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -332,6 +335,48 @@ func TestReset(t *testing.T) {
 		got, err := io.ReadAll(&z)
 		if err != nil || !bytes.Equal(got, inputs[name]) {
 			t.Fatalf("%s: after Reset: err %v, equal %v", name, err, bytes.Equal(got, inputs[name]))
+		}
+	}
+}
+
+// TestIgnoreCheck: with IgnoreCheck a wrong check value is not noticed
+// (the caller verifies a hash of the output); without, it is.
+func TestIgnoreCheck(t *testing.T) {
+	data := bytes.Repeat([]byte("ignore the check, not the data\n"), 4096)
+	for _, c := range []struct {
+		arg  string
+		size int
+		sum  func() []byte
+	}{
+		{"--check=crc32", 4, func() []byte { return binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(data)) }},
+		{"--check=crc64", 8, func() []byte {
+			return binary.LittleEndian.AppendUint64(nil, crc64.Checksum(data, crc64.MakeTable(crc64.ECMA)))
+		}},
+		{"--check=sha256", 32, func() []byte { s := sha256.Sum256(data); return s[:] }},
+	} {
+		good := xzCompress(t, data, c.arg)
+		i := bytes.Index(good, c.sum())
+		if i < 0 {
+			t.Fatalf("%s: check value not found in the file", c.arg)
+		}
+		bad := bytes.Clone(good)
+		bad[i] ^= 1
+		if _, err := decodeAll(bad, 4096); err == nil {
+			t.Errorf("%s: a wrong check value went unnoticed", c.arg)
+		}
+		z, err := NewReader(bytes.NewReader(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.IgnoreCheck(true)
+		for _, in := range [][]byte{bad, good} { // the setting survives Reset
+			if err := z.Reset(bytes.NewReader(in)); err != nil {
+				t.Fatal(err)
+			}
+			out, err := io.ReadAll(z)
+			if err != nil || !bytes.Equal(out, data) {
+				t.Errorf("%s, check ignored: %d bytes, %v", c.arg, len(out), err)
+			}
 		}
 	}
 }
