@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -479,4 +480,57 @@ func TestStaleSkeletons(t *testing.T) {
 	if _, err := os.Stat(live); err != nil {
 		t.Errorf("live process's skeleton removed: %v", err)
 	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		`/sys/fs/cgroup`:        "/sys/fs/cgroup",
+		`/mnt/a\040b`:           "/mnt/a b",
+		`/x\134y\011z`:          "/x\\y\tz",
+		`/trailing\04`:          `/trailing\04`,
+		`/not\999octal\0401end`: "/not\\999octal 1end",
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("%q: got %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestSpawnerTrimsMounts: as root, the spawner runs in a mount namespace
+// of its own without the sub-mounts of /sys, and the host's are untouched.
+func TestSpawnerTrimsMounts(t *testing.T) {
+	need(t)
+	if os.Geteuid() != 0 {
+		t.Skip("the spawner trims its mounts only when cairn is root")
+	}
+	sp := NewSpawner()
+	defer sp.Close()
+	if _, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if strings.HasPrefix(string(cmdline), spawnerArg0+"\x00") &&
+			strings.Contains(string(stat), fmt.Sprintf(") S %d ", os.Getpid())) {
+			pid, _ = strconv.Atoi(e.Name())
+		}
+	}
+	if pid == 0 {
+		t.Fatal("spawner process not found")
+	}
+	mine, _ := os.ReadFile("/proc/self/mountinfo")
+	theirs, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(theirs), " /sys/") {
+		t.Errorf("the spawner still has mounts under /sys:\n%s", theirs)
+	}
+	if !strings.Contains(string(theirs), " /sys ") || !strings.Contains(string(theirs), " /proc ") {
+		t.Errorf("the spawner lost /sys or /proc:\n%s", theirs)
+	}
+	t.Logf("mounts: ours %d, the spawner's %d", strings.Count(string(mine), "\n"), strings.Count(string(theirs), "\n"))
 }

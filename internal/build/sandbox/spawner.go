@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -113,6 +116,12 @@ func (sp *Spawner) up() error {
 		Path: "/proc/self/exe", Args: []string{spawnerArg0}, Env: []string{},
 		ExtraFiles:  []*os.File{theirs},
 		SysProcAttr: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	if os.Geteuid() == 0 {
+		// A mount namespace of its own, which it trims (see
+		// trimMounts); without root the helper stays in ours.
+		cmd.Args = append(cmd.Args, trimArg)
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWNS
 	}
 	// Its parent-death signal follows the forking thread (startLocked).
 	waited := make(chan error, 1)
@@ -284,6 +293,9 @@ func (e *ExitError) ExitCode() int {
 // fd 3 and reports their pids and exit statuses; when the socket closes
 // (the caller died or closed the Spawner), it kills them and exits.
 func runSpawner() {
+	if len(os.Args) > 1 && os.Args[1] == trimArg {
+		trimMounts()
+	}
 	f := os.NewFile(3, "spawner")
 	c, err := net.FileConn(f)
 	if err != nil {
@@ -407,4 +419,62 @@ func runSpawner() {
 	// Reap them, so that when Close returns they are gone.
 	waiters.Wait()
 	os.Exit(0)
+}
+
+// trimArg is the spawner's argv[1] when it runs in a mount namespace of
+// its own (cairn is root).
+const trimArg = "trim-mounts"
+
+// trimMounts detaches, in the spawner's own mount namespace, everything
+// mounted under /sys (cgroup hierarchies, tracefs, debugfs, bpf, pstore,
+// efivarfs...: a dozen or more mounts on a systemd machine) and makes the
+// rest private. Every sandbox starts from a copy of this namespace: each
+// build copies these mounts in its clone, walks them to make them
+// private and detaches them again with the old root, in kernel work that
+// holds the global namespace lock, so concurrent builds wait for each
+// other. No sandbox sees /sys's sub-mounts (they are not in its root);
+// /sys itself stays, for sandbox-paths from it.
+func trimMounts() {
+	if unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, "") != nil {
+		return
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var under []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		mp := unescapeMountinfo(f[4])
+		if strings.HasPrefix(mp, "/sys/") {
+			under = append(under, mp)
+		}
+	}
+	// Deepest first; a mount under one already detached goes with it.
+	slices.SortFunc(under, func(a, b string) int { return strings.Count(b, "/") - strings.Count(a, "/") })
+	for _, mp := range under {
+		unix.Unmount(mp, unix.MNT_DETACH)
+	}
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
