@@ -21,7 +21,10 @@ import (
 )
 
 // nixProbe prints what a build can see of its sandbox; the output is
-// deterministic, so Nix 2.8 and cairn must produce the same NAR.
+// deterministic, so Nix 2.8 and cairn must produce the same NAR. The id
+// maps are printed without their host ids: each tool takes whichever
+// build user is free (nixbld1, or the next while another build holds
+// it), so those differ when other Nix builds run at the same time.
 const nixProbe = `mkdir $out
 env | sort > $out/env
 id > $out/id
@@ -29,7 +32,8 @@ hostname > $out/host
 ls / > $out/root
 ls /dev > $out/dev
 cat /etc/passwd /etc/group /etc/hosts > $out/etc
-cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups > $out/idmaps
+for m in uid_map gid_map; do while read inside host n; do echo $m $inside $n; done < /proc/self/$m; done > $out/idmaps
+cat /proc/self/setgroups >> $out/idmaps
 stat -c '%A %U %G %n' / /build /nix /nix/store /dev /dev/pts /dev/shm /etc /tmp /proc > $out/modes
 cat /proc/net/dev | tail -n +3 | cut -d: -f1 > $out/net
 cat /proc/sys/kernel/domainname > $out/domain
