@@ -534,3 +534,21 @@ func TestSpawnerTrimsMounts(t *testing.T) {
 	}
 	t.Logf("mounts: ours %d, the spawner's %d", strings.Count(string(mine), "\n"), strings.Count(string(theirs), "\n"))
 }
+
+// TestSpawnerLargeProgram: a set-up program larger than a pipe's buffer
+// (an environment of 300 KB) reaches the init, forked or exec'd.
+func TestSpawnerLargeProgram(t *testing.T) {
+	need(t)
+	sp := NewSpawner()
+	defer sp.Close()
+	env := []string{"PATH=/path-not-set"}
+	for i := range 3 {
+		env = append(env, fmt.Sprintf("BIG%d=%s", i, strings.Repeat(strconv.Itoa(i), 100<<10)))
+	}
+	for _, sp := range []*Spawner{sp, nil} {
+		out, err := run(t, Spec{Spawner: sp, Env: env}, `echo ${#BIG0} ${#BIG1} ${#BIG2} ${BIG2:0:3}`)
+		if err != nil || out != "102400 102400 102400 222\n" {
+			t.Errorf("spawner %v: %q, %v", sp != nil, out, err)
+		}
+	}
+}
