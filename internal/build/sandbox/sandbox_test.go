@@ -126,12 +126,19 @@ func run(t *testing.T, spec Spec, script string) (string, error) {
 		spec.Env = []string{"PATH=/path-not-set"}
 	}
 	spec.HostUID, spec.HostGID = -1, -1
+	return output(t, &spec)
+}
+
+// output starts spec with stdout and stderr on a pipe and returns what
+// the program wrote and how it exited.
+func output(t *testing.T, spec *Spec) (string, error) {
+	t.Helper()
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec.Stdout, spec.Stderr = w, w
-	p, err := Start(context.Background(), &spec)
+	p, err := Start(context.Background(), spec)
 	w.Close()
 	if err != nil {
 		r.Close()
@@ -405,22 +412,11 @@ func TestSpawner(t *testing.T) {
 			t.Log("no close_range(CLOSE_RANGE_CLOEXEC) here (Linux < 5.11): descriptors not checked")
 			break
 		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Stdout: w, Stderr: w,
+		out, err := output(t, &Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1,
 			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},
-			Path:   "/bin/busybox", Args: []string{"ls", "/proc/self/fd/"}}
-		p, err := Start(context.Background(), &spec)
-		w.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := io.ReadAll(r)
-		r.Close()
+			Path:   "/bin/busybox", Args: []string{"ls", "/proc/self/fd/"}})
 		// 3 is ls's own directory handle.
-		if err := p.Wait(); err != nil || string(out) != "0\n1\n2\n3\n" {
+		if err != nil || out != "0\n1\n2\n3\n" {
 			t.Errorf("spawner %v: descriptors of the program: %q, %v", sp != nil, out, err)
 		}
 	}
