@@ -43,7 +43,12 @@
 // Skeletons, so that the root skeleton is made once per shape and
 // bind-mounted read-only into each sandbox instead of being created on
 // disk every time, and a Spawner, so that the sandboxes are forked by a
-// small helper process instead of by the (large) caller. Neither shares
+// small helper process instead of by the (large) caller. The helper
+// reads the set-up program itself and forks the init without exec'ing
+// anything (initprog.Fork: raw system calls only in the child), so no
+// second Go runtime starts per sandbox; as root it also runs in a mount
+// namespace of its own without the mounts under /sys, which every
+// sandbox would otherwise copy and detach again. Neither shares
 // a namespace or a writable file between sandboxes; see their docs for
 // why they are safe.
 //
