@@ -114,7 +114,19 @@ listing() { (cd "$1/nix/store" && find . -mindepth 1 -printf '%y %s %m %p\n' | L
 SRV_PID=
 serve() {
 	local log=$dir/http.log port=
-	python3 -u -m http.server --bind 127.0.0.1 --directory "$1" 0 >"$log" 2>&1 &
+	# http.server's own main listens with a backlog of 5: more connections at once than that
+	# (both tools query narinfos in parallel) lose their SYN and retry after a second. A real
+	# cache (nginx, harmonia, cachix) has a deep backlog and keeps connections alive.
+	python3 -u - "$1" >"$log" 2>&1 <<'PY' &
+import functools, http.server, sys
+class Handler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 128
+srv = Server(("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
+print("Serving HTTP on 127.0.0.1 port %d" % srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
 	SRV_PID=$!
 	for _ in $(seq 100); do
 		port=$(grep -o 'port [0-9]*' "$log" | head -n 1 | cut -d' ' -f2) || true
