@@ -116,11 +116,17 @@ serve() {
 	local log=$dir/http.log port=
 	# http.server's own main listens with a backlog of 5: more connections at once than that
 	# (both tools query narinfos in parallel) lose their SYN and retry after a second. A real
-	# cache (nginx, harmonia, cachix) has a deep backlog and keeps connections alive.
+	# cache (nginx, harmonia, cachix) has a deep backlog, keeps connections alive and sends
+	# files without copying them through the server process.
 	python3 -u - "$1" >"$log" 2>&1 <<'PY' &
 import functools, http.server, sys
 class Handler(http.server.SimpleHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def copyfile(self, source, outputfile):
+        # Zero-copy, as nginx and harmonia send files: copying them through Python takes CPU
+        # from the machine the tools decode on.
+        outputfile.flush()
+        self.connection.sendfile(source)
 class Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 srv = Server(("127.0.0.1", 0), functools.partial(Handler, directory=sys.argv[1]))
