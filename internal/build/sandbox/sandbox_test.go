@@ -76,20 +76,13 @@ func TestSeccomp(t *testing.T) {
 	for _, d := range []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64"} {
 		spec.Mounts = append(spec.Mounts, Mount{Source: d, Target: d, ReadOnly: true, Optional: true})
 	}
-	r, w, _ := os.Pipe()
-	spec.Stdout, spec.Stderr = w, w
-	p, err := Start(context.Background(), &spec)
-	w.Close()
+	out, err := output(t, &spec)
 	if err != nil {
-		t.Fatal(err)
-	}
-	out, _ := io.ReadAll(r)
-	if err := p.Wait(); err != nil {
 		t.Fatalf("probe: %v\n%s", err, out)
 	}
 	want := "setxattr: operation not supported\nlsetxattr: operation not supported\nfsetxattr: operation not supported\n" +
 		"fchmod-suid: operation not permitted\nfchmodat-sgid: operation not permitted\nfchmodat2-suid: operation not permitted\nchmod-plain: ok\n"
-	if string(out) != want {
+	if out != want {
 		t.Errorf("probe:\n%s\nwant:\n%s", out, want)
 	}
 }
@@ -340,18 +333,11 @@ echo out > /nix/store/out && echo "store writable"
 echo t > /tmp/t && echo "tmp writable"
 echo n > /dev/null && echo "null ok"
 $b ls / | $b tr '\n' ' '`}}
-		r, w, _ := os.Pipe()
-		spec.Stdout, spec.Stderr = w, w
-		p, err := Start(context.Background(), &spec)
-		w.Close()
+		out, err := output(t, &spec)
 		if err != nil {
-			t.Fatal(err)
-		}
-		out, _ := io.ReadAll(r)
-		if err := p.Wait(); err != nil {
 			t.Fatalf("exit: %v\n%s", err, out)
 		}
-		return root, string(out)
+		return root, out
 	}
 	want := "pw\nhosts\n/new refused\n/etc/new refused\n/dev/new refused\n/etc/passwd refused\n/nix/store/in/x refused\n" +
 		"mkdir refused\nchmod refused\nstore writable\ntmp writable\nnull ok\nbin dev etc nix proc tmp "
