@@ -156,12 +156,12 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 		}
 		c.root = filepath.Clean(u.Path)
 		c.be = &fileBackend{root: c.root}
-		if opts.Jobs <= 0 {
+		if c.opts.Jobs <= 0 {
 			// Reading a file does not wait on a network: a NAR per
 			// CPU keeps them busy decompressing, and more only share
 			// the caches and hold more 8 MiB xz dictionaries (xz,
 			// 1 GiB closure: 3% faster and 35% less memory than 4).
-			opts.Jobs = max(runtime.NumCPU(), 1)
+			c.opts.Jobs = max(runtime.NumCPU(), 1)
 		}
 		if opts.Create {
 			if err := c.create(ctx); err != nil {
@@ -187,10 +187,9 @@ func Open(ctx context.Context, opts Options) (*Cache, error) {
 	default:
 		return nil, fmt.Errorf("open binary cache '%s': unsupported scheme '%s' (want file, http or https)", opts.URL, u.Scheme)
 	}
-	if opts.Jobs <= 0 {
-		opts.Jobs = 4
+	if c.opts.Jobs <= 0 {
+		c.opts.Jobs = 4
 	}
-	c.opts.Jobs = opts.Jobs
 	rc, err := c.be.get(ctx, "nix-cache-info")
 	if errors.Is(err, errNotFound) && opts.Create && c.root == "" {
 		// As Nix's BinaryCacheStore::init: a new http(s) cache gets
