@@ -406,6 +406,23 @@ func TestSpawner(t *testing.T) {
 			t.Errorf("spawner %v: descriptors of the program: %q, %v", sp != nil, out, err)
 		}
 	}
+	// The program starts with no signal blocked, and, from the spawner
+	// (whose init never runs the runtime's after-fork code), none
+	// ignored either; no handler survives the exec in any case.
+	for _, sp := range []*Spawner{sp, nil} {
+		out, err := output(t, &Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1,
+			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},
+			Path:   "/bin/busybox", Args: []string{"grep", "^Sig[BIC]", "/proc/self/status"}})
+		if err != nil {
+			t.Fatalf("spawner %v: signals: %v\n%s", sp != nil, err, out)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			if strings.Trim(strings.TrimSpace(v), "0") != "" && (k != "SigIgn" || sp != nil) {
+				t.Errorf("spawner %v: %s", sp != nil, l)
+			}
+		}
+	}
 	spec := Spec{Root: t.TempDir(), Spawner: sp, HostUID: -1, HostGID: -1, Path: "/nope", Args: []string{"nope"}}
 	if _, err := Start(context.Background(), &spec); err == nil || !strings.Contains(err.Error(), "executing '/nope'") {
 		t.Errorf("missing program: %v", err)

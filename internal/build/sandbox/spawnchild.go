@@ -85,13 +85,13 @@ func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) 
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	pid, errno := initprog.Fork(cloneFlags(req.Network), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
+	pid, release, errno := initprog.Fork(cloneFlags(req.Network), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
 	unix.Close(sync[0])
 	if errno != 0 {
 		unix.Close(sync[1])
 		return nil, os.NewSyscallError("clone", syscall.Errno(errno))
 	}
-	c := &forkedChild{p: pid}
+	c := &forkedChild{p: pid, release: release}
 	if err := writeIDMaps(pid, req); err != nil {
 		unix.Close(sync[1]) // the child exits
 		c.exited()
@@ -134,7 +134,12 @@ func writeIDMaps(pid int, req *spawnRequest) error {
 	return nil
 }
 
-type forkedChild struct{ p int }
+// A forkedChild is an init from initprog.Fork; release, once it has
+// exited, frees what it ran on.
+type forkedChild struct {
+	p       int
+	release func()
+}
 
 func (c *forkedChild) pid() int { return c.p }
 func (c *forkedChild) kill()    { unix.Kill(c.p, unix.SIGKILL) }
@@ -149,9 +154,11 @@ func (c *forkedChild) reap() syscall.WaitStatus {
 	var ws unix.WaitStatus
 	for {
 		if _, err := unix.Wait4(c.p, &ws, 0, nil); err != unix.EINTR {
-			return syscall.WaitStatus(ws)
+			break
 		}
 	}
+	c.release()
+	return syscall.WaitStatus(ws)
 }
 
 type execChild struct{ cmd *exec.Cmd }

@@ -75,51 +75,73 @@ func (p *Program) Forkable() *Forkable {
 // It reports a failure as EncodeFailure's 8 bytes on errFd: a failing
 // op of main by its index, one of prelude as PreludeFailed. The caller
 // must hold its OS thread locked (the child's parent-death signal
-// follows the thread), and keep both Forkables unchanged until the child
-// has exec'd or exited.
-func Fork(flags uintptr, prelude, main *Forkable, syncR, syncW, errFd int) (pid int, errno uintptr) {
+// follows the thread), keep both Forkables unchanged and call release
+// once the child has exec'd or exited: on amd64 the child runs in the
+// caller's memory, on a stack that release frees.
+func Fork(flags uintptr, prelude, main *Forkable, syncR, syncW, errFd int) (pid int, release func(), errno uintptr) {
+	if shareVM {
+		return forkVM(flags, prelude, main, syncR, syncW, errFd)
+	}
 	r, e := forkChild(flags, prelude, main, uintptr(syncR), uintptr(syncW), uintptr(errFd))
-	return int(r), e
+	return int(r), func() {}, e
 }
 
 // PreludeFailed is Failure.Op for a failing op of a Fork prelude.
 const PreludeFailed = -2
 
-// forkChild is Fork. After the clone the child only makes raw system
-// calls and the runtime's after-fork call, all of which are nosplit, as
-// is run: runtimeBeforeFork poisoned the stack guard, so growing the
-// stack, or allocating, would crash the child. It never returns in the
-// child.
+// forkChild is Fork where the child cannot share the caller's memory.
+// After the clone the child only makes raw system calls and the
+// runtime's after-fork call, all of which are nosplit, as is run:
+// runtimeBeforeFork poisoned the stack guard, so growing the stack, or
+// allocating, would crash the child. It never returns in the child.
 //
 //go:noinline
 //go:norace
 //go:nocheckptr
 func forkChild(flags uintptr, prelude, main *Forkable, syncR, syncW, errFd uintptr) (uintptr, uintptr) {
-	var (
-		pid, errno, r1 uintptr
-		buf            [8]byte
-		failed         int
-	)
 	runtimeBeforeFork()
-	pid, _, errno = rawSyscall6(sysClone, flags|sigchld, 0, 0, 0, 0, 0)
+	pid, _, errno := rawSyscall6(sysClone, flags|sigchld, 0, 0, 0, 0, 0)
 	if errno != 0 || pid != 0 {
 		runtimeAfterFork()
 		return pid, errno
 	}
-	// The child. Wait for the id maps.
-	rawSyscall6(sysClose, syncW, 0, 0, 0, 0, 0)
-	for {
-		r1, _, errno = rawSyscall6(sysRead, syncR, uintptr(unsafe.Pointer(&buf[0])), 1, 0, 0, 0)
-		if errno != eintr {
-			break
-		}
-	}
-	if errno != 0 || r1 != 1 {
+	if !waitForMaps(syncR, syncW) {
 		rawSyscall6(sysExitGroup, 127, 0, 0, 0, 0, 0)
 	}
-	rawSyscall6(sysClose, syncR, 0, 0, 0, 0, 0)
 	runtimeAfterForkInChild()
-	if failed, errno = prelude.run(); errno != 0 {
+	runChild(prelude, main, errFd)
+	return 0, 0
+}
+
+// waitForMaps is the child's wait for the parent's byte on the sync
+// pipe. It reports whether the byte came.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func waitForMaps(syncR, syncW uintptr) bool {
+	var buf [1]byte
+	rawSyscall6(sysClose, syncW, 0, 0, 0, 0, 0)
+	for {
+		r1, _, errno := rawSyscall6(sysRead, syncR, uintptr(unsafe.Pointer(&buf[0])), 1, 0, 0, 0)
+		if errno == eintr {
+			continue
+		}
+		rawSyscall6(sysClose, syncR, 0, 0, 0, 0, 0)
+		return errno == 0 && r1 == 1
+	}
+}
+
+// runChild runs prelude and main in the child, reports a failure on
+// errFd and exits (an exec'd main does not come back).
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func runChild(prelude, main *Forkable, errFd uintptr) {
+	var buf [8]byte
+	failed, errno := prelude.run()
+	if errno != 0 {
 		failed = PreludeFailed
 	} else {
 		failed, errno = main.run()
