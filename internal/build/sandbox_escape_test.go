@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"cairn/internal/build/sandbox"
+	"cairn/internal/compat/storepath"
 )
 
 // needSandboxOrCI is needSandbox, except that with CI=true a machine
@@ -195,5 +196,60 @@ func TestReusedDirectoriesCarryNothing(t *testing.T) {
 		if got := e.outFile(res, "out", "modes"); got != "drwx------\ndrwxrwxr-t\ndrwxrwxrwt\n" {
 			t.Errorf("round %d: modes %q", i, got)
 		}
+	}
+}
+
+// TestFileInputsAsBuildUser: as root, with a build user, file inputs are
+// hard-linked into the sandbox (as Nix does) rather than bind-mounted:
+// the builder sees them but can neither change, nor move, nor remove
+// them, and the store still verifies afterwards.
+func TestFileInputsAsBuildUser(t *testing.T) {
+	needSandboxOrCI(t)
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING: needs root to build as a build user")
+	}
+	const uid, gid = 61732, 61732 // a uid nothing else runs as
+	pool := filepath.Join(t.TempDir(), "userpool")
+	os.MkdirAll(pool, 0o755)
+	tmp := t.TempDir()
+	os.Chmod(filepath.Dir(tmp), 0o755)
+	os.Chmod(tmp, 0o755)
+	e := newEnv(t, Config{TmpDir: tmp, BuildUser: &BuildUser{UID: uid, GID: gid}, UserPoolDir: pool})
+	os.Chmod(filepath.Dir(e.root), 0o755)
+	os.Chmod(e.root, 0o755)
+	ctx := context.Background()
+	in, err := e.st.AddText(ctx, "input-file", []byte("input-data\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := e.st.Dir().Print(in.Path)
+	p := e.drv(drvSpec{name: "file-input", srcs: []storepath.Path{in.Path}, script: `
+mkdir $out
+cat ` + f + ` > $out/read
+try() { "$@" 2>/dev/null && echo "did $*" >> $out/tries || echo "denied $1" >> $out/tries; }
+try sh -c 'echo evil >> ` + f + `'
+try chmod 666 ` + f + `
+try rm -f ` + f + `
+try mv ` + f + ` ` + f + `.moved
+busybox grep -c ' ` + f + ` ' /proc/self/mountinfo > $out/mounts || true
+`})
+	res, err := e.build(p, Options{})
+	if err != nil {
+		t.Fatalf("build: %v\nlog:\n%s", err, e.logs)
+	}
+	if got := e.outFile(res, "out", "read"); got != "input-data\n" {
+		t.Errorf("the builder read %q", got)
+	}
+	if got, want := e.outFile(res, "out", "tries"), "denied sh\ndenied chmod\ndenied rm\ndenied mv\n"; got != want {
+		t.Errorf("the builder's attempts on its input:\n%s\nwant:\n%s", got, want)
+	}
+	if got := e.outFile(res, "out", "mounts"); got != "0\n" {
+		t.Errorf("the file input is a mount point in the sandbox (%q mounts): not linked", got)
+	}
+	if data, err := os.ReadFile(e.st.RealPath(in.Path)); err != nil || string(data) != "input-data\n" {
+		t.Errorf("the input afterwards: %q, %v", data, err)
+	}
+	if v, err := e.st.Verify(ctx, verifyAll()); err != nil || !v.OK() {
+		t.Errorf("verify after the build: %+v %v", v, err)
 	}
 }
