@@ -37,7 +37,7 @@ ms() {
 
 echo "build: N=$N, median of $RUNS (after one warm-up run); $(load_note)"
 printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' workload jobs "nix s" "nix ms/drv" "cairn s" "cairn ms/drv" ratio "nix cpu" "cairn cpu" "cpu ratio"
-declare -A med NW NM NC CW CM CC NOTE
+declare -A med NW NM NC NB CW CM CC CB NOTE
 # run W R: run R (0 = warm-up, not counted) of workload W (shape:jobs) for both tools.
 run() {
 	local w=$1 r=$2 shape=${1%:*} j=${1#*:} n c
@@ -46,13 +46,13 @@ run() {
 		--option sandbox true -j "$j" --no-out-link \
 		--arg n "$N" --argstr shape "$shape" "$expr"
 	((M_RC == 0)) || { NOTE[$w]+="nix: exit $M_RC in run $r; "; cp "$OUT/build-$shape-j$j.nix.out.err" "$OUT/build-$shape-j$j-run$r.nix.failed"; }
-	((r == 0)) || { NW[$w]+=" $M_WALL" NM[$w]+=" $M_RSS" NC[$w]+=" $M_CPU"; }
+	((r == 0)) || { NW[$w]+=" $M_WALL" NM[$w]+=" $M_RSS" NC[$w]+=" $M_CPU" NB[$w]+=" $M_BUSY"; }
 	fresh "$cstore"
 	measure_cpu "$OUT/build-$shape-j$j.cairn.out" "$CAIRN" build --store "$cstore" "${NIXOPTS[@]}" \
 		--option sandbox true -j "$j" --no-link --print-out-paths \
 		--arg n "$N" --argstr shape "$shape" -f "$expr"
 	((M_RC == 0)) || { NOTE[$w]+="cairn: exit $M_RC in run $r (bench/out/build-$shape-j$j-run$r.cairn.failed); "; cp "$OUT/build-$shape-j$j.cairn.out.err" "$OUT/build-$shape-j$j-run$r.cairn.failed"; }
-	((r == 0)) || { CW[$w]+=" $M_WALL" CM[$w]+=" $M_RSS" CC[$w]+=" $M_CPU"; }
+	((r == 0)) || { CW[$w]+=" $M_WALL" CM[$w]+=" $M_RSS" CC[$w]+=" $M_CPU" CB[$w]+=" $M_BUSY"; }
 	if ((r == 0)); then
 		cmp -s "$OUT/build-$shape-j$j.nix.out" "$OUT/build-$shape-j$j.cairn.out" ||
 			NOTE[$w]+="OUTPUT PATHS DIFFER (bench/out/build-$shape-j$j.*.out); "
@@ -83,6 +83,7 @@ for shape in "${shapes[@]}"; do
 		# shellcheck disable=SC2086 # the lists are space-separated on purpose
 		nmed=$(median ${NW[$w]:-}) cmed=$(median ${CW[$w]:-}) ncpu=$(median ${NC[$w]:-}) ccpu=$(median ${CC[$w]:-})
 		med[$w.nix]=$nmed med[$w.cairn]=$cmed
+		med[$w.nixbusy]=$(median ${NB[$w]:-}) med[$w.cairnbusy]=$(median ${CB[$w]:-})
 		printf '%-10s %4s %7s %10s %7s %12s %6s %8s %10s %9s\n' "$shape" "$j" "$nmed" "$(ms "$nmed")" "$cmed" "$(ms "$cmed")" \
 			"$(ratio "$cmed" "$nmed")" "$ncpu" "$ccpu" "$(ratio "$ccpu" "$ncpu")"
 		report build "$shape-j$j-n$N" "${NW[$w]:-}" "${NM[$w]:-}" "${CW[$w]:-}" "${CM[$w]:-}" "${NOTE[$w]}$(load_note) at end" >/dev/null
@@ -91,3 +92,12 @@ for shape in "${shapes[@]}"; do
 done
 echo "per-derivation overhead nix/cairn (wall; want >= 3): chain $(ratio "${med[chain:1.nix]:--}" "${med[chain:1.cairn]:--}"), fan-out -j1 $(ratio "${med[fan:1.nix]:--}" "${med[fan:1.cairn]:--}")"
 echo "fan-out -j1/-j2 speed-up (want >= 1.7 for cairn): nix $(ratio "${med[fan:1.nix]:--}" "${med[fan:2.nix]:--}"), cairn $(ratio "${med[fan:1.cairn]:--}" "${med[fan:2.cairn]:--}")"
+# The most -j2 can gain: a run takes at least its machine CPU time spread over every core, so if
+# the -j2 run does as much machine work as the -j1 run, its speed-up is at most
+# cores * wall(-j1) / busy(-j1) (and 2). A tool that keeps more than one core busy at -j1 (its own
+# threads, helper processes, kernel work done in kernel threads) has that much less to gain. The
+# busy seconds of both runs are printed to check the assumption.
+ceiling() {
+	awk -v w="$1" -v b="$2" -v b2="$3" -v c="$(nproc)" 'BEGIN { if (w == "-" || b == "-" || b == 0) print "-"; else { x = c * w / b; if (x > 2) x = 2; printf "%.2fx (%.2f cores busy at -j1; machine CPU -j1 %.2f s, -j2 %.2f s)\n", x, b / w, b, b2 } }'
+}
+echo "ceiling on that speed-up from the -j1 runs' machine CPU, $(nproc) cores: nix $(ceiling "${med[fan:1.nix]:--}" "${med[fan:1.nixbusy]:--}" "${med[fan:2.nixbusy]:--}"); cairn $(ceiling "${med[fan:1.cairn]:--}" "${med[fan:1.cairnbusy]:--}" "${med[fan:2.cairnbusy]:--}")"

@@ -39,16 +39,29 @@ mibps() {
 	awk -v b="$1" -v s="$2" 'BEGIN { if (s == "-" || s == 0) print "-"; else printf "%.0f\n", b / 1048576 / s }'
 }
 
-# measure_cpu OUTFILE CMD...: measure (common.sh), and also set M_CPU to user+sys seconds.
+# measure_cpu OUTFILE CMD...: measure (common.sh), and also set M_CPU to user+sys seconds and
+# M_BUSY to the machine's busy CPU seconds (busy_ticks) over the run.
 measure_cpu() {
 	local out=$1 err=$1.err tf
 	shift
 	[[ $out != /dev/null ]] || err=/dev/null
 	tf=$(mktemp)
 	M_RC=0
+	local b0 b1
+	b0=$(busy_ticks)
 	/usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >"$out" 2>"$err" || M_RC=$?
+	b1=$(busy_ticks)
 	local u s
 	read -r M_WALL M_RSS u s < <(tail -n 1 "$tf")
 	M_CPU=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
+	M_BUSY=$(awk -v a="$b0" -v b="$b1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
 	rm -f "$tf"
+}
+
+# busy_ticks: the machine's busy CPU time so far, in clock ticks (/proc/stat: every state but idle
+# and iowait, kernel threads included). measure_cpu's M_BUSY is its growth over a run: besides
+# the tool's own CPU (M_CPU) it counts the work the kernel does for it in its own threads
+# (network namespace teardown, RCU callbacks) and whatever else runs on the machine.
+busy_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
