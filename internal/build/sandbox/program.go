@@ -129,8 +129,9 @@ func buildProgram(s *initSpec) (*program, error) {
 	pr.mount(opMsg{what: "mount /dev/pts"}, "none", filepath.Join(root, "dev/pts"), "devpts", 0, "newinstance,mode=0620,ptmxmode=0666")
 	pr.call(opMsg{what: "set hostname"}, unix.SYS_SETHOSTNAME, str(s.Hostname), num(uintptr(len(s.Hostname))))
 	pr.call(opMsg{what: "set domain name"}, unix.SYS_SETDOMAINNAME, str(s.Domainname), num(uintptr(len(s.Domainname))))
-	if !s.Network {
-		// Bring up "lo" in the new network namespace.
+	if !s.Network && !s.PoolNet {
+		// Bring up "lo" in the new network namespace (a pooled one has
+		// it up already).
 		sock := pr.call(opMsg{what: "cannot open IP socket"}, unix.SYS_SOCKET,
 			num(unix.AF_INET), num(unix.SOCK_DGRAM|unix.SOCK_CLOEXEC), num(unix.IPPROTO_IP))
 		ifr := make([]byte, unix.IFNAMSIZ+24) // struct ifreq

@@ -109,6 +109,7 @@ type initSpec struct {
 	Skeleton   string // the shared skeleton to bind over Root ("": none)
 	Mounts     []Mount
 	Network    bool
+	PoolNet    bool // the spawner provides the network namespace (see netPool)
 	Hostname   string
 	Domainname string
 	Path       string
@@ -274,6 +275,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 			spec.Skeletons.release()
 		}
 	}()
+	s.PoolNet = !s.Network && spec.Spawner != nil && spec.Spawner.poolsNets()
 	if err := prepareRoot(&s, spec, hostGID); err != nil {
 		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
 	}

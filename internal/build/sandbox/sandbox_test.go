@@ -551,3 +551,57 @@ func TestSpawnerLargeProgram(t *testing.T) {
 		}
 	}
 }
+
+// TestSpawnerNetPool: as root, a sandbox without network may get the
+// network namespace of one that has finished, but only one in which
+// nothing happened: after a build that sent a packet, no later sandbox
+// gets its namespace, and every sandbox finds "lo" up with all its
+// counters at zero.
+func TestSpawnerNetPool(t *testing.T) {
+	need(t)
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPING: network namespaces are pooled only when cairn is root")
+	}
+	sp := NewSpawner()
+	defer sp.Close()
+	const probe = `b=/bin/busybox; echo "$($b readlink /proc/self/ns/net) $($b grep lo: /proc/net/dev | $b tr -s ' ')"`
+	ns := func(script string) (inode, lo string) {
+		t.Helper()
+		out, err := run(t, Spec{Spawner: sp}, script)
+		if err != nil {
+			t.Fatalf("sandbox: %v\n%s", err, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		inode, lo, _ = strings.Cut(lines[len(lines)-1], " ")
+		lo = strings.TrimSpace(lo)
+		if want := "lo: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"; lo != want {
+			t.Errorf("lo in a sandbox: %q, want %q", lo, want)
+		}
+		return inode, lo
+	}
+	// A namespace goes back to the pool shortly after its sandbox ends.
+	first, _ := ns(probe)
+	reused := false
+	for i := 0; i < 50 && !reused; i++ {
+		time.Sleep(20 * time.Millisecond)
+		next, _ := ns(probe)
+		reused = next == first
+	}
+	if !reused {
+		t.Fatalf("no sandbox got the namespace %s of an idle one", first)
+	}
+	// A connection attempt to a closed port: a SYN and a reset over lo
+	// (which must be up: refused, not unreachable).
+	out, err := run(t, Spec{Spawner: sp}, `b=/bin/busybox; $b nc 127.0.0.1 9 </dev/null 2>&1; `+probe)
+	if err != nil || !strings.Contains(out, "refused") {
+		t.Fatalf("connecting over lo: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	used, _, _ := strings.Cut(lines[len(lines)-1], " ")
+	for i := 0; i < 10; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if next, _ := ns(probe); next == used {
+			t.Fatalf("a sandbox got the namespace %s, in which an earlier one sent packets", used)
+		}
+	}
+}

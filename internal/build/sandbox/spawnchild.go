@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
 
@@ -28,7 +29,10 @@ type child interface {
 // runs the set-up program read from specR in the child, or, where
 // initprog cannot fork, the running binary exec'd as the init, which
 // reads the program itself.
-func startChild(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) (child, error) {
+func startChild(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File, nets *netPool) (child, error) {
+	if req.PoolNet && (nets == nil || !initprog.CanFork) {
+		return nil, errors.New("no pool of network namespaces here")
+	}
 	if !initprog.CanFork {
 		cmd := initCmd(req.UID, req.GID, req.HostUID, req.HostGID, req.Network, specR, errW, stdout, stderr)
 		if err := cmd.Start(); err != nil {
@@ -36,7 +40,7 @@ func startChild(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File
 		}
 		return &execChild{cmd}, nil
 	}
-	return forkInit(req, specR, errW, stdout, stderr, devNull)
+	return forkInit(req, specR, errW, stdout, stderr, devNull, nets)
 }
 
 // forkInit forks the init from the spawner: no exec of a second Go
@@ -44,7 +48,7 @@ func startChild(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File
 // exec'd init has (0 /dev/null, 1 and 2 the output, 4 the error pipe;
 // the program closes 3), a session of its own and the parent-death
 // signal, waits for its id maps and runs the program.
-func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) (child, error) {
+func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File, nets *netPool) (child, error) {
 	b, err := io.ReadAll(specR)
 	if err != nil {
 		return nil, fmt.Errorf("read set-up program: %w", err)
@@ -85,13 +89,50 @@ func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File) 
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
-	pid, release, errno := initprog.Fork(cloneFlags(req.Network), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
+	// A pooled network namespace: the init inherits it from this
+	// thread, which enters it for the clone only.
+	var ns *netNS
+	if req.PoolNet {
+		if ns, err = nets.get(); err != nil {
+			unix.Close(sync[0])
+			unix.Close(sync[1])
+			return nil, err
+		}
+		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
+			unix.Close(ns.fd)
+			unix.Close(sync[0])
+			unix.Close(sync[1])
+			return nil, fmt.Errorf("enter network namespace: %w", err)
+		}
+	}
+	pid, release, errno := initprog.Fork(cloneFlags(req.Network || req.PoolNet), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
+	if ns != nil && unix.Setns(nets.host, unix.CLONE_NEWNET) != nil {
+		// This thread must not run anything else: locked once more than
+		// its goroutine unlocks, it ends with it.
+		runtime.LockOSThread()
+		if errno == 0 {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+		errno = uintptr(unix.EIO)
+	}
 	unix.Close(sync[0])
 	if errno != 0 {
 		unix.Close(sync[1])
+		if ns != nil {
+			unix.Close(ns.fd)
+		}
 		return nil, os.NewSyscallError("clone", syscall.Errno(errno))
 	}
 	c := &forkedChild{p: pid, release: release}
+	if ns != nil {
+		// Back to the pool once the init is reaped (its namespace's
+		// processes are all gone by then), checked after the exit is
+		// reported.
+		c.release = func() {
+			release()
+			go nets.put(ns)
+		}
+	}
 	if err := writeIDMaps(pid, req); err != nil {
 		unix.Close(sync[1]) // the child exits
 		c.exited()

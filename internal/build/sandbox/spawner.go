@@ -63,7 +63,16 @@ type Spawner struct {
 	nextID  uint64
 	waiting map[uint64]chan spawnReply
 	dead    error // why the helper is gone
+	// freshNets makes every sandbox a new network namespace even where
+	// the helper could reuse them (see netPool); for tests.
+	freshNets bool
 }
+
+// poolsNets says whether sandboxes without network get their namespace
+// from the helper's netPool: only when cairn is root, so that the
+// namespaces belong to a user namespace in which builds have no
+// capabilities.
+func (sp *Spawner) poolsNets() bool { return !sp.freshNets && os.Geteuid() == 0 }
 
 // NewSpawner returns a Spawner; its helper starts with the first sandbox.
 func NewSpawner() *Spawner { return &Spawner{} }
@@ -75,6 +84,7 @@ type spawnRequest struct {
 	// and, if set, stdout and stderr, in this order.
 	UID, GID, HostUID, HostGID int
 	Network                    bool
+	PoolNet                    bool // a network namespace from the spawner's netPool
 	Stdout, Stderr             bool
 }
 
@@ -186,7 +196,7 @@ func (sp *Spawner) launch(s *initSpec, specR, errW, stdout, stderr *os.File) (*r
 	}
 	sp.nextID++
 	req := spawnRequest{Op: "start", ID: sp.nextID, UID: s.UID, GID: s.GID, HostUID: s.HostUID, HostGID: s.HostGID,
-		Network: s.Network, Stdout: stdout != nil, Stderr: stderr != nil}
+		Network: s.Network, PoolNet: s.PoolNet, Stdout: stdout != nil, Stderr: stderr != nil}
 	fds := []int{int(specR.Fd()), int(errW.Fd())}
 	for _, f := range []*os.File{stdout, stderr} {
 		if f != nil {
@@ -309,6 +319,10 @@ func runSpawner() {
 	if err != nil {
 		os.Exit(2)
 	}
+	var nets *netPool
+	if os.Geteuid() == 0 {
+		nets, _ = newNetPool() // without it, pooled requests fail
+	}
 	var waiters sync.WaitGroup
 	closing := false // the caller is gone: kill what starts from now on
 	reply := func(r spawnReply) {
@@ -382,7 +396,7 @@ func runSpawner() {
 				// reaped, so that no other goroutine can end the thread.
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
-				ch, err := startChild(&req, files[0], files[1], stdout, stderr, devNull)
+				ch, err := startChild(&req, files[0], files[1], stdout, stderr, devNull, nets)
 				for _, f := range files {
 					f.Close()
 				}
