@@ -154,10 +154,15 @@ func loopbackUp() error {
 // waited on traffic (TIME_WAIT, a connection being closed: counters
 // again) and Unix sockets in flight in a Unix socket, which the
 // table shows; IPv6 flow labels outlive their sockets for a while.
-// The other tables (TCP, UDP, raw, routes, multicast) would add nothing:
-// their entries need traffic, capabilities builds lack, or die with the
+// sockstat counts every socket left in the namespace, whatever holds it
+// (some of its figures are machine-wide and are left out). The other
+// tables (TCP, UDP, raw, routes, multicast) would add nothing: their
+// entries need traffic, capabilities builds lack, or die with the
 // sockets; and TCP's walks the machine's whole table (3 ms a read).
-var netFiles = []string{"dev", "snmp", "snmp6", "netstat", "unix", "ip6_flowlabel"}
+var netFiles = []string{"dev", "snmp", "snmp6", "netstat", "unix", "ip6_flowlabel", "sockstat", "sockstat6"}
+
+// machineWide are sockstat's figures that count every namespace.
+var machineWide = map[string]bool{"orphan": true, "alloc": true, "mem": true}
 
 // netSnapshot reads netFiles in the calling thread's network namespace.
 func netSnapshot() ([]byte, error) {
@@ -170,8 +175,28 @@ func netSnapshot() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		if name == "sockstat" {
+			data = perNamespace(data)
+		}
 		b = binary.AppendUvarint(b, uint64(len(data)))
 		b = append(b, data...)
 	}
 	return b, nil
+}
+
+// perNamespace drops sockstat's machine-wide figures (name value pairs).
+func perNamespace(sockstat []byte) []byte {
+	var out []byte
+	for _, line := range bytes.Split(sockstat, []byte("\n")) {
+		f := bytes.Fields(line)
+		for i := 0; i < len(f); i++ {
+			if machineWide[string(f[i])] && i+1 < len(f) {
+				i++
+				continue
+			}
+			out = append(append(out, f[i]...), ' ')
+		}
+		out = append(out, '\n')
+	}
+	return out
 }

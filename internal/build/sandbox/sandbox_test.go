@@ -605,3 +605,11 @@ func TestSpawnerNetPool(t *testing.T) {
 		}
 	}
 }
+
+func TestPerNamespace(t *testing.T) {
+	in := "sockets: used 3\nTCP: inuse 1 orphan 2 tw 6 alloc 9 mem 15\nUDP: inuse 0 mem 4\nFRAG: inuse 0 memory 7\n"
+	want := "sockets: used 3 \nTCP: inuse 1 tw 6 \nUDP: inuse 0 \nFRAG: inuse 0 memory 7 \n\n"
+	if got := string(perNamespace([]byte(in))); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
