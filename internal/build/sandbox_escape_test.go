@@ -208,15 +208,7 @@ func TestFileInputsAsBuildUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPING: needs root to build as a build user")
 	}
-	const uid, gid = 61732, 61732 // a uid nothing else runs as
-	pool := filepath.Join(t.TempDir(), "userpool")
-	os.MkdirAll(pool, 0o755)
-	tmp := t.TempDir()
-	os.Chmod(filepath.Dir(tmp), 0o755)
-	os.Chmod(tmp, 0o755)
-	e := newEnv(t, Config{TmpDir: tmp, BuildUser: &BuildUser{UID: uid, GID: gid}, UserPoolDir: pool})
-	os.Chmod(filepath.Dir(e.root), 0o755)
-	os.Chmod(e.root, 0o755)
+	e, _ := buildUserEnv(t, 61732, 61732) // a uid nothing else runs as
 	ctx := context.Background()
 	in, err := e.st.AddText(ctx, "input-file", []byte("input-data\n"), nil)
 	if err != nil {

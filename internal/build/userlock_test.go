@@ -101,14 +101,7 @@ func TestNixKillUserSparesBuilds(t *testing.T) {
 		t.Skip("SKIPPING: needs root to build as another user and to kill as it")
 	}
 	const uid, gid = 61731, 61731 // a uid nothing else runs as
-	pool := filepath.Join(t.TempDir(), "userpool")
-	os.MkdirAll(pool, 0o755)
-	tmp := t.TempDir()
-	os.Chmod(filepath.Dir(tmp), 0o755)
-	os.Chmod(tmp, 0o755)
-	e := newEnv(t, Config{TmpDir: tmp, BuildUser: &BuildUser{UID: uid, GID: gid}, UserPoolDir: pool})
-	os.Chmod(filepath.Dir(e.root), 0o755)
-	os.Chmod(e.root, 0o755)
+	e, pool := buildUserEnv(t, uid, gid)
 	busybox := filepath.Join(e.st.RealPath(e.bb), "bin", "busybox")
 
 	// Nix: as long as the build runs, take the user whenever it is free
@@ -153,4 +146,20 @@ func TestNixKillUserSparesBuilds(t *testing.T) {
 		unlock()
 	}
 	t.Logf("Nix took the user %d times between builds", kills)
+}
+
+// buildUserEnv is an env whose builds run as the build user uid:gid,
+// with its lock in the pool directory it returns (as root; the test
+// directories are opened up for that user).
+func buildUserEnv(t *testing.T, uid, gid int) (*env, string) {
+	t.Helper()
+	pool := filepath.Join(t.TempDir(), "userpool")
+	os.MkdirAll(pool, 0o755)
+	tmp := t.TempDir()
+	os.Chmod(filepath.Dir(tmp), 0o755)
+	os.Chmod(tmp, 0o755)
+	e := newEnv(t, Config{TmpDir: tmp, BuildUser: &BuildUser{UID: uid, GID: gid}, UserPoolDir: pool})
+	os.Chmod(filepath.Dir(e.root), 0o755)
+	os.Chmod(e.root, 0o755)
+	return e, pool
 }
