@@ -598,8 +598,13 @@ func runBuild(ctx context.Context, o *BuildOptions) error {
 		if st == nil {
 			return fmt.Errorf("building needs a local store (--store /some/dir or local?root=/some/dir)")
 		}
+		s.io.DeferDerivations()
 		ins, err := buildInstallables(s, st, o)
 		if err != nil {
+			return err
+		}
+		// The derivations are valid before anything is printed or built.
+		if err := st.Sync(ctx); err != nil {
 			return err
 		}
 		if o.DryRun {

@@ -50,7 +50,16 @@ type IO struct {
 	hasher *derivation.Hasher
 
 	realise RealiseFunc // import from derivation; nil: unavailable
+
+	deferDrvs bool // see DeferDerivations
 }
+
+// DeferDerivations makes g write the .drv files of derivations with
+// local.Store.AddTextDeferred: their database rows are written together,
+// when the store is next used (or synced), instead of one transaction
+// each. For commands that go on to use the store themselves (build) and
+// print no derivation path before they do.
+func (g *IO) DeferDerivations() { g.deferDrvs = true }
 
 var _ eval.IO = (*IO)(nil)
 
@@ -252,7 +261,7 @@ func (g *IO) AddTextToStore(name, content string, refs []string) (string, error)
 	if err != nil {
 		return "", err
 	}
-	sp, err := g.addText(name, []byte(content), rs)
+	sp, err := g.addText(name, []byte(content), rs, false)
 	if err != nil {
 		return "", err
 	}
@@ -272,7 +281,7 @@ func (g *IO) parsePaths(ps []string) ([]storepath.Path, error) {
 	return out, nil
 }
 
-func (g *IO) addText(name string, content []byte, refs []storepath.Path) (string, error) {
+func (g *IO) addText(name string, content []byte, refs []storepath.Path, deferred bool) (string, error) {
 	st, err := g.Store()
 	if err != nil {
 		return "", err
@@ -280,7 +289,11 @@ func (g *IO) addText(name string, content []byte, refs []storepath.Path) (string
 	if st != nil {
 		// A .drv is checked against its outputs when registered; g's
 		// hasher already knows the hashes of its inputs.
-		info, err := st.AddText(local.WithHasher(g.ctx, g.hasher), name, content, refs)
+		add := st.AddText
+		if deferred {
+			add = st.AddTextDeferred
+		}
+		info, err := add(local.WithHasher(g.ctx, g.hasher), name, content, refs)
 		if err != nil {
 			return "", fmt.Errorf("adding '%s' to the store: %w", name, err)
 		}
@@ -327,7 +340,7 @@ func (g *IO) AddDerivation(req *eval.DerivationRequest) (*eval.DerivationResult,
 	if err != nil {
 		return nil, err
 	}
-	drvPath, err := g.addText(req.Name+".drv", d.Bytes(), refs)
+	drvPath, err := g.addText(req.Name+".drv", d.Bytes(), refs, g.deferDrvs)
 	if err != nil {
 		return nil, err
 	}

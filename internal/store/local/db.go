@@ -100,13 +100,18 @@ func isBusy(err error) bool {
 
 // withTx runs f in a write transaction (BEGIN IMMEDIATE) on the Store's
 // write connection, retrying it while the database is busy. f must run
-// its statements through tx and must not call withTx itself.
+// its statements through tx and must not call withTx itself (nor
+// another method of the Store: read and withTx first register the rows
+// of AddTextDeferred, in a transaction of their own).
 //
 // The write connection has no busy timeout: while another process holds
 // the write lock, BEGIN fails at once and withTx waits here, where ctx
 // can cancel the wait, instead of in SQLite's busy handler, which only a
 // goroutine watching ctx for every BEGIN could interrupt.
 func (s *Store) withTx(ctx context.Context, f func(tx querier) error) error {
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
 	delay := time.Millisecond
 	for {
 		err := s.w.tryTx(ctx, s.db, f)
@@ -145,6 +150,9 @@ type writer struct {
 // finds the database busy (another process recovering the WAL) is run
 // again on the pool, which waits.
 func (s *Store) read(ctx context.Context, f func(q querier) error) error {
+	if err := s.Sync(ctx); err != nil {
+		return err
+	}
 	w := &s.w
 	if !w.mu.TryLock() {
 		return f(s.q())

@@ -107,6 +107,9 @@ type gcShared struct {
 // reference graph is loaded once; dead paths are invalidated in the
 // database in batches, referrers first, before their files are deleted.
 func (s *Store) CollectGarbage(ctx context.Context, opts GCOptions) (*GCResult, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
 	del := opts.Action == GCDeleteDead || opts.Action == GCDeleteSpecific
 	k := keep{outputs: opts.KeepOutputs, derivations: !opts.NoKeepDerivations}
 	if opts.Action == GCDeleteSpecific && opts.IgnoreLiveness {

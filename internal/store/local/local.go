@@ -80,6 +80,7 @@ type Store struct {
 	stmts     stmtCache
 	w         writer
 	bigLock   *fsutil.LockedFile
+	pending   pendingTexts // see AddTextDeferred
 
 	mu        sync.Mutex // guards the temporary roots state below
 	tempRoots *os.File   // temproots/<pid>, exclusively locked
@@ -309,6 +310,7 @@ func (s *Store) migrateCASchema(ctx context.Context) error {
 // Close releases the database, the temporary roots (paths protected by
 // this Store become collectable) and the big lock.
 func (s *Store) Close() error {
+	serr := s.Sync(context.Background())
 	s.w.close()
 	s.stmts.close()
 	err := s.db.Close()
@@ -329,6 +331,9 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	if lerr := s.bigLock.Close(); err == nil {
 		err = lerr
+	}
+	if serr != nil {
+		return serr
 	}
 	return err
 }

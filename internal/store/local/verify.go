@@ -60,6 +60,9 @@ func (r *VerifyResult) OK() bool {
 // Verify checks the store like nix-store --verify. It holds gc.lock
 // shared, so no collector runs meanwhile.
 func (s *Store) Verify(ctx context.Context, opts VerifyOptions) (*VerifyResult, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
 	lock, err := os.OpenFile(filepath.Join(s.stateDir, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)

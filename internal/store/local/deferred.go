@@ -1,0 +1,191 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"cairn/internal/compat/derivation"
+	"cairn/internal/compat/nar"
+	"cairn/internal/compat/nixhash"
+	"cairn/internal/compat/storepath"
+	"cairn/internal/fsutil"
+	"cairn/internal/store"
+)
+
+// pendingTexts are the text paths of AddTextDeferred: in place in the
+// store, their locks held, their rows not yet written.
+type pendingTexts struct {
+	n      atomic.Int32 // len(infos); read without mu on every query
+	mu     sync.Mutex   // held while the rows are written, too
+	infos  []*store.PathInfo
+	locks  []*pathLock
+	byPath map[storepath.Path]*store.PathInfo
+	hasher *derivation.Hasher // from the adders' context, to check the outputs
+}
+
+// maxPending is how many deferred paths wait at most for their rows.
+const maxPending = 1024
+
+// noSyncKey marks the context of the store's own queries while it adds
+// or registers deferred paths (they must not register the others).
+type noSyncKey struct{}
+
+// AddTextDeferred is AddText, except that the database row of a new path
+// is written later, in one transaction with those of the other paths
+// added so: before this Store next reads or writes its database (any
+// query, registration or collection), at Sync, at Close, or once
+// maxPending paths wait. Meanwhile the path's contents are in place and
+// its lock is held, so no other process (cairn or Nix) writes it or sees
+// it valid; a crash leaves contents without a row, which is garbage, as
+// after a crash in AddText.
+//
+// Instantiating a derivation graph writes one .drv after another; one
+// transaction per .drv was most of the time instantiation took.
+func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byte, refs []storepath.Path) (*store.PathInfo, error) {
+	if s.opts.AutoOptimise {
+		return s.AddText(ctx, name, contents, refs)
+	}
+	if err := storepath.CheckNameStrict(name); err != nil {
+		return nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	ca := storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, contents)}
+	refs = store.SortPaths(append([]storepath.Path(nil), refs...))
+	p, err := s.dir.MakeTextPath(name, ca.Hash, refs)
+	if err != nil {
+		return nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	pt := &s.pending
+	pt.mu.Lock()
+	info := pt.byPath[p]
+	pt.mu.Unlock()
+	if info != nil {
+		return info, nil
+	}
+	if err := s.AddTempRoot(ctx, p); err != nil {
+		return nil, err
+	}
+	qctx := context.WithValue(ctx, noSyncKey{}, true)
+	real := s.RealPath(p)
+	if _, err := os.Lstat(real); err == nil {
+		if info, err := s.QueryPathInfo(qctx, p); err == nil {
+			return info, nil
+		} else if !errors.Is(err, store.ErrNotValid) {
+			return nil, err
+		}
+	}
+	lock, err := s.lockPath(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	// Still no contents: not valid (another writer may have added it
+	// while we waited for the lock).
+	if _, err := os.Lstat(real); err == nil {
+		if info, err := s.QueryPathInfo(qctx, p); err == nil {
+			lock.unlock(true)
+			return info, nil
+		} else if !errors.Is(err, store.ErrNotValid) {
+			lock.unlock(false)
+			return nil, err
+		}
+	}
+	info, err = s.placeText(ctx, p, ca, refs, contents)
+	if err != nil {
+		lock.unlock(false)
+		return nil, err
+	}
+	pt.mu.Lock()
+	if pt.byPath == nil {
+		pt.byPath = map[storepath.Path]*store.PathInfo{}
+	}
+	pt.infos, pt.locks = append(pt.infos, info), append(pt.locks, lock)
+	pt.byPath[p] = info
+	if h, _ := ctx.Value(hasherKey{}).(*derivation.Hasher); h != nil {
+		pt.hasher = h
+	}
+	pt.n.Store(int32(len(pt.infos)))
+	full := len(pt.infos) >= maxPending
+	pt.mu.Unlock()
+	if full {
+		return info, s.Sync(ctx)
+	}
+	return info, nil
+}
+
+// placeText writes contents to a scratch entry and renames it to p, as
+// AddText does before it registers p.
+func (s *Store) placeText(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, contents []byte) (*store.PathInfo, error) {
+	tmp, err := s.newTempEntry(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	defer tmp.remove()
+	if err := writeFlat(tmp.real, bytes.NewReader(contents)); err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	if err := fsutil.Canonicalise(tmp.real, fsutil.CanonOptions{FromUID: -1, IgnoredXattrs: s.opts.IgnoredXattrs}); err != nil {
+		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+	}
+	// The NAR of the file as written (a regular file, not executable).
+	h := nixhash.NewHasher(nixhash.SHA256)
+	nw := nar.NewWriter(h)
+	if err := nw.WriteHeader(&nar.Header{Path: "/", Type: nar.TypeRegular, Size: int64(len(contents))}); err != nil {
+		return nil, err
+	}
+	if _, err := nw.Write(contents); err != nil {
+		return nil, err
+	}
+	if err := nw.Close(); err != nil {
+		return nil, err
+	}
+	real := s.RealPath(p)
+	if err := os.Rename(tmp.real, real); err != nil {
+		if _, err := fsutil.RemoveAll(real); err != nil {
+			return nil, fmt.Errorf("add %s: remove stale contents: %w", s.print(p), err)
+		}
+		if err := os.Rename(tmp.real, real); err != nil {
+			return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+		}
+	}
+	tmp.installed = true
+	return &store.PathInfo{Path: p, References: refs, CA: ca, RegistrationTime: time.Unix(time.Now().Unix(), 0),
+		NarHash: h.Sum(), NarSize: h.Len()}, nil
+}
+
+// Sync writes the rows of the paths AddTextDeferred added, in one
+// transaction, and releases their locks. If that fails, their contents
+// are removed. The Store calls it itself before every use of its
+// database.
+func (s *Store) Sync(ctx context.Context) error {
+	pt := &s.pending
+	if pt.n.Load() == 0 || ctx.Value(noSyncKey{}) != nil {
+		return nil
+	}
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if len(pt.infos) == 0 {
+		return nil
+	}
+	rctx := context.WithValue(context.WithoutCancel(ctx), noSyncKey{}, true)
+	if pt.hasher != nil {
+		rctx = WithHasher(rctx, pt.hasher)
+	}
+	err := s.RegisterValidPaths(rctx, pt.infos)
+	for i, l := range pt.locks {
+		if err != nil {
+			fsutil.RemoveAll(s.RealPath(pt.infos[i].Path))
+		}
+		l.unlock(err == nil)
+	}
+	pt.infos, pt.locks, pt.byPath, pt.hasher = nil, nil, nil, nil
+	pt.n.Store(0)
+	if err != nil {
+		return fmt.Errorf("register derivations: %w", err)
+	}
+	return nil
+}
