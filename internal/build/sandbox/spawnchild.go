@@ -126,8 +126,8 @@ func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File, 
 	c := &forkedChild{p: pid, release: release}
 	if ns != nil {
 		// Back to the pool once the init is reaped (its namespace's
-		// processes are all gone by then), checked after the exit is
-		// reported.
+		// processes are all gone by then), checked on a goroutine of its
+		// own while the exit is reported.
 		c.release = func() {
 			release()
 			go nets.put(ns)
