@@ -95,7 +95,16 @@ echo building probe
 		{"suid", "chmod: /build/f: Operation not permitted\n"},
 		{"binsh", "no\n"},
 	} {
-		if got := e.outFile(res, "out", c.file); got != c.want {
+		got := e.outFile(res, "out", c.file)
+		if c.file == "id" && os.Geteuid() != 0 {
+			// Without root the sandbox's user namespace cannot drop the
+			// caller's supplementary groups (setgroups is denied there,
+			// as in Nix): one that is the mapped group shows as 100.
+			if i := strings.Index(got, " groups="); i >= 0 {
+				got = got[:i] + "\n"
+			}
+		}
+		if got != c.want {
 			t.Errorf("%s = %q, want %q", c.file, got, c.want)
 		}
 	}
