@@ -186,11 +186,10 @@ func hashCA(real string, ca storepath.ContentAddress) (nixhash.Hash, error) {
 	return h.Sum(), nil
 }
 
-// install canonicalises the scratch tree, moves it to the real path of
-// infos[0] (replacing an invalid or, when repairing, stale leftover) and
-// registers infos. The caller holds the path lock.
-func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.PathInfo) error {
-	p := infos[0].Path
+// place canonicalises the scratch tree and moves it to the real path of
+// p (replacing an invalid or, when repairing, stale leftover). The
+// caller holds the path lock.
+func (s *Store) place(tmp *tempEntry, p storepath.Path) error {
 	if err := fsutil.Canonicalise(tmp.real, fsutil.CanonOptions{FromUID: -1, IgnoredXattrs: s.opts.IgnoredXattrs}); err != nil {
 		return fmt.Errorf("add %s: %w", s.print(p), err)
 	}
@@ -206,6 +205,18 @@ func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.Path
 		}
 	}
 	tmp.installed = true
+	return nil
+}
+
+// install canonicalises the scratch tree, moves it to the real path of
+// infos[0] (replacing an invalid or, when repairing, stale leftover) and
+// registers infos. The caller holds the path lock.
+func (s *Store) install(ctx context.Context, tmp *tempEntry, infos []*store.PathInfo) error {
+	p := infos[0].Path
+	if err := s.place(tmp, p); err != nil {
+		return err
+	}
+	real := s.RealPath(p)
 	if s.opts.AutoOptimise {
 		if _, err := s.OptimisePath(ctx, p); err != nil {
 			fsutil.RemoveAll(real)
@@ -386,14 +397,9 @@ func writeFlat(dst string, r io.Reader) error {
 // AddText adds a text file (builtins.toFile, .drv files): the path is a
 // "text" path of sha256(contents) and refs.
 func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs []storepath.Path) (*store.PathInfo, error) {
-	if err := storepath.CheckNameStrict(name); err != nil {
-		return nil, fmt.Errorf("add text %s: %w", name, err)
-	}
-	ca := storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, contents)}
-	refs = store.SortPaths(append([]storepath.Path(nil), refs...))
-	p, err := s.dir.MakeTextPath(name, ca.Hash, refs)
+	p, ca, refs, err := s.textPath(name, contents, refs)
 	if err != nil {
-		return nil, fmt.Errorf("add text %s: %w", name, err)
+		return nil, err
 	}
 	return s.addKnown(ctx, p, ca, refs, false, 0, nil, func(dst string) error {
 		// Straight into the scratch entry: a temporary file under a
@@ -401,6 +407,21 @@ func (s *Store) AddText(ctx context.Context, name string, contents []byte, refs 
 		// concurrent collector.
 		return writeFlat(dst, bytes.NewReader(contents))
 	})
+}
+
+// textPath is the path, content address and sorted references of a text
+// file (AddText).
+func (s *Store) textPath(name string, contents []byte, refs []storepath.Path) (storepath.Path, storepath.ContentAddress, []storepath.Path, error) {
+	if err := storepath.CheckNameStrict(name); err != nil {
+		return storepath.Path{}, storepath.ContentAddress{}, nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	ca := storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, contents)}
+	refs = store.SortPaths(append([]storepath.Path(nil), refs...))
+	p, err := s.dir.MakeTextPath(name, ca.Hash, refs)
+	if err != nil {
+		return storepath.Path{}, storepath.ContentAddress{}, nil, fmt.Errorf("add text %s: %w", name, err)
+	}
+	return p, ca, refs, nil
 }
 
 // addContent writes content with fill into a scratch entry while hashing
@@ -473,11 +494,9 @@ func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.Con
 	}
 	// A valid path has contents, so while there are none the database
 	// need not be asked before taking the lock (it is asked after).
-	if _, err := os.Lstat(s.RealPath(p)); !repair && err == nil {
-		if info, err := s.QueryPathInfo(ctx, p); err == nil {
-			return info, nil
-		} else if !errors.Is(err, store.ErrNotValid) {
-			return nil, err
+	if !repair {
+		if info, err := s.validIfPresent(ctx, p); info != nil || err != nil {
+			return info, err
 		}
 	}
 	lock, err := s.lockPath(ctx, p)
@@ -556,4 +575,18 @@ func (s *Store) NarFromPath(ctx context.Context, p storepath.Path, w io.Writer) 
 		return &store.NotValidError{Path: s.print(p)}
 	}
 	return nar.DumpPath(w, s.RealPath(p))
+}
+
+// validIfPresent returns p's info if p is valid, and nil if it is not,
+// without asking the database when p has no contents (a valid path has
+// them).
+func (s *Store) validIfPresent(ctx context.Context, p storepath.Path) (*store.PathInfo, error) {
+	if _, err := os.Lstat(s.RealPath(p)); err != nil {
+		return nil, nil
+	}
+	info, err := s.QueryPathInfo(ctx, p)
+	if errors.Is(err, store.ErrNotValid) {
+		return nil, nil
+	}
+	return info, err
 }

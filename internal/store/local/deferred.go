@@ -3,9 +3,7 @@ package local
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,14 +49,9 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 	if s.opts.AutoOptimise {
 		return s.AddText(ctx, name, contents, refs)
 	}
-	if err := storepath.CheckNameStrict(name); err != nil {
-		return nil, fmt.Errorf("add text %s: %w", name, err)
-	}
-	ca := storepath.ContentAddress{Text: true, Hash: nixhash.Sum(nixhash.SHA256, contents)}
-	refs = store.SortPaths(append([]storepath.Path(nil), refs...))
-	p, err := s.dir.MakeTextPath(name, ca.Hash, refs)
+	p, ca, refs, err := s.textPath(name, contents, refs)
 	if err != nil {
-		return nil, fmt.Errorf("add text %s: %w", name, err)
+		return nil, err
 	}
 	pt := &s.pending
 	pt.mu.Lock()
@@ -71,28 +64,17 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 		return nil, err
 	}
 	qctx := context.WithValue(ctx, noSyncKey{}, true)
-	real := s.RealPath(p)
-	if _, err := os.Lstat(real); err == nil {
-		if info, err := s.QueryPathInfo(qctx, p); err == nil {
-			return info, nil
-		} else if !errors.Is(err, store.ErrNotValid) {
-			return nil, err
-		}
+	if info, err := s.validIfPresent(qctx, p); info != nil || err != nil {
+		return info, err
 	}
 	lock, err := s.lockPath(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	// Still no contents: not valid (another writer may have added it
-	// while we waited for the lock).
-	if _, err := os.Lstat(real); err == nil {
-		if info, err := s.QueryPathInfo(qctx, p); err == nil {
-			lock.unlock(true)
-			return info, nil
-		} else if !errors.Is(err, store.ErrNotValid) {
-			lock.unlock(false)
-			return nil, err
-		}
+	// Another writer may have added it while we waited for the lock.
+	if info, err := s.validIfPresent(qctx, p); info != nil || err != nil {
+		lock.unlock(err == nil)
+		return info, err
 	}
 	info, err = s.placeText(ctx, p, ca, refs, contents)
 	if err != nil {
@@ -128,9 +110,6 @@ func (s *Store) placeText(ctx context.Context, p storepath.Path, ca storepath.Co
 	if err := writeFlat(tmp.real, bytes.NewReader(contents)); err != nil {
 		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
 	}
-	if err := fsutil.Canonicalise(tmp.real, fsutil.CanonOptions{FromUID: -1, IgnoredXattrs: s.opts.IgnoredXattrs}); err != nil {
-		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
-	}
 	// The NAR of the file as written (a regular file, not executable).
 	h := nixhash.NewHasher(nixhash.SHA256)
 	nw := nar.NewWriter(h)
@@ -143,16 +122,9 @@ func (s *Store) placeText(ctx context.Context, p storepath.Path, ca storepath.Co
 	if err := nw.Close(); err != nil {
 		return nil, err
 	}
-	real := s.RealPath(p)
-	if err := os.Rename(tmp.real, real); err != nil {
-		if _, err := fsutil.RemoveAll(real); err != nil {
-			return nil, fmt.Errorf("add %s: remove stale contents: %w", s.print(p), err)
-		}
-		if err := os.Rename(tmp.real, real); err != nil {
-			return nil, fmt.Errorf("add %s: %w", s.print(p), err)
-		}
+	if err := s.place(tmp, p); err != nil {
+		return nil, err
 	}
-	tmp.installed = true
 	return &store.PathInfo{Path: p, References: refs, CA: ca, RegistrationTime: time.Unix(time.Now().Unix(), 0),
 		NarHash: h.Sum(), NarSize: h.Len()}, nil
 }
