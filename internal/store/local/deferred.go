@@ -30,8 +30,8 @@ type pendingTexts struct {
 // maxPending is how many deferred paths wait at most for their rows.
 const maxPending = 1024
 
-// noSyncKey marks the context of the store's own queries while it adds
-// or registers deferred paths (they must not register the others).
+// noSyncKey marks the context of Sync's own registration, whose queries
+// must not start another.
 type noSyncKey struct{}
 
 // AddTextDeferred is AddText, except that the database row of a new path
@@ -63,8 +63,11 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 	if err := s.AddTempRoot(ctx, p); err != nil {
 		return nil, err
 	}
-	qctx := context.WithValue(ctx, noSyncKey{}, true)
-	if info, err := s.validIfPresent(qctx, p); info != nil || err != nil {
+	// A new path has no contents yet, so no query (which would write
+	// the waiting rows first). Contents of a path waiting here make the
+	// query write its row, releasing the lock we would otherwise wait
+	// for.
+	if info, err := s.validIfPresent(ctx, p); info != nil || err != nil {
 		return info, err
 	}
 	lock, err := s.lockPath(ctx, p)
@@ -72,7 +75,7 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 		return nil, err
 	}
 	// Another writer may have added it while we waited for the lock.
-	if info, err := s.validIfPresent(qctx, p); info != nil || err != nil {
+	if info, err := s.validIfPresent(ctx, p); info != nil || err != nil {
 		lock.unlock(err == nil)
 		return info, err
 	}

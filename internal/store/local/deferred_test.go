@@ -2,7 +2,9 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"cairn/internal/compat/storepath"
 )
@@ -69,5 +71,29 @@ func TestAddTextDeferred(t *testing.T) {
 	}
 	if ok, err := other.IsValid(ctx, c.Path); err != nil || !ok {
 		t.Errorf("c after Close: %v %v", ok, err)
+	}
+}
+
+// TestAddTextDeferredConcurrent: AddText of a path that waits for its row
+// (from another goroutine) does not wait for the held lock forever: its
+// check of the existing contents writes the row first.
+func TestAddTextDeferredConcurrent(t *testing.T) {
+	s, _ := openTest(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, err := s.AddTextDeferred(ctx, "a", []byte("a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		info, err := s.AddText(ctx, "a", []byte("a"), nil)
+		if err == nil && info.Path != a.Path {
+			err = fmt.Errorf("got %s", s.print(info.Path))
+		}
+		errc <- err
+	}()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
 	}
 }
