@@ -122,8 +122,8 @@ func (p *netPool) onThread(fd int, f func() error) error {
 		if err == nil {
 			err = f()
 		}
-		if unix.Setns(p.host, unix.CLONE_NEWNET) != nil {
-			errc <- fmt.Errorf("return to the spawner's network namespace: %w", err)
+		if serr := unix.Setns(p.host, unix.CLONE_NEWNET); serr != nil {
+			errc <- fmt.Errorf("return to the spawner's network namespace: %w", serr)
 			return // still locked: the thread exits
 		}
 		runtime.UnlockOSThread()
