@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -251,9 +252,16 @@ type remote struct {
 	once   sync.Once
 	status syscall.WaitStatus
 	err    error
+	reaped atomic.Bool // the helper reported the exit
 }
 
 func (r *remote) kill() error {
+	if r.reaped.Load() {
+		// The init is gone, and with it every process of its PID
+		// namespace: nothing to send (a build kills its sandbox after
+		// every exit, to be sure).
+		return nil
+	}
 	r.sp.mu.Lock()
 	defer r.sp.mu.Unlock()
 	return r.sp.send(&spawnRequest{Op: "kill", ID: r.id}, nil)
@@ -267,6 +275,7 @@ func (r *remote) wait() error {
 			return
 		}
 		r.status = syscall.WaitStatus(rep.Status)
+		r.reaped.Store(true)
 	})
 	if r.err != nil {
 		return r.err
