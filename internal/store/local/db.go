@@ -377,6 +377,15 @@ func (c *stmtCache) close() {
 // database. It is for short statements, point queries that in WAL mode
 // do not wait for other processes (statements in a write transaction,
 // which holds the lock already, go through withTx's querier).
+// pool is q for a query of the connection pool, once the rows of
+// AddTextDeferred are written (as read and withTx do).
+func (s *Store) pool(ctx context.Context) (querier, error) {
+	if err := s.Sync(ctx); err != nil {
+		return nil, err
+	}
+	return s.q(), nil
+}
+
 func (s *Store) q() querier {
 	return stmtQuerier{func(ctx context.Context, query string) (*sql.Stmt, error) {
 		return s.stmts.get(ctx, s.db, query)

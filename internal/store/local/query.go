@@ -108,10 +108,11 @@ func (s *Store) QueryReferences(ctx context.Context, p storepath.Path) ([]storep
 // QueryReferrers returns the valid paths that refer to p (p itself if
 // it refers to itself), sorted. An invalid p has no referrers.
 func (s *Store) QueryReferrers(ctx context.Context, p storepath.Path) ([]storepath.Path, error) {
-	if err := s.Sync(ctx); err != nil {
+	q, err := s.pool(ctx)
+	if err != nil {
 		return nil, err
 	}
-	refs, err := queryReferrers(ctx, s.q(), s.print(p))
+	refs, err := queryReferrers(ctx, q, s.print(p))
 	if err != nil {
 		return nil, fmt.Errorf("query referrers of %s: %w", s.print(p), err)
 	}
@@ -120,10 +121,11 @@ func (s *Store) QueryReferrers(ctx context.Context, p storepath.Path) ([]storepa
 
 // QueryValidPaths returns every valid path, sorted.
 func (s *Store) QueryValidPaths(ctx context.Context) ([]storepath.Path, error) {
-	if err := s.Sync(ctx); err != nil {
+	q, err := s.pool(ctx)
+	if err != nil {
 		return nil, err
 	}
-	paths, err := queryStrings(ctx, s.db, "select path from ValidPaths")
+	paths, err := queryStrings(ctx, q, "select path from ValidPaths")
 	if err != nil {
 		return nil, fmt.Errorf("query valid paths: %w", err)
 	}
@@ -133,11 +135,12 @@ func (s *Store) QueryValidPaths(ctx context.Context) ([]storepath.Path, error) {
 // QueryPathFromHashPart returns the valid path whose hash part is
 // hashPart, or the zero Path.
 func (s *Store) QueryPathFromHashPart(ctx context.Context, hashPart string) (storepath.Path, error) {
-	if err := s.Sync(ctx); err != nil {
+	q, err := s.pool(ctx)
+	if err != nil {
 		return storepath.Path{}, err
 	}
 	prefix := string(s.dir) + "/" + hashPart
-	paths, err := queryStrings(ctx, s.q(), "select path from ValidPaths where path >= ? limit 1", prefix)
+	paths, err := queryStrings(ctx, q, "select path from ValidPaths where path >= ? limit 1", prefix)
 	if err != nil {
 		return storepath.Path{}, fmt.Errorf("query path from hash part %s: %w", hashPart, err)
 	}
@@ -150,10 +153,11 @@ func (s *Store) QueryPathFromHashPart(ctx context.Context, hashPart string) (sto
 // QueryDerivationOutputs returns the output paths recorded for the valid
 // derivation drv, by output name.
 func (s *Store) QueryDerivationOutputs(ctx context.Context, drv storepath.Path) (map[string]storepath.Path, error) {
-	if err := s.Sync(ctx); err != nil {
+	q, err := s.pool(ctx)
+	if err != nil {
 		return nil, err
 	}
-	rows, err := s.q().QueryContext(ctx, "select id, path from DerivationOutputs where drv = (select id from ValidPaths where path = ?)", s.print(drv))
+	rows, err := q.QueryContext(ctx, "select id, path from DerivationOutputs where drv = (select id from ValidPaths where path = ?)", s.print(drv))
 	if err != nil {
 		return nil, fmt.Errorf("query outputs of %s: %w", s.print(drv), err)
 	}
@@ -176,10 +180,11 @@ func (s *Store) QueryDerivationOutputs(ctx context.Context, drv storepath.Path) 
 // QueryValidDerivers returns the valid derivations that have p as an
 // output, sorted.
 func (s *Store) QueryValidDerivers(ctx context.Context, p storepath.Path) ([]storepath.Path, error) {
-	if err := s.Sync(ctx); err != nil {
+	q, err := s.pool(ctx)
+	if err != nil {
 		return nil, err
 	}
-	paths, err := queryStrings(ctx, s.q(), "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?", s.print(p))
+	paths, err := queryStrings(ctx, q, "select v.path from DerivationOutputs d join ValidPaths v on d.drv = v.id where d.path = ?", s.print(p))
 	if err != nil {
 		return nil, fmt.Errorf("query derivers of %s: %w", s.print(p), err)
 	}
