@@ -25,10 +25,11 @@ import (
 // it (netFiles: interface and protocol counters, Unix sockets, flow
 // labels) is byte for byte what it showed when it was made: a build that
 // sent a packet, or left a socket, a TIME_WAIT connection or a flow
-// label behind, leaves a namespace that is discarded. Builds cannot change a pooled namespace otherwise: it is
-// owned by the spawner's user namespace, where they have no
-// capabilities. What a build can still tell is that its namespace is not
-// new (its inode number, its cookie), not anything another build did.
+// label behind, leaves a namespace that is discarded. Builds cannot
+// change a pooled namespace otherwise: it is owned by the spawner's user
+// namespace, where they have no capabilities. What a build can still
+// tell is that its namespace is not new (its inode number, its cookie),
+// not anything another build did.
 type netPool struct {
 	host int // the spawner's own network namespace
 

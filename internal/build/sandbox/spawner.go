@@ -64,16 +64,13 @@ type Spawner struct {
 	nextID  uint64
 	waiting map[uint64]chan spawnReply
 	dead    error // why the helper is gone
-	// freshNets makes every sandbox a new network namespace even where
-	// the helper could reuse them (see netPool); for tests.
-	freshNets bool
 }
 
 // poolsNets says whether sandboxes without network get their namespace
 // from the helper's netPool: only when cairn is root, so that the
 // namespaces belong to a user namespace in which builds have no
 // capabilities.
-func (sp *Spawner) poolsNets() bool { return !sp.freshNets && os.Geteuid() == 0 }
+func (sp *Spawner) poolsNets() bool { return os.Geteuid() == 0 }
 
 // NewSpawner returns a Spawner; its helper starts with the first sandbox.
 func NewSpawner() *Spawner { return &Spawner{} }
