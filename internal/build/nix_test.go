@@ -35,6 +35,7 @@ cat /etc/passwd /etc/group /etc/hosts > $out/etc
 for m in uid_map gid_map; do while read inside host n; do echo $m $inside $n; done < /proc/self/$m; done > $out/idmaps
 cat /proc/self/setgroups >> $out/idmaps
 stat -c '%A %U %G %n' / /build /nix /nix/store /dev /dev/pts /dev/shm /etc /tmp /proc > $out/modes
+stat -c '%A %U %G %t:%T %n' /dev/full /dev/null /dev/random /dev/tty /dev/urandom /dev/zero >> $out/modes
 cat /proc/net/dev | tail -n +3 | cut -d: -f1 > $out/net
 cat /proc/sys/kernel/domainname > $out/domain
 ls -a /build > $out/build

@@ -113,6 +113,9 @@ func buildProgram(s *initSpec) (*program, error) {
 		}
 	}
 	for _, d := range devices {
+		if s.DevNodes {
+			break // in the skeleton already
+		}
 		// Read-only: the devices stay writable, but their host inodes'
 		// modes and owners cannot be changed from inside.
 		first := len(pr.p.Ops)

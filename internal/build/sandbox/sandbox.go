@@ -107,6 +107,7 @@ type Spec struct {
 type initSpec struct {
 	Root       string
 	Skeleton   string // the shared skeleton to bind over Root ("": none)
+	DevNodes   bool   // the skeleton has the devices as nodes: no binds
 	Mounts     []Mount
 	Network    bool
 	PoolNet    bool // the spawner provides the network namespace (see netPool)
@@ -462,7 +463,7 @@ func prepareRoot(s *initSpec, spec *Spec, hostGID int) error {
 		}
 	}
 	if spec.Skeletons == nil {
-		return makeSkeleton(root, spec.Files, nil, nil)
+		return makeSkeleton(root, spec.Files, nil, nil, false)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -472,7 +473,7 @@ func prepareRoot(s *initSpec, spec *Spec, hostGID int) error {
 	for _, e := range entries {
 		top = append(top, initMount{"/" + e.Name(), e.IsDir()})
 	}
-	s.Skeleton, err = spec.Skeletons.get(hostGID, spec.Files, skel, top)
+	s.Skeleton, s.DevNodes, err = spec.Skeletons.get(hostGID, spec.Files, skel, top)
 	return err
 }
 
@@ -505,7 +506,7 @@ func mkdirMode(p string, mode os.FileMode) error {
 
 // makeSkeleton creates in dir the /proc and /dev skeleton, files and the
 // mount points targets and top.
-func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount) error {
+func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount, nodes bool) error {
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
@@ -515,7 +516,13 @@ func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount)
 		}
 	}
 	for _, dev := range devices {
-		if err := touch(filepath.Join(dir, "dev", dev)); err != nil {
+		var err error
+		if nodes {
+			err = copyDevice("/dev/"+dev, filepath.Join(dir, "dev", dev))
+		} else {
+			err = touch(filepath.Join(dir, "dev", dev))
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -547,6 +554,31 @@ func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount)
 		}
 	}
 	return nil
+}
+
+// copyDevice makes at dst a device node like the host's src: same
+// device number, mode and owner. A /dev/tty the host lacks becomes an
+// empty file, as its tolerated bind mount leaves it.
+func copyDevice(src, dst string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(src, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		if filepath.Base(src) == "tty" {
+			return touch(dst)
+		}
+		if err == nil {
+			err = errors.New("not a character device")
+		}
+		return fmt.Errorf("device %s: %w", src, err)
+	}
+	os.Remove(dst)
+	if err := unix.Mknod(dst, unix.S_IFCHR|(st.Mode&0o777), int(st.Rdev)); err != nil {
+		return fmt.Errorf("make device %s: %w", dst, err)
+	}
+	// mknod applies the umask; chmod does not.
+	if err := unix.Chmod(dst, st.Mode&0o777); err != nil {
+		return err
+	}
+	return unix.Lchown(dst, int(st.Uid), int(st.Gid))
 }
 
 // makeTarget creates the mount point t for a directory or a file, with

@@ -370,6 +370,78 @@ $b ls / | $b tr '\n' ' '`}}
 	}
 }
 
+// TestSkeletonDevices: the sandbox's devices are the host's (type,
+// numbers, mode), usable, and protected, both when the skeleton holds
+// them as nodes (root, on a file system that allows devices) and when
+// they are bind-mounted (a nodev file system, or not root).
+func TestSkeletonDevices(t *testing.T) {
+	need(t)
+	const probe = `b=/bin/busybox
+for d in full null random tty urandom zero; do $b stat -c "%n %F %t:%T %a" /dev/$d; done
+echo x > /dev/null && echo "null writable"
+[ "$($b head -c 3 /dev/zero | $b wc -c)" = 3 ] && echo "zero readable"
+$b head -c 8 /dev/urandom | $b wc -c
+(echo x > /dev/full) 2>/dev/null && echo "full accepted" || echo "full refused"
+$b chmod 600 /dev/null 2>/dev/null && echo "chmod /dev/null!" || echo "chmod refused"
+$b rm -f /dev/zero 2>/dev/null; [ -c /dev/zero ] && echo "zero stays"`
+	var want strings.Builder
+	for _, d := range devices {
+		var st unix.Stat_t
+		if err := unix.Stat("/dev/"+d, &st); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&want, "/dev/%s character special file %x:%x %o\n", d, unix.Major(st.Rdev), unix.Minor(st.Rdev), st.Mode&0o777)
+	}
+	want.WriteString("null writable\nzero readable\n8\nfull refused\nchmod refused\nzero stays\n")
+	cases := []struct {
+		name   string
+		parent func(t *testing.T) string
+		nodes  bool
+	}{
+		{"default", func(t *testing.T) string { return t.TempDir() }, os.Geteuid() == 0},
+		{"nodev", func(t *testing.T) string {
+			if os.Geteuid() != 0 {
+				t.Skip("SKIPPING: mounting a nodev file system needs root")
+			}
+			dir := t.TempDir()
+			if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NODEV, "mode=0755"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+			return dir
+		}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sk := NewSkeletons(c.parent(t))
+			defer sk.Close()
+			root := t.TempDir()
+			spec := Spec{Root: root, HostUID: -1, HostGID: -1, Path: "/bin/busybox", Skeletons: sk,
+				Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},
+				Args:   []string{"sh", "-c", probe}}
+			out, err := output(t, &spec)
+			if err != nil {
+				t.Fatalf("exit: %v\n%s", err, out)
+			}
+			if out != want.String() {
+				t.Errorf("got:\n%s\nwant:\n%s", out, want.String())
+			}
+			// Nodes in the skeleton, or placeholders under bind mounts.
+			ents, _ := filepath.Glob(sk.parent + "/cairn-sandbox-*/*/dev/null")
+			if len(ents) != 1 {
+				t.Fatalf("skeleton /dev/null: %q", ents)
+			}
+			fi, err := os.Lstat(ents[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if isNode := fi.Mode()&os.ModeCharDevice != 0; isNode != c.nodes {
+				t.Errorf("skeleton /dev/null is a device node: %v, want %v", isNode, c.nodes)
+			}
+		})
+	}
+}
+
 // TestSpawner: sandboxes started through a Spawner are the same
 // sandboxes (ids, PID 1, private network), report exit statuses and
 // signals, can be killed, and die with the helper.

@@ -40,6 +40,7 @@ type Skeletons struct {
 
 	mu      sync.Mutex
 	dir     string            // holds the skeletons; made on first use
+	nodes   bool              // dir's skeletons hold device nodes (see get)
 	m       map[string]string // shape -> skeleton directory
 	n       int               // skeletons made in dir
 	active  int               // sandboxes started and not yet waited for
@@ -94,8 +95,16 @@ func (k *Skeletons) release() {
 }
 
 // get returns the skeleton for files and the mount points targets and
-// top, owned as a sandbox root for hostGID, making it if needed.
-func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []initMount) (string, error) {
+// top, owned as a sandbox root for hostGID, making it if needed, and
+// whether its /dev holds the devices themselves. It does when cairn is
+// root and the skeletons' file system allows devices: the nodes are made
+// once, like the host's (same numbers, modes and owners), and a sandbox
+// then needs no bind mount and read-only remount for each device (a
+// dozen mount operations, each serialised across the machine by the
+// kernel's namespace lock). A node grants nothing its host twin does not:
+// the same device, the same permissions, and the read-only skeleton
+// keeps a build from changing them.
+func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []initMount) (string, bool, error) {
 	var key strings.Builder
 	key.WriteString(strconv.Itoa(hostGID))
 	for _, name := range slices.Sorted(maps.Keys(files)) {
@@ -112,31 +121,33 @@ func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []ini
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if p, ok := k.m[key.String()]; ok {
-		return p, nil
+		return p, k.nodes, nil
 	}
 	if k.dir == "" {
 		removeStale(k.parent)
 		dir, err := os.MkdirTemp(k.parent, "cairn-sandbox-"+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
-			return "", fmt.Errorf("make sandbox skeleton: %w", err)
+			return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
 		}
+		var st unix.Statfs_t
+		k.nodes = os.Geteuid() == 0 && unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_NODEV == 0
 		k.dir, k.n, k.m = dir, 0, map[string]string{}
 	}
 	p := filepath.Join(k.dir, strconv.Itoa(k.n))
 	k.n++
 	if err := os.Mkdir(p, 0o750); err != nil {
-		return "", fmt.Errorf("make sandbox skeleton: %w", err)
+		return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
 	}
 	err := ownRoot(p, hostGID)
 	if err == nil {
-		err = makeSkeleton(p, files, targets, top)
+		err = makeSkeleton(p, files, targets, top, k.nodes)
 	}
 	if err != nil {
 		os.RemoveAll(p)
-		return "", fmt.Errorf("make sandbox skeleton: %w", err)
+		return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
 	}
 	k.m[key.String()] = p
-	return p, nil
+	return p, k.nodes, nil
 }
 
 // removeStale removes the skeleton directories in parent of processes
