@@ -3,7 +3,9 @@ package local
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +26,8 @@ type pendingTexts struct {
 	infos  []*store.PathInfo
 	locks  []*pathLock
 	byPath map[storepath.Path]*store.PathInfo
-	hasher *derivation.Hasher // from the adders' context, to check the outputs
+	texts  map[storepath.Path][]byte // the contents, for the derivation checks
+	hasher *derivation.Hasher        // from the adders' context, to check the outputs
 }
 
 // maxPending is how many deferred paths wait at most for their rows.
@@ -79,17 +82,17 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 		lock.unlock(err == nil)
 		return info, err
 	}
-	info, err = s.placeText(ctx, p, ca, refs, contents)
+	info, err = s.placeText(p, ca, refs, contents)
 	if err != nil {
 		lock.unlock(false)
 		return nil, err
 	}
 	pt.mu.Lock()
 	if pt.byPath == nil {
-		pt.byPath = map[storepath.Path]*store.PathInfo{}
+		pt.byPath, pt.texts = map[storepath.Path]*store.PathInfo{}, map[storepath.Path][]byte{}
 	}
 	pt.infos, pt.locks = append(pt.infos, info), append(pt.locks, lock)
-	pt.byPath[p] = info
+	pt.byPath[p], pt.texts[p] = info, contents
 	if h, _ := ctx.Value(hasherKey{}).(*derivation.Hasher); h != nil {
 		pt.hasher = h
 	}
@@ -102,15 +105,25 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 	return info, nil
 }
 
-// placeText writes contents to a scratch entry and renames it to p, as
-// AddText does before it registers p.
-func (s *Store) placeText(ctx context.Context, p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, contents []byte) (*store.PathInfo, error) {
-	tmp, err := s.newTempEntry(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
+// placeText writes contents straight to p, which the caller has locked
+// and made a temporary root, as Nix's addTextToStore does: under the
+// lock nobody else writes p, and until its row exists p is not valid, so
+// a crash leaves garbage, never a valid half-written path. (A scratch
+// entry and a rename, as AddText makes, cost twice the system calls.)
+func (s *Store) placeText(p storepath.Path, ca storepath.ContentAddress, refs []storepath.Path, contents []byte) (*store.PathInfo, error) {
+	real := s.RealPath(p)
+	err := writeFlat(real, bytes.NewReader(contents))
+	if errors.Is(err, fs.ErrExist) {
+		// An invalid leftover (a crash before its row was written).
+		if _, err = fsutil.RemoveAll(real); err == nil {
+			err = writeFlat(real, bytes.NewReader(contents))
+		}
 	}
-	defer tmp.remove()
-	if err := writeFlat(tmp.real, bytes.NewReader(contents)); err != nil {
+	if err == nil {
+		err = fsutil.Canonicalise(real, fsutil.CanonOptions{FromUID: -1, IgnoredXattrs: s.opts.IgnoredXattrs})
+	}
+	if err != nil {
+		fsutil.RemoveAll(real)
 		return nil, fmt.Errorf("add %s: %w", s.print(p), err)
 	}
 	// The NAR of the file as written (a regular file, not executable).
@@ -123,9 +136,6 @@ func (s *Store) placeText(ctx context.Context, p storepath.Path, ca storepath.Co
 		return nil, err
 	}
 	if err := nw.Close(); err != nil {
-		return nil, err
-	}
-	if err := s.place(tmp, p); err != nil {
 		return nil, err
 	}
 	return &store.PathInfo{Path: p, References: refs, CA: ca, RegistrationTime: time.Unix(time.Now().Unix(), 0),
@@ -147,6 +157,7 @@ func (s *Store) Sync(ctx context.Context) error {
 		return nil
 	}
 	rctx := context.WithValue(context.WithoutCancel(ctx), noSyncKey{}, true)
+	rctx = context.WithValue(rctx, drvTextsKey{}, pt.texts)
 	if pt.hasher != nil {
 		rctx = WithHasher(rctx, pt.hasher)
 	}
@@ -157,7 +168,7 @@ func (s *Store) Sync(ctx context.Context) error {
 		}
 		l.unlock(err == nil)
 	}
-	pt.infos, pt.locks, pt.byPath, pt.hasher = nil, nil, nil, nil
+	pt.infos, pt.locks, pt.byPath, pt.texts, pt.hasher = nil, nil, nil, nil, nil
 	pt.n.Store(0)
 	if err != nil {
 		return fmt.Errorf("register derivations: %w", err)

@@ -1,11 +1,17 @@
 package local
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"cairn/internal/compat/derivation"
 	"cairn/internal/compat/storepath"
 )
 
@@ -95,5 +101,85 @@ func TestAddTextDeferredConcurrent(t *testing.T) {
 	}()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAddTextDeferredLeftover: contents a crash left at a path without
+// its row are replaced, and the path ends up valid with the new contents
+// in canonical form (read-only, mtime 1).
+func TestAddTextDeferredLeftover(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	p, _, _, err := s.textPath("x", []byte("the real x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real := s.RealPath(p)
+	if err := os.WriteFile(real, []byte("half-writ"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.AddTextDeferred(ctx, "x", []byte("the real x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Path != p {
+		t.Fatalf("path %s, want %s", s.print(info.Path), s.print(p))
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(real)
+	if err != nil || string(data) != "the real x" {
+		t.Errorf("contents %q, %v", data, err)
+	}
+	fi, err := os.Lstat(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o444 || fi.ModTime().Unix() != 1 {
+		t.Errorf("mode %v, mtime %v: not canonical", fi.Mode(), fi.ModTime())
+	}
+	if v, err := s.Verify(ctx, VerifyOptions{CheckContents: true}); err != nil || !v.OK() {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+}
+
+// TestAddTextDeferredChecksDerivations: the output paths of a deferred
+// .drv are checked at Sync, from the contents it was added with: a wrong
+// one fails the Sync, and the file goes; a right one is registered with
+// its outputs.
+func TestAddTextDeferredChecksDerivations(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	d := &derivation.Derivation{
+		Outputs: map[string]derivation.Output{"out": {}}, InputDrvs: map[string][]string{},
+		Platform: "x86_64-linux", Builder: "/bin/sh", Args: []string{}, Env: map[string]string{},
+	}
+	h := derivation.NewHasher(s.dir, func(string) (*derivation.Derivation, error) { return nil, errors.New("no inputs") })
+	if err := h.FillOutputs(d, "d"); err != nil {
+		t.Fatal(err)
+	}
+	good := d.Bytes()
+	bad := bytes.Replace(good, []byte("-d\""), []byte("-e\""), 1)
+	if bytes.Equal(good, bad) {
+		t.Fatalf("could not forge an output path in %s", good)
+	}
+	info, err := s.AddTextDeferred(ctx, "d.drv", bad, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Sync(ctx); err == nil || !strings.Contains(err.Error(), "incorrect output") {
+		t.Errorf("Sync of a .drv with a wrong output path: %v", err)
+	}
+	if _, err := os.Lstat(s.RealPath(info.Path)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused .drv left in the store: %v", err)
+	}
+	info, err = s.AddTextDeferred(ctx, "d.drv", good, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := s.QueryDerivationOutputs(ctx, info.Path)
+	if err != nil || s.print(outs["out"]) != d.Outputs["out"].Path {
+		t.Errorf("outputs %v, %v; want %s", outs, err, d.Outputs["out"].Path)
 	}
 }

@@ -16,7 +16,16 @@ import (
 // the known output paths by name, for DerivationOutputs. Floating and
 // deferred outputs have no path yet and are left out, as in Nix.
 func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[string]storepath.Path, error) {
-	d, err := s.readDerivation(p)
+	var d *derivation.Derivation
+	var err error
+	texts, _ := ctx.Value(drvTextsKey{}).(map[storepath.Path][]byte)
+	if text, ok := texts[p]; ok {
+		if d, err = derivation.Parse(text); err != nil {
+			err = fmt.Errorf("read derivation %s: %w", s.print(p), err)
+		}
+	} else {
+		d, err = s.readDerivation(p)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -49,6 +58,11 @@ func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[st
 }
 
 type hasherKey struct{}
+
+// drvTextsKey's value holds the contents of .drv files being registered
+// that are known in memory (AddTextDeferred's, written under their path
+// locks), so that registering them reads nothing back.
+type drvTextsKey struct{}
 
 // WithHasher returns a context under which registering a derivation
 // checks its output paths with h instead of a fresh Hasher. h memoises
