@@ -166,6 +166,11 @@ func runInstantiate(ctx context.Context, o *InstantiateOptions) error {
 		attrPaths = []string{""}
 	}
 	return withSession(ctx, f, &o.Eval, mode, func(s *session, out *bufio.Writer) error {
+		if !o.EvalOnly && mode == storeReadWrite {
+			// The .drv files get their rows in one transaction per
+			// installable, before its paths are printed.
+			s.io.DeferDerivations()
+		}
 		return instantiate(s, out, o, attrPaths)
 	})
 }
@@ -340,6 +345,9 @@ func (p *processor) printDerivations(v eval.Value) error {
 	s := p.s
 	var drvs []drvInfo
 	if err := getDerivations(s.ev, v, "", p.autoArgs, &drvs, map[*eval.Attrs]bool{}); err != nil {
+		return err
+	}
+	if err := s.io.Sync(s.ctx); err != nil {
 		return err
 	}
 	for _, d := range drvs {

@@ -56,10 +56,19 @@ type IO struct {
 
 // DeferDerivations makes g write the .drv files of derivations with
 // local.Store.AddTextDeferred: their database rows are written together,
-// when the store is next used (or synced), instead of one transaction
-// each. For commands that go on to use the store themselves (build) and
-// print no derivation path before they do.
+// when the store is next used (or at Sync), instead of one transaction
+// each. For commands that go on to use the store themselves (build), or
+// that call Sync before they print a derivation path (instantiate).
 func (g *IO) DeferDerivations() { g.deferDrvs = true }
+
+// Sync makes the derivations written so far valid (see
+// DeferDerivations).
+func (g *IO) Sync(ctx context.Context) error {
+	if g.store == nil {
+		return nil
+	}
+	return g.store.Sync(ctx)
+}
 
 var _ eval.IO = (*IO)(nil)
 
