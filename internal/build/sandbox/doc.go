@@ -48,9 +48,11 @@
 // anything (initprog.Fork: raw system calls only in the child), so no
 // second Go runtime starts per sandbox; as root it also runs in a mount
 // namespace of its own without the mounts under /sys, which every
-// sandbox would otherwise copy and detach again. Neither shares
-// a namespace or a writable file between sandboxes; see their docs for
-// why they are safe.
+// sandbox would otherwise copy and detach again. As root, a skeleton
+// holds the devices as nodes (no mount per device), and the helper
+// passes an idle network namespace on to the next sandbox only if
+// nothing of what a build did shows in it (netPool). Nothing writable
+// is shared between sandboxes; see their docs for why they are safe.
 //
 // This package and initprog are the only ones of cairn that make raw
 // system calls. It builds on Linux only.

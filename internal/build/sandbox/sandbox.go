@@ -127,7 +127,8 @@ type initSpec struct {
 	HostUID, HostGID int `json:"-"` // the host ids UID and GID map to
 }
 
-// devices are bind-mounted from the host into /dev.
+// devices are the host's, in /dev: bind-mounted, or nodes in the
+// skeleton (Skeletons.get).
 var devices = []string{"full", "null", "random", "tty", "urandom", "zero"}
 
 // A Process is a running sandbox.
