@@ -464,7 +464,7 @@ func prepareRoot(s *initSpec, spec *Spec, hostGID int) error {
 		}
 	}
 	if spec.Skeletons == nil {
-		return makeSkeleton(root, spec.Files, nil, nil, false)
+		return makeSkeleton(root, spec.Files, nil, nil, nil)
 	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
@@ -506,8 +506,9 @@ func mkdirMode(p string, mode os.FileMode) error {
 }
 
 // makeSkeleton creates in dir the /proc and /dev skeleton, files and the
-// mount points targets and top.
-func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount, nodes bool) error {
+// mount points targets and top; with mknod, the devices are nodes made
+// with it, otherwise mount points.
+func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount, mknod func(string, uint32, int) error) error {
 	for _, d := range []struct {
 		name string
 		mode os.FileMode
@@ -518,8 +519,8 @@ func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount,
 	}
 	for _, dev := range devices {
 		var err error
-		if nodes {
-			err = copyDevice("/dev/"+dev, filepath.Join(dir, "dev", dev))
+		if mknod != nil {
+			err = copyDevice("/dev/"+dev, filepath.Join(dir, "dev", dev), mknod)
 		} else {
 			err = touch(filepath.Join(dir, "dev", dev))
 		}
@@ -560,7 +561,7 @@ func makeSkeleton(dir string, files map[string][]byte, targets, top []initMount,
 // copyDevice makes at dst a device node like the host's src: same
 // device number, mode and owner. A /dev/tty the host lacks becomes an
 // empty file, as its tolerated bind mount leaves it.
-func copyDevice(src, dst string) error {
+func copyDevice(src, dst string, mknod func(string, uint32, int) error) error {
 	var st unix.Stat_t
 	if err := unix.Stat(src, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		if filepath.Base(src) == "tty" {
@@ -572,7 +573,7 @@ func copyDevice(src, dst string) error {
 		return fmt.Errorf("device %s: %w", src, err)
 	}
 	os.Remove(dst)
-	if err := unix.Mknod(dst, unix.S_IFCHR|(st.Mode&0o777), int(st.Rdev)); err != nil {
+	if err := mknod(dst, unix.S_IFCHR|(st.Mode&0o777), int(st.Rdev)); err != nil {
 		return fmt.Errorf("make device %s: %w", dst, err)
 	}
 	// mknod applies the umask; chmod does not.

@@ -394,11 +394,14 @@ $b rm -f /dev/zero 2>/dev/null; [ -c /dev/zero ] && echo "zero stays"`
 	}
 	want.WriteString("null writable\nzero readable\n8\nfull refused\nchmod refused\nzero stays\n")
 	cases := []struct {
-		name   string
-		parent func(t *testing.T) string
-		nodes  bool
+		name       string
+		parent     func(t *testing.T) string
+		nodes      bool
+		mknodFails bool
 	}{
-		{"default", func(t *testing.T) string { return t.TempDir() }, os.Geteuid() == 0},
+		{"default", func(t *testing.T) string { return t.TempDir() }, os.Geteuid() == 0, false},
+		// No CAP_MKNOD, or a device cgroup: mount points after all.
+		{"mknod-refused", func(t *testing.T) string { return t.TempDir() }, false, true},
 		{"nodev", func(t *testing.T) string {
 			if os.Geteuid() != 0 {
 				t.Skip("SKIPPING: mounting a nodev file system needs root")
@@ -409,12 +412,15 @@ $b rm -f /dev/zero 2>/dev/null; [ -c /dev/zero ] && echo "zero stays"`
 			}
 			t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 			return dir
-		}, false},
+		}, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sk := NewSkeletons(c.parent(t))
 			defer sk.Close()
+			if c.mknodFails {
+				sk.mknod = func(string, uint32, int) error { return unix.EPERM }
+			}
 			root := t.TempDir()
 			spec := Spec{Root: root, HostUID: -1, HostGID: -1, Path: "/bin/busybox", Skeletons: sk,
 				Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}},

@@ -38,19 +38,28 @@ import (
 type Skeletons struct {
 	parent string
 
+	// mknod makes device nodes (unix.Mknod; tests refuse it).
+	mknod func(path string, mode uint32, dev int) error
+
 	mu      sync.Mutex
-	dir     string            // holds the skeletons; made on first use
-	nodes   bool              // dir's skeletons hold device nodes (see get)
-	m       map[string]string // shape -> skeleton directory
-	n       int               // skeletons made in dir
-	active  int               // sandboxes started and not yet waited for
-	closing bool              // remove when active drops to 0
+	dir     string              // holds the skeletons; made on first use
+	nodes   bool                // try device nodes in new skeletons (see get)
+	m       map[string]skeleton // shape -> skeleton
+	n       int                 // skeletons made in dir
+	active  int                 // sandboxes started and not yet waited for
+	closing bool                // remove when active drops to 0
+}
+
+// A skeleton is a directory made by Skeletons.get.
+type skeleton struct {
+	dir   string
+	nodes bool // its /dev holds device nodes, not mount points
 }
 
 // NewSkeletons returns a Skeletons that keeps its skeletons in a new
 // directory under parent (made on first use).
 func NewSkeletons(parent string) *Skeletons {
-	return &Skeletons{parent: parent}
+	return &Skeletons{parent: parent, mknod: unix.Mknod}
 }
 
 // Close removes the skeletons, at once or, if sandboxes that use them
@@ -103,7 +112,9 @@ func (k *Skeletons) release() {
 // dozen mount operations, each serialised across the machine by the
 // kernel's namespace lock). A node grants nothing its host twin does not:
 // the same device, the same permissions, and the read-only skeleton
-// keeps a build from changing them.
+// keeps a build from changing them. If a node cannot be made (no
+// CAP_MKNOD, a device cgroup), this skeleton and the later ones have
+// mount points instead.
 func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []initMount) (string, bool, error) {
 	var key strings.Builder
 	key.WriteString(strconv.Itoa(hostGID))
@@ -120,8 +131,8 @@ func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []ini
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if p, ok := k.m[key.String()]; ok {
-		return p, k.nodes, nil
+	if sk, ok := k.m[key.String()]; ok {
+		return sk.dir, sk.nodes, nil
 	}
 	if k.dir == "" {
 		removeStale(k.parent)
@@ -131,23 +142,41 @@ func (k *Skeletons) get(hostGID int, files map[string][]byte, targets, top []ini
 		}
 		var st unix.Statfs_t
 		k.nodes = os.Geteuid() == 0 && unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_NODEV == 0
-		k.dir, k.n, k.m = dir, 0, map[string]string{}
+		k.dir, k.n, k.m = dir, 0, map[string]skeleton{}
 	}
+	sk, err := k.make(hostGID, files, targets, top, k.nodes)
+	if err != nil && k.nodes {
+		if sk, err = k.make(hostGID, files, targets, top, false); err == nil {
+			k.nodes = false
+		}
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
+	}
+	k.m[key.String()] = sk
+	return sk.dir, sk.nodes, nil
+}
+
+// make makes a new skeleton in k.dir. k.mu is held.
+func (k *Skeletons) make(hostGID int, files map[string][]byte, targets, top []initMount, nodes bool) (skeleton, error) {
 	p := filepath.Join(k.dir, strconv.Itoa(k.n))
 	k.n++
 	if err := os.Mkdir(p, 0o750); err != nil {
-		return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
+		return skeleton{}, err
+	}
+	mknod := k.mknod
+	if !nodes {
+		mknod = nil
 	}
 	err := ownRoot(p, hostGID)
 	if err == nil {
-		err = makeSkeleton(p, files, targets, top, k.nodes)
+		err = makeSkeleton(p, files, targets, top, mknod)
 	}
 	if err != nil {
 		os.RemoveAll(p)
-		return "", false, fmt.Errorf("make sandbox skeleton: %w", err)
+		return skeleton{}, err
 	}
-	k.m[key.String()] = p
-	return p, k.nodes, nil
+	return skeleton{p, nodes}, nil
 }
 
 // removeStale removes the skeleton directories in parent of processes
