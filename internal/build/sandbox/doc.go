@@ -42,13 +42,13 @@
 // A caller that starts many sandboxes (a build.Builder) can pass a
 // Skeletons, so that the root skeleton is made once per shape and
 // bind-mounted read-only into each sandbox instead of being created on
-// disk every time, and a Spawner, so that the sandboxes are forked by a
-// small helper process instead of by the (large) caller. The helper
-// reads the set-up program itself and forks the init without exec'ing
+// disk every time, and a Spawner, which forks the init without exec'ing
 // anything (initprog.Fork: raw system calls only in the child), so no
-// second Go runtime starts per sandbox; as root it also runs in a mount
-// namespace of its own without the mounts under /sys, which every
-// sandbox would otherwise copy and detach again. As root, a skeleton
+// second Go runtime starts per sandbox. On amd64 the child shares the
+// caller's memory (no page tables copied), and the Spawner clones it from
+// the caller itself; elsewhere a real fork would copy the (large)
+// caller's page tables, so a small helper process forks the inits (as
+// root in a mount namespace of its own without the mounts under /sys). As root, a skeleton
 // holds the devices as nodes (no mount per device), and the helper
 // passes an idle network namespace on to the next sandbox only if
 // nothing of what a build did shows in it (netPool). Nothing writable

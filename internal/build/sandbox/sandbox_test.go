@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -453,8 +454,29 @@ $b rm -f /dev/zero 2>/dev/null; [ -c /dev/zero ] && echo "zero stays"`
 // signals, can be killed, and die with the helper.
 func TestSpawner(t *testing.T) {
 	need(t)
-	sp := NewSpawner()
-	defer sp.Close()
+	forSpawners(t, testSpawner)
+}
+
+// forSpawners runs f with each kind of Spawner this machine has: the one
+// with a helper process, and the one that starts inits in-process.
+func forSpawners(t *testing.T, f func(t *testing.T, sp *Spawner)) {
+	kinds := []struct {
+		name string
+		sp   func() *Spawner
+	}{{"helper", newHelperSpawner}, {"in-process", NewSpawner}}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			sp := k.sp()
+			if (sp.local != nil) != (k.name == "in-process") {
+				t.Skipf("SKIPPING: no %s Spawner on %s", k.name, runtime.GOARCH)
+			}
+			defer sp.Close()
+			f(t, sp)
+		})
+	}
+}
+
+func testSpawner(t *testing.T, sp *Spawner) {
 	out, err := run(t, Spec{Spawner: sp}, `b=/bin/busybox; echo "$($b id -u):$($b id -g) pid=$$ net=$($b cat /proc/net/dev | $b tail -n +3 | $b cut -d: -f1 | $b tr -d ' ')"; exit 3`)
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
@@ -580,7 +602,7 @@ func TestSpawnerTrimsMounts(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the spawner trims its mounts only when cairn is root")
 	}
-	sp := NewSpawner()
+	sp := newHelperSpawner()
 	defer sp.Close()
 	if _, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
 		t.Fatal(err)
@@ -616,8 +638,10 @@ func TestSpawnerTrimsMounts(t *testing.T) {
 // (an environment of 300 KB) reaches the init, forked or exec'd.
 func TestSpawnerLargeProgram(t *testing.T) {
 	need(t)
-	sp := NewSpawner()
-	defer sp.Close()
+	forSpawners(t, testSpawnerLargeProgram)
+}
+
+func testSpawnerLargeProgram(t *testing.T, sp *Spawner) {
 	env := []string{"PATH=/path-not-set"}
 	for i := range 3 {
 		env = append(env, fmt.Sprintf("BIG%d=%s", i, strings.Repeat(strconv.Itoa(i), 100<<10)))
@@ -640,8 +664,10 @@ func TestSpawnerNetPool(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("SKIPPING: network namespaces are pooled only when cairn is root")
 	}
-	sp := NewSpawner()
-	defer sp.Close()
+	forSpawners(t, testSpawnerNetPool)
+}
+
+func testSpawnerNetPool(t *testing.T, sp *Spawner) {
 	const probe = `b=/bin/busybox; echo "$($b readlink /proc/self/ns/net) $($b grep lo: /proc/net/dev | $b tr -s ' ')"`
 	ns := func(script string) (inode, lo string) {
 		t.Helper()

@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"cairn/internal/build/sandbox/initprog"
 )
 
 // The spawner starts from this package's initialisation (the sandbox
@@ -40,8 +42,10 @@ func MaybeRunInit(args []string) {
 // running binary.
 const spawnerArg0 = "cairn-sandbox-spawner"
 
-// A Spawner creates sandboxes from a small helper process (the running
-// binary re-executed once), instead of from the caller.
+// A Spawner creates sandboxes for a caller that starts many: from the
+// caller itself where initprog clones the init with shared memory
+// (localStarts), and otherwise from a small helper process (the running
+// binary re-executed once), as described here.
 //
 // Creating the namespaces means a real fork (with a user namespace, Go
 // cannot use vfork), and a fork copies the page tables of the whole
@@ -56,8 +60,10 @@ const spawnerArg0 = "cairn-sandbox-spawner"
 //
 // The helper dies with the caller (parent-death signal), and so, through
 // theirs, do the sandboxes it started. A Spawner is safe for concurrent
-// use; Close stops the helper, killing the sandboxes it still runs.
+// use; Close kills the sandboxes it still runs (and stops the helper).
 type Spawner struct {
+	local *localStarts // nil: the helper starts the inits
+
 	mu      sync.Mutex
 	conn    *net.UnixConn
 	waited  chan error // receives when the helper has been reaped
@@ -67,13 +73,23 @@ type Spawner struct {
 }
 
 // poolsNets says whether sandboxes without network get their namespace
-// from the helper's netPool: only when cairn is root, so that the
-// namespaces belong to a user namespace in which builds have no
-// capabilities.
+// from a netPool (the helper's or localStarts'): only when cairn is root,
+// so that the namespaces belong to a user namespace in which builds have
+// no capabilities.
 func (sp *Spawner) poolsNets() bool { return os.Geteuid() == 0 }
 
-// NewSpawner returns a Spawner; its helper starts with the first sandbox.
-func NewSpawner() *Spawner { return &Spawner{} }
+// NewSpawner returns a Spawner. Where it needs its helper, the helper
+// starts with the first sandbox.
+func NewSpawner() *Spawner {
+	if initprog.SharesVM {
+		return &Spawner{local: &localStarts{}}
+	}
+	return newHelperSpawner()
+}
+
+// newHelperSpawner returns a Spawner that starts the inits from its
+// helper wherever it runs.
+func newHelperSpawner() *Spawner { return &Spawner{} }
 
 type spawnRequest struct {
 	Op string // "start" or "kill"
@@ -98,6 +114,10 @@ type spawnReply struct {
 // Close stops the helper; sandboxes it still runs are killed and reaped
 // before it returns.
 func (sp *Spawner) Close() error {
+	if sp.local != nil {
+		sp.local.close()
+		return nil
+	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.conn == nil {
@@ -187,6 +207,9 @@ func (sp *Spawner) readReplies(conn *net.UnixConn) {
 // launch asks the helper to start an init for s with the pipes specR
 // (its spec) and errW (its set-up errors).
 func (sp *Spawner) launch(s *initSpec, specR, errW, stdout, stderr *os.File) (*remote, error) {
+	if sp.local != nil {
+		return sp.local.launch(s, specR, errW, stdout, stderr)
+	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if err := sp.up(); err != nil {
@@ -239,12 +262,14 @@ func (sp *Spawner) send(req *spawnRequest, fds []int) error {
 	return nil
 }
 
-// A remote is a sandbox init started by a Spawner's helper.
+// A remote is a sandbox init started by a Spawner's helper, or by its
+// localStarts (which kill it with killf).
 type remote struct {
 	sp      *Spawner
 	id      uint64
 	pid     int
 	replies chan spawnReply
+	killf   func()
 
 	once   sync.Once
 	status syscall.WaitStatus
@@ -253,6 +278,10 @@ type remote struct {
 }
 
 func (r *remote) kill() error {
+	if r.killf != nil {
+		r.killf()
+		return nil
+	}
 	if r.reaped.Load() {
 		// The init is gone, and with it every process of its PID
 		// namespace: nothing to send (a build kills its sandbox after

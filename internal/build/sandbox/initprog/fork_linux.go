@@ -86,6 +86,10 @@ func Fork(flags uintptr, prelude, main *Forkable, syncR, syncW, errFd int) (pid 
 	return int(r), func() {}, e
 }
 
+// SharesVM says whether Fork's child shares the caller's memory (and so
+// costs the same however large the caller is) instead of copying it.
+const SharesVM = shareVM
+
 // PreludeFailed is Failure.Op for a failing op of a Fork prelude.
 const PreludeFailed = -2
 
