@@ -9,6 +9,8 @@ import (
 	"runtime"
 	"sync"
 	"syscall"
+
+	"cairn/internal/build/sandbox/initprog"
 )
 
 // localStarts starts a Spawner's inits from the calling process itself.
@@ -45,8 +47,9 @@ func (lc *localChild) kill() {
 	lc.mu.Unlock()
 }
 
-// launch starts an init for s, as the helper does for a request.
-func (ls *localStarts) launch(s *initSpec, specR, errW, stdout, stderr *os.File) (*remote, error) {
+// launch starts an init for s that runs prog, as the helper does for a
+// request.
+func (ls *localStarts) launch(s *initSpec, prog *initprog.Program, errW, stdout, stderr *os.File) (*remote, error) {
 	ls.once.Do(func() {
 		if ls.devNull, ls.err = os.Open(os.DevNull); ls.err == nil && os.Geteuid() == 0 {
 			ls.nets, ls.err = newNetPool()
@@ -67,7 +70,7 @@ func (ls *localStarts) launch(s *initSpec, specR, errW, stdout, stderr *os.File)
 		// thread until the init is reaped.
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
-		c, err := startChild(&req, specR, errW, stdout, stderr, ls.devNull, ls.nets)
+		c, err := forkProgram(&req, prog, errW, stdout, stderr, ls.devNull, ls.nets)
 		if err != nil {
 			var errno syscall.Errno
 			errors.As(err, &errno)

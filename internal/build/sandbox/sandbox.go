@@ -286,33 +286,46 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		return nil, setupError(err.Error())
 	}
 
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("start sandbox: %w", err)
-	}
-	defer specR.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		specW.Close()
 		return nil, fmt.Errorf("start sandbox: %w", err)
 	}
 	defer errR.Close()
-
-	// The program is written while the init starts: a Spawner reads it
-	// before it forks the init. Closing specR (by the init, the spawner
-	// or this function) ends a write nobody reads.
+	var local *localStarts
+	if spec.Spawner != nil {
+		local = spec.Spawner.local
+	}
+	// Started from this process, the init gets the program as it is;
+	// otherwise it is written while the init starts: a helper reads it
+	// before it forks the init, an exec'd init first thing. Closing
+	// specR (by the init, the helper or this function) ends a write
+	// nobody reads.
+	var specR *os.File
 	werrc := make(chan error, 1)
-	go func(b []byte) {
-		_, err := specW.Write(b)
-		specW.Close()
-		werrc <- err
-	}(prog.p.Encode())
+	if local == nil {
+		var specW *os.File
+		if specR, specW, err = os.Pipe(); err != nil {
+			errW.Close()
+			return nil, fmt.Errorf("start sandbox: %w", err)
+		}
+		defer specR.Close()
+		go func(b []byte) {
+			_, err := specW.Write(b)
+			specW.Close()
+			werrc <- err
+		}(prog.p.Encode())
+	} else {
+		werrc <- nil
+	}
 	var cmd *exec.Cmd
 	var rem *remote
 	var waited chan error
-	if spec.Spawner != nil {
+	switch {
+	case local != nil:
+		rem, err = local.launch(&s, &prog.p, errW, spec.Stdout, spec.Stderr)
+	case spec.Spawner != nil:
 		rem, err = spec.Spawner.launch(&s, specR, errW, spec.Stdout, spec.Stderr)
-	} else {
+	default:
 		cmd = initCmd(uid, gid, hostUID, hostGID, spec.Network, specR, errW, spec.Stdout, spec.Stderr)
 		waited = make(chan error, 1)
 		err = startLocked(cmd, waited, nil)

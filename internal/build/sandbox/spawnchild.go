@@ -57,6 +57,12 @@ func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File, 
 	if !ok {
 		return nil, errors.New("read set-up program: malformed")
 	}
+	return forkProgram(req, main, errW, stdout, stderr, devNull, nets)
+}
+
+// forkProgram is forkInit with the program at hand.
+func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr, devNull *os.File, nets *netPool) (child, error) {
+	var err error
 	if stdout == nil {
 		stdout = devNull
 	}

@@ -205,11 +205,9 @@ func (sp *Spawner) readReplies(conn *net.UnixConn) {
 }
 
 // launch asks the helper to start an init for s with the pipes specR
-// (its spec) and errW (its set-up errors).
+// (its spec) and errW (its set-up errors). (With localStarts, Start
+// calls theirs.)
 func (sp *Spawner) launch(s *initSpec, specR, errW, stdout, stderr *os.File) (*remote, error) {
-	if sp.local != nil {
-		return sp.local.launch(s, specR, errW, stdout, stderr)
-	}
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if err := sp.up(); err != nil {
