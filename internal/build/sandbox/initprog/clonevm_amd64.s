@@ -1,3 +1,5 @@
+//go:build !race
+
 #include "textflag.h"
 
 // func cloneVM(flags, stack uintptr, a *vmChild) (pid, errno uintptr)
