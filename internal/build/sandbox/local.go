@@ -17,8 +17,8 @@ import (
 // It is used where initprog clones the init with shared memory
 // (initprog.SharesVM): no page table is copied, so the size of the
 // caller costs nothing, and there is no helper to send a request, wake
-// up and wait for at every sandbox. On a trivial build that was a tenth
-// of the time and a sixth of the machine's CPU. The inits start from the
+// up and wait for at every sandbox. On trivial builds that was a sixth
+// of the time and of the machine's CPU. The inits start from the
 // caller's mount namespace rather than the helper's trimmed one; each
 // drops those mounts with its old root.
 type localStarts struct {
