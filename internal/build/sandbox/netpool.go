@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"runtime"
 	"sync"
 
@@ -37,11 +36,31 @@ type netPool struct {
 	free []*netNS
 }
 
-// A netNS is a pooled network namespace: an open descriptor for it, and
-// what /proc/net showed when it was made.
+// A netNS is a pooled network namespace: an open descriptor for it, its
+// views (netFiles opened from inside it: a /proc/net file reads the
+// namespace it was opened in, whoever reads it later, so a check needs
+// no thread of its own and no setns), and what they showed when it was
+// made.
 type netNS struct {
 	fd       int
+	views    []netView
 	pristine []byte
+}
+
+type netView struct {
+	name string
+	fd   int
+}
+
+// close closes ns and its views; with no sandbox in it, the namespace
+// goes.
+func (ns *netNS) close() {
+	for _, v := range ns.views {
+		unix.Close(v.fd)
+	}
+	if ns.fd >= 0 {
+		unix.Close(ns.fd)
+	}
 }
 
 // maxFreeNets is how many idle namespaces a pool keeps.
@@ -67,7 +86,7 @@ func (p *netPool) get() (*netNS, error) {
 	}
 	p.mu.Unlock()
 	ns := &netNS{fd: -1}
-	err := p.onThread(-1, func() error {
+	err := p.inNew(func() error {
 		if err := loopbackUp(); err != nil {
 			return err
 		}
@@ -76,13 +95,14 @@ func (p *netPool) get() (*netNS, error) {
 			return err
 		}
 		ns.fd = fd
-		ns.pristine, err = netSnapshot()
+		ns.views, err = openViews()
 		return err
 	})
+	if err == nil {
+		ns.pristine, err = netSnapshot(ns.views)
+	}
 	if err != nil {
-		if ns.fd >= 0 {
-			unix.Close(ns.fd)
-		}
+		ns.close()
 		return nil, fmt.Errorf("new network namespace: %w", err)
 	}
 	return ns, nil
@@ -91,11 +111,7 @@ func (p *netPool) get() (*netNS, error) {
 // put takes ns back once every process in it is gone: into the pool if
 // it is as it was made, closed (and so destroyed) otherwise.
 func (p *netPool) put(ns *netNS) {
-	var now []byte
-	err := p.onThread(ns.fd, func() (err error) {
-		now, err = netSnapshot()
-		return err
-	})
+	now, err := netSnapshot(ns.views)
 	p.mu.Lock()
 	if err == nil && bytes.Equal(now, ns.pristine) && len(p.free) < maxFreeNets {
 		p.free = append(p.free, ns)
@@ -103,23 +119,18 @@ func (p *netPool) put(ns *netNS) {
 	}
 	p.mu.Unlock()
 	if ns != nil {
-		unix.Close(ns.fd)
+		ns.close()
 	}
 }
 
-// onThread runs f on a thread of its own in the network namespace fd (a
-// new one if fd is -1), and returns the thread to the spawner's. A
-// thread that cannot return ends with its goroutine.
-func (p *netPool) onThread(fd int, f func() error) error {
+// inNew runs f on a thread of its own in a new network namespace, and
+// returns the thread to the spawner's. A thread that cannot return ends
+// with its goroutine.
+func (p *netPool) inNew(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		var err error
-		if fd < 0 {
-			err = unix.Unshare(unix.CLONE_NEWNET)
-		} else {
-			err = unix.Setns(fd, unix.CLONE_NEWNET)
-		}
+		err := unix.Unshare(unix.CLONE_NEWNET)
 		if err == nil {
 			err = f()
 		}
@@ -165,18 +176,51 @@ var netFiles = []string{"dev", "snmp", "snmp6", "netstat", "unix", "ip6_flowlabe
 // machineWide are sockstat's figures that count every namespace.
 var machineWide = map[string]bool{"orphan": true, "alloc": true, "mem": true}
 
-// netSnapshot reads netFiles in the calling thread's network namespace.
-func netSnapshot() ([]byte, error) {
-	var b []byte
+// openViews opens netFiles in the calling thread's network namespace.
+func openViews() ([]netView, error) {
+	var vs []netView
 	for _, name := range netFiles {
-		data, err := os.ReadFile("/proc/thread-self/net/" + name)
-		if os.IsNotExist(err) {
+		fd, err := unix.Open("/proc/thread-self/net/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == unix.ENOENT {
 			continue // not in this kernel
 		}
 		if err != nil {
-			return nil, err
+			for _, v := range vs {
+				unix.Close(v.fd)
+			}
+			return nil, fmt.Errorf("open /proc/net/%s: %w", name, err)
 		}
-		if name == "sockstat" {
+		vs = append(vs, netView{name, fd})
+	}
+	return vs, nil
+}
+
+// netSnapshot reads views afresh, from their start.
+func netSnapshot(views []netView) ([]byte, error) {
+	var b, buf []byte
+	for _, v := range views {
+		if _, err := unix.Seek(v.fd, 0, 0); err != nil {
+			return nil, fmt.Errorf("read /proc/net/%s: %w", v.name, err)
+		}
+		buf = buf[:0]
+		for {
+			if len(buf) == cap(buf) {
+				buf = append(buf, make([]byte, 4096)...)[:len(buf)]
+			}
+			n, err := unix.Read(v.fd, buf[len(buf):cap(buf)])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read /proc/net/%s: %w", v.name, err)
+			}
+			if n == 0 {
+				break
+			}
+			buf = buf[:len(buf)+n]
+		}
+		data := buf
+		if v.name == "sockstat" {
 			data = perNamespace(data)
 		}
 		b = binary.AppendUvarint(b, uint64(len(data)))

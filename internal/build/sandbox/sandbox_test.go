@@ -695,9 +695,36 @@ func testSpawnerNetPool(t *testing.T, sp *Spawner) {
 		t.Fatalf("no sandbox got the namespace %s of an idle one", first)
 	}
 	// A connection attempt to a closed port: a SYN and a reset over lo
-	// (which must be up: refused, not unreachable).
-	out, err := run(t, Spec{Spawner: sp}, `b=/bin/busybox; $b nc 127.0.0.1 9 </dev/null 2>&1; `+probe)
-	if err != nil || !strings.Contains(out, "refused") {
+	// (which must be up: refused, not unreachable). The test holds that
+	// namespace open: once the pool lets it go, a new namespace would
+	// soon get its inode number.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sync := t.TempDir()
+	spec := Spec{Spawner: sp, Root: t.TempDir(), HostUID: -1, HostGID: -1, Stdout: w, Stderr: w,
+		Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}, {Source: sync, Target: "/sync"}},
+		Path:   "/bin/busybox",
+		Args: []string{"sh", "-c", `b=/bin/busybox; while [ ! -e /sync/go ]; do $b usleep 2000; done
+$b nc 127.0.0.1 9 </dev/null 2>&1; ` + probe}}
+	p, err := Start(context.Background(), &spec)
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", p.Pid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outb, _ := io.ReadAll(r)
+	r.Close()
+	out := string(outb)
+	if err := p.Wait(); err != nil || !strings.Contains(out, "refused") {
 		t.Fatalf("connecting over lo: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")

@@ -105,7 +105,7 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 			return nil, err
 		}
 		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
-			unix.Close(ns.fd)
+			ns.close()
 			unix.Close(sync[0])
 			unix.Close(sync[1])
 			return nil, fmt.Errorf("enter network namespace: %w", err)
@@ -125,7 +125,7 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	if errno != 0 {
 		unix.Close(sync[1])
 		if ns != nil {
-			unix.Close(ns.fd)
+			ns.close()
 		}
 		return nil, os.NewSyscallError("clone", syscall.Errno(errno))
 	}
