@@ -3,12 +3,9 @@
 package sandbox
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
-	"syscall"
 
 	"cairn/internal/build/sandbox/initprog"
 )
@@ -65,51 +62,35 @@ func (ls *localStarts) launch(s *initSpec, prog *initprog.Program, errW, stdout,
 	ls.reaped.Add(1)
 	go func() {
 		defer ls.reaped.Done()
-		// The init's parent-death signal fires when the thread that
-		// cloned it exits (golang/go#27505): this goroutine keeps the
-		// thread until the init is reaped.
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		c, err := forkProgram(&req, prog, errW, stdout, stderr, ls.devNull, ls.nets)
-		if err != nil {
-			var errno syscall.Errno
-			errors.As(err, &errno)
-			replies <- spawnReply{Op: "error", Err: "start sandbox: " + err.Error(), Errno: int(errno)}
-			return
-		}
-		lc.mu.Lock()
-		lc.c = c
-		lc.mu.Unlock()
-		ls.mu.Lock()
-		if ls.running == nil {
-			ls.running = map[*localChild]bool{}
-		}
-		ls.running[lc] = true
-		if ls.closing {
-			c.kill()
-		}
-		ls.mu.Unlock()
-		replies <- spawnReply{Op: "started", Pid: c.pid()}
-		// Killed only until it has exited, and reaped after: a kill
-		// cannot reach a reused pid.
-		c.exited()
-		ls.mu.Lock()
-		delete(ls.running, lc)
-		ls.mu.Unlock()
-		lc.mu.Lock()
-		lc.c = nil
-		lc.mu.Unlock()
-		replies <- spawnReply{Op: "exit", Status: int(c.reap())}
+		supervise(func() (child, error) {
+			return forkProgram(&req, prog, errW, stdout, stderr, ls.devNull, ls.nets)
+		}, func(c child, on bool) {
+			lc.mu.Lock()
+			lc.c = nil
+			if on {
+				lc.c = c
+			}
+			lc.mu.Unlock()
+			ls.mu.Lock()
+			if on {
+				if ls.running == nil {
+					ls.running = map[*localChild]bool{}
+				}
+				ls.running[lc] = true
+				if ls.closing {
+					c.kill()
+				}
+			} else {
+				delete(ls.running, lc)
+			}
+			ls.mu.Unlock()
+		}, func(r spawnReply) { replies <- r })
 	}()
 	// The init has its copies of the descriptors once it is cloned: the
 	// caller may close its own when this returns.
 	r := <-replies
 	if r.Op != "started" {
-		err := errors.New(r.Err)
-		if r.Errno != 0 {
-			err = fmt.Errorf("%s: %w", r.Err, syscall.Errno(r.Errno))
-		}
-		return nil, err
+		return nil, r.err()
 	}
 	return &remote{pid: r.Pid, replies: replies, killf: lc.kill}, nil
 }

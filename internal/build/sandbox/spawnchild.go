@@ -17,6 +17,31 @@ import (
 	"cairn/internal/build/sandbox/initprog"
 )
 
+// supervise starts a child with start and reports its life to report:
+// "error", or "started" and then, once the child is reaped, "exit".
+// track(c, true) runs once the child runs, before "started" (a caller
+// that is closing kills it there); track(c, false) once it has exited,
+// before it is reaped, so that a kill allowed only while it is tracked
+// cannot reach a reused pid. The goroutine keeps its thread until the
+// child is reaped: the child's parent-death signal fires when the thread
+// that cloned it exits, not the process (golang/go#27505).
+func supervise(start func() (child, error), track func(c child, running bool), report func(spawnReply)) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	c, err := start()
+	if err != nil {
+		var errno syscall.Errno
+		errors.As(err, &errno)
+		report(spawnReply{Op: "error", Err: "start sandbox: " + err.Error(), Errno: int(errno)})
+		return
+	}
+	track(c, true)
+	report(spawnReply{Op: "started", Pid: c.pid()})
+	c.exited()
+	track(c, false)
+	report(spawnReply{Op: "exit", Status: int(c.reap())})
+}
+
 // A child is a sandbox init started by the spawner.
 type child interface {
 	pid() int

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -232,13 +231,17 @@ func (sp *Spawner) launch(s *initSpec, specR, errW, stdout, stderr *os.File) (*r
 	r := <-ch
 	sp.mu.Lock()
 	if r.Op != "started" {
-		err := errors.New(r.Err)
-		if r.Errno != 0 {
-			err = fmt.Errorf("%s: %w", r.Err, syscall.Errno(r.Errno))
-		}
-		return nil, err
+		return nil, r.err()
 	}
 	return &remote{sp: sp, id: req.ID, pid: r.Pid, replies: ch}, nil
+}
+
+// err is the error of an "error" reply.
+func (r *spawnReply) err() error {
+	if r.Errno != 0 {
+		return fmt.Errorf("%s: %w", r.Err, syscall.Errno(r.Errno))
+	}
+	return errors.New(r.Err)
 }
 
 // send writes req (with fds) to the helper. sp.mu is held.
@@ -423,37 +426,27 @@ func runSpawner() {
 			waiters.Add(1)
 			go func(req spawnRequest) {
 				defer waiters.Done()
-				// The init's parent-death signal fires when the thread
-				// that forked it exits, not the process (golang/go#27505):
-				// keep this goroutine on that thread until the init is
-				// reaped, so that no other goroutine can end the thread.
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				ch, err := startChild(&req, files[0], files[1], stdout, stderr, devNull, nets)
-				for _, f := range files {
-					f.Close()
-				}
-				if err != nil {
-					var errno syscall.Errno
-					errors.As(err, &errno)
-					reply(spawnReply{Op: "error", ID: req.ID, Err: "start sandbox: " + err.Error(), Errno: int(errno)})
-					return
-				}
-				mu.Lock()
-				running[req.ID] = ch
-				if closing {
-					ch.kill()
-				}
-				mu.Unlock()
-				// Kills come only after this reply.
-				reply(spawnReply{Op: "started", ID: req.ID, Pid: ch.pid()})
-				// It is killed only while in running, and leaves running
-				// before it is reaped: a kill cannot reach a reused pid.
-				ch.exited()
-				mu.Lock()
-				delete(running, req.ID)
-				mu.Unlock()
-				reply(spawnReply{Op: "exit", ID: req.ID, Status: int(ch.reap())})
+				supervise(func() (child, error) {
+					c, err := startChild(&req, files[0], files[1], stdout, stderr, devNull, nets)
+					for _, f := range files {
+						f.Close()
+					}
+					return c, err
+				}, func(c child, on bool) {
+					mu.Lock()
+					if on {
+						running[req.ID] = c
+						if closing {
+							c.kill()
+						}
+					} else {
+						delete(running, req.ID)
+					}
+					mu.Unlock()
+				}, func(r spawnReply) {
+					r.ID = req.ID
+					reply(r)
+				})
 			}(req)
 		}
 	}
