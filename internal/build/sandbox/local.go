@@ -21,6 +21,8 @@ import (
 type localStarts struct {
 	once    sync.Once
 	nets    *netPool // as root: the pool of network namespaces
+	mntOnce sync.Once
+	mnts    *mntPool // as root, where allowed: the pool of mount namespaces
 	devNull *os.File
 	err     error // why the above could not be opened
 
@@ -52,18 +54,21 @@ func (ls *localStarts) launch(s *initSpec, prog *initprog.Program, errW, stdout,
 			ls.nets, ls.err = newNetPool()
 		}
 	})
+	if s.PoolMnt && !ls.poolsMnts() {
+		return nil, fmt.Errorf("start sandbox: no pool of mount namespaces here")
+	}
 	if ls.err != nil {
 		return nil, fmt.Errorf("start sandbox: %w", ls.err)
 	}
 	req := spawnRequest{Op: "start", UID: s.UID, GID: s.GID, HostUID: s.HostUID, HostGID: s.HostGID,
-		Network: s.Network, PoolNet: s.PoolNet, Stdout: stdout != nil, Stderr: stderr != nil}
+		Network: s.Network, PoolNet: s.PoolNet, PoolMnt: s.PoolMnt, Stdout: stdout != nil, Stderr: stderr != nil}
 	lc := &localChild{}
 	replies := make(chan spawnReply, 2)
 	ls.reaped.Add(1)
 	go func() {
 		defer ls.reaped.Done()
 		supervise(func() (child, error) {
-			return forkProgram(&req, prog, errW, stdout, stderr, ls.devNull, ls.nets)
+			return forkProgram(&req, prog, errW, stdout, stderr, ls.devNull, ls.nets, ls.mnts)
 		}, func(c child, on bool) {
 			lc.mu.Lock()
 			lc.c = nil
@@ -95,7 +100,19 @@ func (ls *localStarts) launch(s *initSpec, prog *initprog.Program, errW, stdout,
 	return &remote{pid: r.Pid, replies: replies, killf: lc.kill}, nil
 }
 
-// close kills the inits that run and waits until they are reaped.
+// poolsMnts says whether inits stack their roots in pooled mount
+// namespaces; the pool is made the first time.
+func (ls *localStarts) poolsMnts() bool {
+	ls.mntOnce.Do(func() {
+		if os.Geteuid() == 0 {
+			ls.mnts = &mntPool{}
+		}
+	})
+	return ls.mnts != nil
+}
+
+// close kills the inits that run, waits until they are reaped and
+// discards the pooled mount namespaces.
 func (ls *localStarts) close() {
 	ls.mu.Lock()
 	ls.closing = true
@@ -104,6 +121,9 @@ func (ls *localStarts) close() {
 	}
 	ls.mu.Unlock()
 	ls.reaped.Wait()
+	if ls.mnts != nil {
+		ls.mnts.close()
+	}
 	ls.mu.Lock()
 	ls.closing = false
 	ls.mu.Unlock()

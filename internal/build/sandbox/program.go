@@ -99,8 +99,11 @@ func buildProgram(s *initSpec) (*program, error) {
 	pr.tolerate(cr, initprog.AnyErrno, 0) // before Linux 5.11: the fcntl below still covers fd 4
 	pr.call(opMsg{what: "set close-on-exec on the error pipe"}, unix.SYS_FCNTL, num(4), num(unix.F_SETFD), num(unix.FD_CLOEXEC))
 	pr.call(opMsg{what: "close the program pipe"}, unix.SYS_CLOSE, num(3))
-	// Nothing we mount may leak back to the host.
-	pr.mount(opMsg{what: "make / private", unavail: true}, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	// Nothing we mount may leak back to the host (a pooled namespace is
+	// private already).
+	if !s.PoolMnt {
+		pr.mount(opMsg{what: "make / private", unavail: true}, "", "/", "", unix.MS_REC|unix.MS_PRIVATE, "")
+	}
 	if s.Skeleton == "" {
 		// pivot_root needs the new root to be a mount point.
 		pr.mount(opMsg{what: "bind mount " + root, unavail: true}, root, root, "", unix.MS_BIND|unix.MS_REC, "")
@@ -144,11 +147,18 @@ func buildProgram(s *initSpec) (*program, error) {
 			initprog.Result(sock, 0), num(unix.SIOCSIFFLAGS), initprog.Blob(ifr))
 		pr.call(opMsg{what: "close IP socket"}, unix.SYS_CLOSE, initprog.Result(sock, 0))
 	}
-	// pivot_root(".", ".") stacks the old root on top of the new one;
-	// detaching it leaves only the new root.
 	pr.call(opMsg{what: "chdir " + root}, unix.SYS_CHDIR, str(root))
-	pr.call(opMsg{what: "pivot_root " + root, unavail: true}, unix.SYS_PIVOT_ROOT, str("."), str("."))
-	pr.call(opMsg{what: "detach old root"}, unix.SYS_UMOUNT2, str("."), num(unix.MNT_DETACH))
+	if s.PoolMnt {
+		// The root goes on top of the namespace's root stack (see
+		// mntPool): the init's "/" is the stack's bottom, and a mount
+		// on a covered directory goes on top.
+		pr.mount(opMsg{what: "move " + root + " onto /"}, ".", "/", "", unix.MS_MOVE, "")
+	} else {
+		// pivot_root(".", ".") stacks the old root on top of the new
+		// one; detaching it leaves only the new root.
+		pr.call(opMsg{what: "pivot_root " + root, unavail: true}, unix.SYS_PIVOT_ROOT, str("."), str("."))
+		pr.call(opMsg{what: "detach old root"}, unix.SYS_UMOUNT2, str("."), num(unix.MNT_DETACH))
+	}
 	pr.call(opMsg{what: "chroot"}, unix.SYS_CHROOT, str("."))
 	if s.Skeleton != "" {
 		// The skeleton is shared with other sandboxes: nothing may
@@ -172,6 +182,9 @@ func buildProgram(s *initSpec) (*program, error) {
 	// Like Nix, the init sets everything up as the namespace's creator
 	// (files it creates, such as the /dev/shm root, belong to the
 	// caller) and only then becomes the build user.
+	if s.PoolMnt {
+		pr.userNamespace()
+	}
 	pr.call(opMsg{what: "setgid"}, unix.SYS_SETRESGID, num(uintptr(s.GID)), num(uintptr(s.GID)), num(uintptr(s.GID)))
 	pr.call(opMsg{what: "setuid"}, unix.SYS_SETRESUID, num(uintptr(s.UID)), num(uintptr(s.UID)), num(uintptr(s.UID)))
 	// Changing credentials cleared the parent-death signal that Start
@@ -206,6 +219,26 @@ func buildProgram(s *initSpec) (*program, error) {
 		str(s.Path), initprog.Strs(s.Args), initprog.Strs(s.Env))
 	return pr, nil
 }
+
+// userNamespace makes the init, cloned into a pooled mount namespace as
+// real root, enter a user namespace of its own, as a clone with
+// CLONE_NEWUSER would have: it drops the supplementary groups (as Nix
+// does before it makes the namespace), makes the namespace and asks the
+// spawner, over fd mapFd, to write its id maps. A process cannot map
+// other ids than its own from inside, and its own only through
+// /proc/self, which the shared memory of the inits makes unreliable
+// (dumpability belongs to the memory).
+func (pr *program) userNamespace() {
+	pr.call(opMsg{what: "drop supplementary groups"}, unix.SYS_SETGROUPS, num(0), num(0))
+	pr.call(opMsg{what: "create user namespace", unavail: true}, unix.SYS_UNSHARE, num(unix.CLONE_NEWUSER))
+	pr.call(opMsg{what: "ask for id maps"}, unix.SYS_WRITE, num(mapFd), str("m"), num(1))
+	pr.call(opMsg{what: "wait for id maps"}, unix.SYS_READ, num(mapFd), initprog.Blob([]byte{0}), num(1))
+	pr.call(opMsg{what: "close the id map socket"}, unix.SYS_CLOSE, num(mapFd))
+}
+
+// mapFd is where an init in a pooled mount namespace asks for its id
+// maps (see forkProgram).
+const mapFd = 5
 
 // mountSkeleton makes the shared skeleton the sandbox's root: it is
 // bind-mounted over root, and root's own top-level entries (the store

@@ -111,6 +111,7 @@ type initSpec struct {
 	Mounts     []Mount
 	Network    bool
 	PoolNet    bool // the spawner provides the network namespace (see netPool)
+	PoolMnt    bool // the init stacks its root in a pooled mount namespace (see mntPool)
 	Hostname   string
 	Domainname string
 	Path       string
@@ -278,6 +279,7 @@ func start(ctx context.Context, spec *Spec, probe bool) (*Process, error) {
 		}
 	}()
 	s.PoolNet = !s.Network && spec.Spawner != nil && spec.Spawner.poolsNets()
+	s.PoolMnt = spec.Spawner != nil && spec.Spawner.poolsMnts()
 	if err := prepareRoot(&s, spec, hostGID); err != nil {
 		return nil, fmt.Errorf("prepare sandbox root %s: %w", spec.Root, err)
 	}

@@ -744,3 +744,124 @@ func TestPerNamespace(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestSpawnerMntPool(t *testing.T) {
+	need(t)
+	sp := NewSpawner()
+	defer sp.Close()
+	if !sp.poolsMnts() {
+		t.Skipf("SKIPPING: mount namespaces are pooled only by a root cairn's in-process spawner (root: %v, %s)", os.Geteuid() == 0, runtime.GOARCH)
+	}
+	// start runs script in a sandbox of sp whose host ids are those of a
+	// build user, holds its mount namespace open (so that its inode
+	// number is not reused) and returns the namespace and the output.
+	var held []*os.File
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}()
+	start := func(script string) (ns, out string, err error) {
+		t.Helper()
+		r, w, perr := os.Pipe()
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		sync := t.TempDir()
+		root := t.TempDir()
+		spec := Spec{Spawner: sp, Root: root, HostUID: 30001, HostGID: 30000, Stdout: w, Stderr: w,
+			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}, {Source: sync, Target: "/sync"}},
+			Env:    []string{"PATH=/path-not-set"}, Path: "/bin/busybox",
+			Args: []string{"sh", "-c", `b=/bin/busybox; while [ ! -e /sync/go ]; do $b usleep 1000; done; ` + script}}
+		if err := os.Chmod(sync, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		p, serr := Start(context.Background(), &spec)
+		w.Close()
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		f, oerr := os.Open(fmt.Sprintf("/proc/%d/ns/mnt", p.Pid()))
+		if oerr != nil {
+			t.Fatal(oerr)
+		}
+		held = append(held, f)
+		link, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", p.Pid()))
+		if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		return link, string(b), p.Wait()
+	}
+	mine, _ := os.Readlink("/proc/self/ns/mnt")
+
+	// The first sandbox gets a new namespace; the second the same one,
+	// and sees the same: its own mounts only, and itself as nixbld with
+	// no supplementary group, mapped to the build user.
+	const look = `$b id; $b cat /proc/self/uid_map /proc/self/gid_map | $b tr -s ' '; $b ls /; $b cut -d' ' -f5 /proc/self/mountinfo`
+	ns1, out1, err := start(look)
+	if err != nil {
+		t.Fatalf("first sandbox: %v\n%s", err, out1)
+	}
+	if ns1 == mine {
+		t.Fatalf("the sandbox is in cairn's mount namespace %s", mine)
+	}
+	ns2, out2, err := start(look)
+	if err != nil {
+		t.Fatalf("second sandbox: %v\n%s", err, out2)
+	}
+	if ns2 != ns1 {
+		t.Fatalf("the second sandbox got mount namespace %s, not the idle %s", ns2, ns1)
+	}
+	// What a sandbox with a mount namespace of its own shows.
+	sync := t.TempDir()
+	os.WriteFile(filepath.Join(sync, "go"), nil, 0o644)
+	os.Chmod(sync, 0o755)
+	want, err := output(t, &Spec{Root: t.TempDir(), HostUID: 30001, HostGID: 30000,
+		Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}, {Source: sync, Target: "/sync"}},
+		Env:    []string{"PATH=/path-not-set"}, Path: "/bin/busybox", Args: []string{"sh", "-c", "b=/bin/busybox; " + look}})
+	if err != nil || !strings.HasPrefix(want, "uid=1000 gid=100\n 1000 30001 1\n 100 30000 1\nbin\ndev\nproc\nsync\ntmp\n/\n") {
+		t.Fatalf("a sandbox of its own: %v\n%s", err, want)
+	}
+	if out1 != want || out2 != want {
+		t.Errorf("in a pooled namespace:\n%s\nthen\n%s\nwant (a namespace of its own)\n%s", out1, out2, want)
+	}
+	mounts := strings.Count(want, "\n/")
+
+	// A build may make namespaces of its own, as in Nix, and cannot
+	// uncover the sandboxes below its root there.
+	ns3, out, err := start(`$b unshare -U -m -r $b sh -c '$b umount -l / && echo uncovered; $b ls /; $b wc -l < /proc/self/mountinfo'`)
+	if err != nil || ns3 != ns1 || out != fmt.Sprintf("umount: can't unmount /: Invalid argument\nbin\ndev\nproc\nsync\ntmp\n%d\n", mounts) {
+		t.Errorf("nested namespaces (namespace %s, pooled %s): %v\n%s", ns3, ns1, err, out)
+	}
+
+	// A sandbox that leaves a file in /dev/shm, or fails, is the last
+	// in its namespace.
+	for _, script := range []string{`echo x > /dev/shm/x`, `exit 1`} {
+		used, out, _ := start(script + `; $b readlink /proc/self/ns/mnt >/dev/null`)
+		next, out2, err := start("true")
+		if err != nil || next == used {
+			t.Errorf("after %q (%s): the next sandbox got namespace %s (%v)\n%s", script, out, next, err, out2)
+		}
+	}
+
+	// A namespace holds maxMntUses sandboxes at most.
+	first, _, err := start("true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 1
+	for ; seen <= maxMntUses; seen++ {
+		ns, out, err := start("true")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if ns != first {
+			break
+		}
+	}
+	if seen > maxMntUses {
+		t.Errorf("namespace %s held more than %d sandboxes", first, maxMntUses)
+	}
+}

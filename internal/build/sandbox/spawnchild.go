@@ -82,11 +82,11 @@ func forkInit(req *spawnRequest, specR, errW, stdout, stderr, devNull *os.File, 
 	if !ok {
 		return nil, errors.New("read set-up program: malformed")
 	}
-	return forkProgram(req, main, errW, stdout, stderr, devNull, nets)
+	return forkProgram(req, main, errW, stdout, stderr, devNull, nets, nil)
 }
 
 // forkProgram is forkInit with the program at hand.
-func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr, devNull *os.File, nets *netPool) (child, error) {
+func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr, devNull *os.File, nets *netPool, mnts *mntPool) (child, error) {
 	var err error
 	if stdout == nil {
 		stdout = devNull
@@ -106,6 +106,20 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 		to uintptr
 	}
 	moves := []move{{devNull, 0}, {stdout, 1}, {stderr, 2}, {errW, 4}}
+	// In a pooled mount namespace the init makes its user namespace
+	// late and asks for its id maps over a socket (see userNamespace).
+	var maps *os.File
+	if req.PoolMnt {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("socketpair: %w", err)
+		}
+		theirs := os.NewFile(uintptr(fds[1]), "id maps")
+		defer theirs.Close()
+		maps = os.NewFile(uintptr(fds[0]), "id maps")
+		defer maps.Close()
+		moves = append(moves, move{theirs, mapFd})
+	}
 	high := make([]int, len(moves))
 	for i, m := range moves {
 		high[i] = op(unix.SYS_FCNTL, num(m.f.Fd()), num(unix.F_DUPFD_CLOEXEC), num(100))
@@ -116,8 +130,27 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	op(unix.SYS_SETSID)
 	op(unix.SYS_PRCTL, num(unix.PR_SET_PDEATHSIG), num(uintptr(unix.SIGKILL)))
 
+	// A pooled mount namespace: the init inherits it, and its root,
+	// from this thread, which enters it for good and so has to end with
+	// its goroutine (locked once more than supervise unlocks).
+	var mns *mntNS
+	if req.PoolMnt {
+		if mnts == nil {
+			return nil, errors.New("no pool of mount namespaces here")
+		}
+		runtime.LockOSThread()
+		if mns, err = mnts.enter(); err != nil {
+			return nil, err
+		}
+	}
+	discard := func() {
+		if mns != nil {
+			mns.close()
+		}
+	}
 	var sync [2]int
 	if err := unix.Pipe2(sync[:], unix.O_CLOEXEC); err != nil {
+		discard()
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
 	// A pooled network namespace: the init inherits it from this
@@ -127,16 +160,18 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 		if ns, err = nets.get(); err != nil {
 			unix.Close(sync[0])
 			unix.Close(sync[1])
+			discard()
 			return nil, err
 		}
 		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
 			ns.close()
 			unix.Close(sync[0])
 			unix.Close(sync[1])
+			discard()
 			return nil, fmt.Errorf("enter network namespace: %w", err)
 		}
 	}
-	pid, release, errno := initprog.Fork(cloneFlags(req.Network || req.PoolNet), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
+	pid, release, errno := initprog.Fork(cloneFlags(req.Network || req.PoolNet, req.PoolMnt), pre.Forkable(), main.Forkable(), sync[0], sync[1], int(errW.Fd()))
 	if ns != nil && unix.Setns(nets.host, unix.CLONE_NEWNET) != nil {
 		// This thread must not run anything else: locked once more than
 		// its goroutine unlocks, it ends with it.
@@ -146,32 +181,47 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 		}
 		errno = uintptr(unix.EIO)
 	}
+	if maps != nil {
+		moves[len(moves)-1].f.Close() // the init has its copy
+	}
 	unix.Close(sync[0])
 	if errno != 0 {
 		unix.Close(sync[1])
 		if ns != nil {
 			ns.close()
 		}
+		discard()
 		return nil, os.NewSyscallError("clone", syscall.Errno(errno))
 	}
-	c := &forkedChild{p: pid, release: release}
-	if ns != nil {
-		// Back to the pool once the init is reaped (its namespace's
-		// processes are all gone by then), checked on a goroutine of its
-		// own while the exit is reported.
-		c.release = func() {
+	c := &forkedChild{p: pid, release: func(unix.WaitStatus) { release() }}
+	if ns != nil || mns != nil {
+		// Back to the pools once the init is reaped (its namespaces'
+		// processes are all gone by then): the network namespace checked
+		// on a goroutine of its own while the exit is reported, the mount
+		// namespace by this thread, which is in it.
+		c.release = func(ws unix.WaitStatus) {
 			release()
-			go nets.put(ns)
+			if ns != nil {
+				go nets.put(ns)
+			}
+			if mns != nil {
+				mnts.put(mns, ws)
+			}
 		}
 	}
-	if err := writeIDMaps(pid, req); err != nil {
-		unix.Close(sync[1]) // the child exits
-		c.exited()
-		c.reap()
-		return nil, err
+	if !req.PoolMnt {
+		if err := writeIDMaps(pid, req); err != nil {
+			unix.Close(sync[1]) // the child exits
+			c.exited()
+			c.reap()
+			return nil, err
+		}
 	}
 	_, err = unix.Write(sync[1], []byte{0})
 	unix.Close(sync[1])
+	if err == nil && req.PoolMnt {
+		err = mapLate(c, maps, req)
+	}
 	if err != nil {
 		c.kill()
 		c.exited()
@@ -181,9 +231,36 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	return c, nil
 }
 
-// cloneFlags are the namespaces of a sandbox.
-func cloneFlags(network bool) uintptr {
-	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+// mapLate writes the id maps of an init in a pooled mount namespace once
+// it asks for them on maps. An init that stops before it asks has
+// reported why on its error pipe.
+func mapLate(c *forkedChild, maps *os.File, req *spawnRequest) error {
+	var b [1]byte
+	for {
+		n, err := unix.Read(int(maps.Fd()), b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return nil
+		}
+		break
+	}
+	if err := writeIDMaps(c.p, req); err != nil {
+		return err
+	}
+	_, err := unix.Write(int(maps.Fd()), b[:])
+	return err
+}
+
+// cloneFlags are the namespaces a sandbox's init is cloned with: all of
+// them, or, in a pooled mount namespace, those but the mount namespace
+// and the user namespace (which the init makes later; see mntPool).
+func cloneFlags(network, pooledMnt bool) uintptr {
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if !pooledMnt {
+		flags |= unix.CLONE_NEWUSER | unix.CLONE_NEWNS
+	}
 	if !network {
 		flags |= unix.CLONE_NEWNET
 	}
@@ -210,7 +287,7 @@ func writeIDMaps(pid int, req *spawnRequest) error {
 // exited, frees what it ran on.
 type forkedChild struct {
 	p       int
-	release func()
+	release func(unix.WaitStatus)
 }
 
 func (c *forkedChild) pid() int { return c.p }
@@ -229,7 +306,7 @@ func (c *forkedChild) reap() syscall.WaitStatus {
 			break
 		}
 	}
-	c.release()
+	c.release(ws)
 	return syscall.WaitStatus(ws)
 }
 

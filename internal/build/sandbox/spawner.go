@@ -77,6 +77,11 @@ type Spawner struct {
 // no capabilities.
 func (sp *Spawner) poolsNets() bool { return os.Geteuid() == 0 }
 
+// poolsMnts says whether sandboxes stack their roots in pooled mount
+// namespaces (see mntPool): only for inits started in-process by a root
+// cairn.
+func (sp *Spawner) poolsMnts() bool { return sp.local != nil && sp.local.poolsMnts() }
+
 // NewSpawner returns a Spawner. Where it needs its helper, the helper
 // starts with the first sandbox.
 func NewSpawner() *Spawner {
@@ -98,6 +103,7 @@ type spawnRequest struct {
 	UID, GID, HostUID, HostGID int
 	Network                    bool
 	PoolNet                    bool // a network namespace from the spawner's netPool
+	PoolMnt                    bool // a mount namespace from localStarts' mntPool
 	Stdout, Stderr             bool
 }
 
