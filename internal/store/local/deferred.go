@@ -31,7 +31,14 @@ type pendingTexts struct {
 }
 
 // maxPending is how many deferred paths wait at most for their rows.
-const maxPending = 1024
+// Each holds its lock, an open descriptor, and a process's descriptor
+// table starts with room for 64: growing it in a process with threads
+// (every Go process) waits for an RCU grace period (expand_fdtable), 5
+// to 18 ms here, during which every thread that opens a file waits too.
+// Holding 500 locks grew the table four times, a quarter of the time
+// instantiating a 500-derivation graph took; a transaction per 32
+// paths costs far less.
+const maxPending = 32
 
 // noSyncKey marks the context of Sync's own registration, whose queries
 // must not start another.
