@@ -2,6 +2,7 @@ package derivation
 
 import (
 	"fmt"
+	"sync"
 
 	"cairn/internal/compat/nixhash"
 	"cairn/internal/compat/storepath"
@@ -20,18 +21,29 @@ type DrvHash struct {
 }
 
 // Hasher computes hashDerivationModulo, memoising the results for input
-// derivations by path (as Nix's drvHashes cache). A Hasher is not safe for
-// concurrent use.
+// derivations by path (as Nix's drvHashes cache). A Hasher is safe for
+// concurrent use if its Resolver is.
 type Hasher struct {
 	dir  storepath.Dir
 	read Resolver
-	memo map[string]*DrvHash
+	memo *memo
+}
+
+type memo struct {
+	mu sync.Mutex
+	m  map[string]*DrvHash
 }
 
 // NewHasher returns a Hasher for derivations in dir that reads input
 // derivations with read.
 func NewHasher(dir storepath.Dir, read Resolver) *Hasher {
-	return &Hasher{dir: dir, read: read, memo: map[string]*DrvHash{}}
+	return &Hasher{dir: dir, read: read, memo: &memo{m: map[string]*DrvHash{}}}
+}
+
+// WithResolver returns a Hasher that reads input derivations with read
+// and shares h's results: what either computes, the other finds.
+func (h *Hasher) WithResolver(read Resolver) *Hasher {
+	return &Hasher{dir: h.dir, read: read, memo: h.memo}
 }
 
 // Dir returns the store directory h was made for.
@@ -43,7 +55,10 @@ var impureOutputHash = nixhash.Sum(nixhash.SHA256, []byte("impure"))
 // PathHash returns hashDerivationModulo of the derivation at drvPath,
 // without masking, reading it with the Resolver once.
 func (h *Hasher) PathHash(drvPath string) (*DrvHash, error) {
-	if r, ok := h.memo[drvPath]; ok {
+	h.memo.mu.Lock()
+	r, ok := h.memo.m[drvPath]
+	h.memo.mu.Unlock()
+	if ok {
 		return r, nil
 	}
 	name, err := NameFromPath(drvPath)
@@ -54,11 +69,13 @@ func (h *Hasher) PathHash(drvPath string) (*DrvHash, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read derivation %s: %w", drvPath, err)
 	}
-	r, err := h.HashModulo(d, name, false)
+	r, err = h.HashModulo(d, name, false)
 	if err != nil {
 		return nil, fmt.Errorf("hash derivation %s: %w", drvPath, err)
 	}
-	h.memo[drvPath] = r
+	h.memo.mu.Lock()
+	h.memo.m[drvPath] = r
+	h.memo.mu.Unlock()
 	return r, nil
 }
 

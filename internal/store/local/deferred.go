@@ -19,26 +19,40 @@ import (
 )
 
 // pendingTexts are the text paths of AddTextDeferred: in place in the
-// store, their locks held, their rows not yet written.
+// store, their locks held, their rows not yet written (or being written
+// by a flush).
 type pendingTexts struct {
-	n      atomic.Int32 // len(infos); read without mu on every query
-	mu     sync.Mutex   // held while the rows are written, too
-	infos  []*store.PathInfo
+	n      atomic.Int32 // paths in byPath, and 1 more while err is set; read without mu on every query
+	mu     sync.Mutex
+	infos  []*store.PathInfo // the batch filling up
 	locks  []*pathLock
-	byPath map[storepath.Path]*store.PathInfo
-	texts  map[storepath.Path][]byte // the contents, for the derivation checks
-	hasher *derivation.Hasher        // from the adders' context, to check the outputs
+	texts  map[storepath.Path][]byte          // the batch's contents, for the derivation checks
+	hasher *derivation.Hasher                 // from the adders' context, to check the outputs
+	byPath map[storepath.Path]*store.PathInfo // the batch and the one being flushed
+	// flushing is closed when the batch being written in the background
+	// is done (nil: none is); err is what went wrong, for the next Sync.
+	flushing chan struct{}
+	err      error
 }
 
-// maxPending is how many deferred paths wait at most for their rows.
-// Each holds its lock, an open descriptor, and a process's descriptor
-// table starts with room for 64: growing it in a process with threads
-// (every Go process) waits for an RCU grace period (expand_fdtable), 5
-// to 18 ms here, during which every thread that opens a file waits too.
-// Holding 500 locks grew the table four times, a quarter of the time
-// instantiating a 500-derivation graph took; a transaction per 32
-// paths costs far less.
-const maxPending = 32
+// A textBatch is a batch of pendingTexts taken for writing.
+type textBatch struct {
+	infos  []*store.PathInfo
+	locks  []*pathLock
+	texts  map[storepath.Path][]byte
+	hasher *derivation.Hasher
+}
+
+// maxPending is how many deferred paths fill a batch, whose rows are
+// then written in the background while the next fills up (one batch at
+// a time). Each path holds its lock, an open descriptor, and a process's
+// descriptor table starts with room for 64: growing it in a process with
+// threads (every Go process) waits for an RCU grace period
+// (expand_fdtable), 5 to 18 ms here, during which every thread that
+// opens a file waits too. Holding 500 locks grew the table four times, a
+// quarter of the time instantiating a 500-derivation graph took; two
+// batches of 20 and the store's own descriptors stay below 64.
+const maxPending = 20
 
 // noSyncKey marks the context of Sync's own registration, whose queries
 // must not start another.
@@ -96,20 +110,102 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 	}
 	pt.mu.Lock()
 	if pt.byPath == nil {
-		pt.byPath, pt.texts = map[storepath.Path]*store.PathInfo{}, map[storepath.Path][]byte{}
+		pt.byPath = map[storepath.Path]*store.PathInfo{}
+	}
+	if pt.texts == nil {
+		pt.texts = map[storepath.Path][]byte{}
 	}
 	pt.infos, pt.locks = append(pt.infos, info), append(pt.locks, lock)
 	pt.byPath[p], pt.texts[p] = info, contents
 	if h, _ := ctx.Value(hasherKey{}).(*derivation.Hasher); h != nil {
 		pt.hasher = h
 	}
-	pt.n.Store(int32(len(pt.infos)))
+	pt.n.Add(1)
 	full := len(pt.infos) >= maxPending
 	pt.mu.Unlock()
 	if full {
-		return info, s.Sync(ctx)
+		s.flushBehind(ctx)
 	}
 	return info, nil
+}
+
+// flushBehind writes the rows of the full batch in the background, once
+// the batch before it is written: evaluation goes on meanwhile, on
+// another CPU. What goes wrong is reported by the next Sync.
+func (s *Store) flushBehind(ctx context.Context) {
+	pt := &s.pending
+	pt.mu.Lock()
+	b, done := pt.take()
+	pt.mu.Unlock()
+	if b == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		err := s.writeBatch(ctx, b)
+		pt.mu.Lock()
+		pt.finish(b, err)
+		close(done)
+		pt.mu.Unlock()
+	}()
+}
+
+// take waits until no batch is being written and takes the filling one
+// for writing, with the channel to close once it is written; nil if it
+// is empty. mu is held (and released while waiting).
+func (pt *pendingTexts) take() (*textBatch, chan struct{}) {
+	for pt.flushing != nil {
+		ch := pt.flushing
+		pt.mu.Unlock()
+		<-ch
+		pt.mu.Lock()
+	}
+	if len(pt.infos) == 0 {
+		return nil, nil
+	}
+	b := &textBatch{pt.infos, pt.locks, pt.texts, pt.hasher}
+	pt.infos, pt.locks, pt.texts = nil, nil, nil
+	done := make(chan struct{})
+	pt.flushing = done
+	return b, done
+}
+
+// finish drops b, written with result err, from the waiting paths. mu is
+// held.
+func (pt *pendingTexts) finish(b *textBatch, err error) {
+	for _, info := range b.infos {
+		delete(pt.byPath, info.Path)
+	}
+	pt.n.Add(-int32(len(b.infos)))
+	if err != nil && pt.err == nil {
+		pt.err = err
+		pt.n.Add(1)
+	}
+	pt.flushing = nil
+}
+
+// writeBatch writes b's rows in one transaction and releases their
+// locks; if that fails, their contents are removed.
+func (s *Store) writeBatch(ctx context.Context, b *textBatch) error {
+	rctx := context.WithValue(context.WithoutCancel(ctx), noSyncKey{}, true)
+	rctx = context.WithValue(rctx, drvTextsKey{}, b.texts)
+	if b.hasher != nil && b.hasher.Dir() == s.dir {
+		// The adders' hasher knows the inputs already; its resolver
+		// belongs to them (an evaluator), and the batch may be written
+		// on another goroutine while they go on.
+		rctx = WithHasher(rctx, b.hasher.WithResolver(s.readDerivationAt))
+	}
+	err := s.RegisterValidPaths(rctx, b.infos)
+	for i, l := range b.locks {
+		if err != nil {
+			fsutil.RemoveAll(s.RealPath(b.infos[i].Path))
+		}
+		l.unlock(err == nil)
+	}
+	if err != nil {
+		return fmt.Errorf("register derivations: %w", err)
+	}
+	return nil
 }
 
 // placeText writes contents straight to p, which the caller has locked
@@ -149,36 +245,37 @@ func (s *Store) placeText(p storepath.Path, ca storepath.ContentAddress, refs []
 		NarHash: h.Sum(), NarSize: h.Len()}, nil
 }
 
-// Sync writes the rows of the paths AddTextDeferred added, in one
-// transaction, and releases their locks. If that fails, their contents
-// are removed. The Store calls it itself before every use of its
-// database.
+// Sync writes the rows of the paths AddTextDeferred added that are not
+// yet written, in one transaction, and releases their locks, after
+// waiting for a batch being written in the background; if that fails,
+// their contents are removed. It returns the first error since the last
+// Sync. The Store calls it itself before every use of its database.
 func (s *Store) Sync(ctx context.Context) error {
 	pt := &s.pending
 	if pt.n.Load() == 0 || ctx.Value(noSyncKey{}) != nil {
 		return nil
 	}
 	pt.mu.Lock()
-	defer pt.mu.Unlock()
-	if len(pt.infos) == 0 {
-		return nil
-	}
-	rctx := context.WithValue(context.WithoutCancel(ctx), noSyncKey{}, true)
-	rctx = context.WithValue(rctx, drvTextsKey{}, pt.texts)
-	if pt.hasher != nil {
-		rctx = WithHasher(rctx, pt.hasher)
-	}
-	err := s.RegisterValidPaths(rctx, pt.infos)
-	for i, l := range pt.locks {
+	b, done := pt.take()
+	if b == nil {
+		err := pt.err
 		if err != nil {
-			fsutil.RemoveAll(s.RealPath(pt.infos[i].Path))
+			pt.err = nil
+			pt.n.Add(-1)
 		}
-		l.unlock(err == nil)
+		pt.mu.Unlock()
+		return err
 	}
-	pt.infos, pt.locks, pt.byPath, pt.texts, pt.hasher = nil, nil, nil, nil, nil
-	pt.n.Store(0)
+	pt.mu.Unlock()
+	err := s.writeBatch(ctx, b)
+	pt.mu.Lock()
+	pt.finish(b, err)
+	close(done)
+	err = pt.err
 	if err != nil {
-		return fmt.Errorf("register derivations: %w", err)
+		pt.err = nil
+		pt.n.Add(-1)
 	}
-	return nil
+	pt.mu.Unlock()
+	return err
 }

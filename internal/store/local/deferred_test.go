@@ -183,3 +183,68 @@ func TestAddTextDeferredChecksDerivations(t *testing.T) {
 		t.Errorf("outputs %v, %v; want %s", outs, err, d.Outputs["out"].Path)
 	}
 }
+
+// TestAddTextDeferredBehind: a full batch is written in the background,
+// without another use of the database, while the adder goes on; what
+// goes wrong there comes back from the next Sync, once.
+func TestAddTextDeferredBehind(t *testing.T) {
+	s, root := openTest(t)
+	ctx := context.Background()
+	other, err := Open(ctx, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var first *storepath.Path
+	for i := 0; i < maxPending; i++ {
+		info, err := s.AddTextDeferred(ctx, fmt.Sprint("t", i), []byte(fmt.Sprint("text ", i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = &info.Path
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ok := false; !ok; {
+		if ok, err = other.IsValid(ctx, *first); err != nil {
+			t.Fatal(err)
+		}
+		if !ok && time.Now().After(deadline) {
+			t.Fatalf("a full batch was not written without another use of the database")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// A .drv with a wrong output path fails its batch in the background.
+	d := &derivation.Derivation{
+		Outputs: map[string]derivation.Output{"out": {}}, InputDrvs: map[string][]string{},
+		Platform: "x86_64-linux", Builder: "/bin/sh", Args: []string{}, Env: map[string]string{},
+	}
+	h := derivation.NewHasher(s.dir, func(string) (*derivation.Derivation, error) { return nil, errors.New("no inputs") })
+	if err := h.FillOutputs(d, "d"); err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Replace(d.Bytes(), []byte("-d\""), []byte("-e\""), 1)
+	badInfo, err := s.AddTextDeferred(ctx, "d.drv", bad, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 2*maxPending; i++ {
+		if _, err := s.AddTextDeferred(ctx, fmt.Sprint("u", i), []byte(fmt.Sprint("more ", i)), nil); err != nil {
+			t.Fatalf("adding after a batch that will fail: %v", err)
+		}
+	}
+	if err := s.Sync(ctx); err == nil || !strings.Contains(err.Error(), "incorrect output") {
+		t.Errorf("Sync after a failed batch: %v", err)
+	}
+	if _, err := os.Lstat(s.RealPath(badInfo.Path)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("refused .drv left in the store: %v", err)
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Errorf("a second Sync: %v", err)
+	}
+	if ok, err := other.IsValid(ctx, *first); err != nil || !ok {
+		t.Errorf("the first batch: %v %v", ok, err)
+	}
+}

@@ -31,13 +31,7 @@ func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[st
 	}
 	h, _ := ctx.Value(hasherKey{}).(*derivation.Hasher)
 	if h == nil || h.Dir() != s.dir {
-		h = derivation.NewHasher(s.dir, func(drvPath string) (*derivation.Derivation, error) {
-			q, err := s.dir.Parse(drvPath)
-			if err != nil {
-				return nil, err
-			}
-			return s.readDerivation(q)
-		})
+		h = derivation.NewHasher(s.dir, s.readDerivationAt)
 	}
 	name := strings.TrimSuffix(p.Name(), storepath.DrvExtension)
 	if err := h.CheckOutputs(d, name); err != nil {
@@ -58,6 +52,16 @@ func (s *Store) derivationOutputs(ctx context.Context, p storepath.Path) (map[st
 }
 
 type hasherKey struct{}
+
+// readDerivationAt is a derivation.Resolver for the derivations in the
+// store (their real paths).
+func (s *Store) readDerivationAt(drvPath string) (*derivation.Derivation, error) {
+	q, err := s.dir.Parse(drvPath)
+	if err != nil {
+		return nil, err
+	}
+	return s.readDerivation(q)
+}
 
 // drvTextsKey's value holds the contents of .drv files being registered
 // that are known in memory (AddTextDeferred's, written under their path
