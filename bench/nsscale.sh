@@ -6,11 +6,13 @@
 # median wall seconds of each and the speed-up, for each mode (see nsscale.c): fork (no
 # namespace; the machine's own scaling), mntns (a mount namespace made and freed), allns (the
 # namespaces of a sandbox), sandbox (those, the mounts of a trivial cairn build, pivot_root, and
-# busybox `echo > /build/out`) and sandbox-net (with a new network namespace, as Nix makes).
+# busybox `echo > /build/out`), sandbox-stack (the same as a root cairn makes it: the roots stacked
+# in a mount namespace made once per 32 sandboxes) and sandbox-net (with a new network namespace,
+# as Nix makes).
 #
 # Needs root, a C compiler (cc) and busybox-static. Environment: N (500), RUNS (5), MODES.
 set -euo pipefail
-: "${N:=500}" "${RUNS:=5}" "${MODES:=fork mntns allns sandbox sandbox-net}"
+: "${N:=500}" "${RUNS:=5}" "${MODES:=fork mntns allns sandbox sandbox-stack sandbox-net}"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 out=$here/out
 mkdir -p "$out"
@@ -23,7 +25,10 @@ cc -O2 -Wall -o "$out/nsscale" "$here/nsscale.c"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nsscale.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 for k in 1 2; do
-	mkdir -p "$tmp/$k/root"/{bb,build,nix/store,tmp,proc,dev/pts,dev/shm} "$tmp/$k/build"
+	for r in "" $(seq 0 31); do # sandbox-stack uses root/0 ... root/31
+		mkdir -p "$tmp/$k/root/$r"/{bb,build,nix/store,tmp,proc,dev/pts,dev/shm}
+	done
+	mkdir -p "$tmp/$k/build"
 	chown 30001:30000 "$tmp/$k/build"
 done
 chmod -R go+rX "$tmp"
