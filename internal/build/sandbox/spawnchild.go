@@ -105,7 +105,7 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 		f  *os.File
 		to uintptr
 	}
-	moves := []move{{devNull, 0}, {stdout, 1}, {stderr, 2}, {errW, 4}}
+	moves := []move{{devNull, 0}, {stdout, 1}, {stderr, 2}, {errW, initprog.MainErrFd}}
 	// In a pooled mount namespace the init makes its user namespace
 	// late and asks for its id maps over a socket (see userNamespace).
 	var maps *os.File
@@ -127,20 +127,21 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	for i, m := range moves {
 		op(unix.SYS_DUP3, initprog.Result(high[i], 0), num(m.to), num(0))
 	}
+	op(unix.SYS_SETSID)
+	op(unix.SYS_PRCTL, num(unix.PR_SET_PDEATHSIG), num(uintptr(unix.SIGKILL)))
 	// The clone copied every descriptor this process had open, those of
 	// other sandboxes being started too: until they are closed, a build
 	// whose init holds another's error pipe or terminal keeps that one's
 	// Start or log from ending. The program's own close_range only marks
 	// them close-on-exec, for inits that are exec'd. (Before Linux 5.9
-	// they stay until the exec.)
-	keep := uintptr(4)
+	// they stay until the exec.) Failures of the main program go to
+	// initprog.MainErrFd, errW's place.
+	keep := uintptr(initprog.MainErrFd)
 	if req.PoolMnt {
 		keep = mapFd
 	}
 	cr := op(unix.SYS_CLOSE_RANGE, num(keep+1), num(uintptr(^uint32(0))), num(0))
 	pre.Ops[cr].OKErrno = initprog.AnyErrno
-	op(unix.SYS_SETSID)
-	op(unix.SYS_PRCTL, num(unix.PR_SET_PDEATHSIG), num(uintptr(unix.SIGKILL)))
 
 	// A pooled mount namespace: the init inherits it, and its root,
 	// from this thread, which enters it for good and so has to end with

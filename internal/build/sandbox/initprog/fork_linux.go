@@ -72,8 +72,10 @@ func (p *Program) Forkable() *Forkable {
 // added) that runs prelude and then main, and returns its pid. The child
 // first waits until the parent writes a byte to the pipe whose ends are
 // syncR and syncW (after writing its id maps); a closed pipe ends it.
-// It reports a failure as EncodeFailure's 8 bytes on errFd: a failing
-// op of main by its index, one of prelude as PreludeFailed. The caller
+// It reports a failure as EncodeFailure's 8 bytes: a failing op of
+// prelude as PreludeFailed on errFd, one of main by its index on
+// MainErrFd, where prelude must have put a copy of errFd (an exec'd init
+// has it there too); prelude may then close errFd. The caller
 // must hold its OS thread locked (the child's parent-death signal
 // follows the thread), keep both Forkables unchanged and call release
 // once the child has exec'd or exited: on amd64 the child runs in the
@@ -136,8 +138,11 @@ func waitForMaps(syncR, syncW uintptr) bool {
 	}
 }
 
-// runChild runs prelude and main in the child, reports a failure on
-// errFd and exits (an exec'd main does not come back).
+// MainErrFd is where a forked init's main program reports its failure.
+const MainErrFd = 4
+
+// runChild runs prelude and main in the child, reports a failure (see
+// Fork) and exits (an exec'd main does not come back).
 //
 //go:nosplit
 //go:norace
@@ -149,6 +154,7 @@ func runChild(prelude, main *Forkable, errFd uintptr) {
 		failed = PreludeFailed
 	} else {
 		failed, errno = main.run()
+		errFd = MainErrFd
 	}
 	buf[0], buf[1], buf[2], buf[3] = byte(failed), byte(failed>>8), byte(failed>>16), byte(failed>>24)
 	buf[4], buf[5], buf[6], buf[7] = byte(errno), byte(errno>>8), byte(errno>>16), byte(errno>>24)
