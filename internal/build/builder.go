@@ -171,12 +171,18 @@ func New(st Store, cfg Config) *Builder {
 // the sandbox spawner (which kills builds still running). The Builder
 // can still be used; it makes them again.
 func (b *Builder) Close() error {
+	// The sandboxes first: the pooled mount namespaces hold mounts on the
+	// skeletons' directories, and removing a mount point detaches those
+	// mounts one grace period at a time. Then the skeletons and the
+	// pooled directories at once: each waits on the file system
+	// (removing the directories took 6 ms of a 500-build run's end on
+	// ext4).
 	err := b.spawner.Close()
-	b.pool.close()
-	if serr := b.skel.Close(); err == nil {
-		err = serr
-	}
-	return err
+	done := make(chan struct{})
+	go func() { b.pool.close(); close(done) }()
+	serr := b.skel.Close()
+	<-done
+	return errors.Join(err, serr)
 }
 
 // lockedWriter serialises writes to w.
