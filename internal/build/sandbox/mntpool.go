@@ -49,14 +49,18 @@ import (
 type mntPool struct {
 	mu   sync.Mutex
 	free []*mntNS
+	// askedForMaps, if set (by tests), runs with the pid of an init that
+	// has asked for its id maps, before they are written.
+	askedForMaps func(pid int)
 }
 
 // A mntNS is a pooled mount namespace: an open descriptor for it and for
 // its bottom root (the spawner's root, copied), and how many sandboxes
 // it has held.
 type mntNS struct {
-	fd, bottom int
-	uses       int
+	fd, bottom   int
+	uses         int
+	askedForMaps func(pid int) // the pool's
 }
 
 // maxMntUses is how many sandboxes a namespace holds before it is
@@ -88,7 +92,12 @@ func (p *mntPool) enter() (*mntNS, error) {
 	}
 	p.mu.Unlock()
 	if ns == nil {
-		return newMntNS()
+		var err error
+		if ns, err = newMntNS(); err != nil {
+			return nil, err
+		}
+		ns.askedForMaps = p.askedForMaps
+		return ns, nil
 	}
 	if err := unix.Setns(ns.fd, unix.CLONE_NEWNS); err != nil {
 		ns.close()

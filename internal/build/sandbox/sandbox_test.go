@@ -865,3 +865,37 @@ func TestSpawnerMntPool(t *testing.T) {
 		t.Errorf("namespace %s held more than %d sandboxes", first, maxMntUses)
 	}
 }
+
+// TestInitDescriptors: an init cloned from cairn holds none of cairn's
+// descriptors once it runs its set-up, those of other sandboxes being
+// started included: it used to hold them until it exec'd, and another
+// sandbox's start waited for it.
+func TestInitDescriptors(t *testing.T) {
+	need(t)
+	sp := NewSpawner()
+	defer sp.Close()
+	if !sp.poolsMnts() {
+		t.Skip("SKIPPING: the set-up can be watched only in a pooled mount namespace (root, in-process spawner)")
+	}
+	// A descriptor of cairn's, as another sandbox's error pipe would be.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	var fds []string
+	sp.local.mnts.askedForMaps = func(pid int) {
+		entries, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, e := range entries {
+			fds = append(fds, e.Name())
+		}
+	}
+	if out, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// 0-2, the error pipe (4) and the id map socket (5).
+	if strings.Join(fds, " ") != "0 1 2 4 5" {
+		t.Errorf("descriptors of the init during its set-up: %v", fds)
+	}
+}

@@ -233,7 +233,7 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	_, err = unix.Write(sync[1], []byte{0})
 	unix.Close(sync[1])
 	if err == nil && req.PoolMnt {
-		err = mapLate(c, maps, req)
+		err = mapLate(c, maps, req, mns.askedForMaps)
 	}
 	if err != nil {
 		c.kill()
@@ -247,7 +247,7 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 // mapLate writes the id maps of an init in a pooled mount namespace once
 // it asks for them on maps. An init that stops before it asks has
 // reported why on its error pipe.
-func mapLate(c *forkedChild, maps *os.File, req *spawnRequest) error {
+func mapLate(c *forkedChild, maps *os.File, req *spawnRequest, asked func(pid int)) error {
 	var b [1]byte
 	for {
 		n, err := unix.Read(int(maps.Fd()), b[:])
@@ -258,6 +258,9 @@ func mapLate(c *forkedChild, maps *os.File, req *spawnRequest) error {
 			return nil
 		}
 		break
+	}
+	if asked != nil {
+		asked(c.p)
 	}
 	if err := writeIDMaps(c.p, req); err != nil {
 		return err
