@@ -409,3 +409,41 @@ func TestInvalidateBatchNewReferrer(t *testing.T) {
 		t.Errorf("references of d: %v %v", refs, err)
 	}
 }
+
+// TestTempRootsOnce: a path already in the temporary roots file is not
+// written again (builds add their inputs' closure every time), and once
+// the Store is closed and its file gone, a new file gets it again.
+func TestTempRootsOnce(t *testing.T) {
+	s, root := openTest(t)
+	ctx := context.Background()
+	info, err := s.AddText(ctx, "a", []byte("a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.AddTempRoot(ctx, info.Path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(s.tempRoots.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), s.print(info.Path)+"\x00"); n != 1 {
+		t.Errorf("%s is %d times in %q", s.print(info.Path), n, b)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s2, err := Open(ctx, Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if err := s2.AddTempRoot(ctx, info.Path); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(s2.tempRoots.Name()); err != nil || !strings.Contains(string(b), s2.print(info.Path)) {
+		t.Errorf("a new Store's file: %q %v", b, err)
+	}
+}

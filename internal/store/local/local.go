@@ -84,8 +84,10 @@ type Store struct {
 
 	mu        sync.Mutex // guards the temporary roots state below
 	tempRoots *os.File   // temproots/<pid>, exclusively locked
-	gcLock    *os.File
-	rootsConn net.Conn // connection to a running collector's gc-socket
+	// tempRootsAdded are the roots written to tempRoots.
+	tempRootsAdded map[storepath.Path]struct{}
+	gcLock         *os.File
+	rootsConn      net.Conn // connection to a running collector's gc-socket
 }
 
 var _ store.Store = (*Store)(nil)
@@ -319,6 +321,7 @@ func (s *Store) Close() error {
 		os.Remove(s.tempRoots.Name())
 		s.tempRoots.Close()
 		s.tempRoots = nil
+		s.tempRootsAdded = nil
 	}
 	if s.gcLock != nil {
 		s.gcLock.Close()

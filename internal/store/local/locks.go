@@ -141,6 +141,13 @@ func flockCtx(ctx context.Context, f *os.File, t fsutil.LockType) error {
 func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// A root in our file stays one until the file goes (Close): a
+	// collector that starts later reads it, and one that ran when it was
+	// added was told. Every build adds its inputs' closure again, its
+	// builder's paths included.
+	if _, ok := s.tempRootsAdded[p]; ok && s.tempRoots != nil {
+		return nil
+	}
 	if err := s.openTempRoots(ctx); err != nil {
 		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
 	}
@@ -176,7 +183,14 @@ func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 		// The collector went away; try the lock again.
 		time.Sleep(5 * time.Millisecond)
 	}
-	return fsutil.Funlock(s.gcLock)
+	if err := fsutil.Funlock(s.gcLock); err != nil {
+		return err
+	}
+	if s.tempRootsAdded == nil {
+		s.tempRootsAdded = map[storepath.Path]struct{}{}
+	}
+	s.tempRootsAdded[p] = struct{}{}
+	return nil
 }
 
 // sendRootToGC tells the running collector about p over its socket and
