@@ -48,11 +48,16 @@
 // caller's memory (no page tables copied), and the Spawner clones it from
 // the caller itself; elsewhere a real fork would copy the (large)
 // caller's page tables, so a small helper process forks the inits (as
-// root in a mount namespace of its own without the mounts under /sys). As root, a skeleton
-// holds the devices as nodes (no mount per device), and the helper
-// passes an idle network namespace on to the next sandbox only if
-// nothing of what a build did shows in it (netPool). Nothing writable
-// is shared between sandboxes; see their docs for why they are safe.
+// root in a mount namespace of its own without the mounts under /sys).
+// As root, a skeleton holds the devices as nodes (no mount per device);
+// the spawner passes an idle network namespace on to the next sandbox
+// only if nothing of what a build did shows in it (netPool); and an
+// in-process spawner makes no mount namespace per sandbox: each init
+// stacks its root on those of earlier sandboxes in a pooled namespace
+// and makes its user namespace after its mounts (mntPool), which spares
+// the kernel's machine-wide RCU waits of making and freeing a namespace.
+// Nothing writable is shared between sandboxes; see their docs for why
+// they are safe.
 //
 // This package and initprog are the only ones of cairn that make raw
 // system calls. It builds on Linux only.
