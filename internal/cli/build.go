@@ -215,6 +215,10 @@ type builder struct {
 	log   *progress.Logger
 	b     *build.Builder
 	sub   build.Substituter // the configured substituters (substitute.go)
+	// known, if set, gives derivations this process already has (the
+	// ones an evaluation wrote), so that loading the graph need not read
+	// and parse them again.
+	known func(storepath.Path) (*derivation.Derivation, bool)
 }
 
 // newBuilder sets up building into st.
@@ -374,7 +378,14 @@ func traversable(dir string, uid, gid int) bool {
 // realise builds the outputs of drvs (and their inputs), showing progress.
 func (bl *builder) realise(ctx context.Context, drvs []storepath.Path, check bool) (map[storepath.Path]*build.Result, error) {
 	st := bl.st
-	read := func(p storepath.Path) (*derivation.Derivation, error) { return st.ReadDerivation(ctx, p) }
+	read := func(p storepath.Path) (*derivation.Derivation, error) {
+		if bl.known != nil {
+			if d, ok := bl.known(p); ok {
+				return d, nil
+			}
+		}
+		return st.ReadDerivation(ctx, p)
+	}
 	g, err := build.LoadGraph(st.Dir(), read, drvs)
 	if err != nil {
 		return nil, err
@@ -634,6 +645,7 @@ func runBuild(ctx context.Context, o *BuildOptions) error {
 			if err != nil {
 				return err
 			}
+			bl.known = s.io.SessionDerivation
 			if _, err := bl.realise(ctx, drvs, o.Build.Check); err != nil {
 				return err
 			}

@@ -513,6 +513,13 @@ func (g *IO) references(p string) ([]string, error) {
 	return nil, nil
 }
 
+// SessionDerivation returns the derivation at the .drv path p if this IO
+// made or read it. Callers must not change it.
+func (g *IO) SessionDerivation(p storepath.Path) (*derivation.Derivation, bool) {
+	d, ok := g.drvs[g.dir.Print(p)]
+	return d, ok
+}
+
 // readDerivation returns a derivation made in this session or parsed from
 // its .drv file.
 func (g *IO) readDerivation(p string) (*derivation.Derivation, error) {
