@@ -40,6 +40,10 @@ import (
 // be taken off what they cover). Builds cannot mount in the pooled
 // namespace, so a build's mounts are exactly what its init made.
 //
+// A pooled namespace is a copy of the spawner's made when it was made:
+// what is mounted on the host later reaches sandboxes once namespaces
+// made before it are discarded, after 32 sandboxes at most.
+//
 // A namespace is used by one sandbox at a time and discarded after
 // maxMntUses sandboxes, after a sandbox that did not exit 0 (its init
 // may have stopped half-way through its mounts), and after one whose
