@@ -108,6 +108,18 @@ static void write_file(const char *path, const char *s) {
 	close(fd);
 }
 
+/* write_maps maps uid 1000 and gid 100 in pid's user namespace to the
+ * build user 30001 and group 30000, setgroups denied. */
+static void write_maps(pid_t pid) {
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
+	write_file(path, "1000 30001 1\n");
+	snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
+	write_file(path, "deny");
+	snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
+	write_file(path, "100 30000 1\n");
+}
+
 int main(int argc, char **argv) {
 	if (argc != 6) {
 		fprintf(stderr, "usage: nsscale fork|mntns|allns|sandbox|sandbox-net|sandbox-stack N ROOT BUSYBOX BUILD\n");
@@ -149,26 +161,13 @@ int main(int argc, char **argv) {
 		pid_t pid = clone(child, stack + sizeof stack, flags, NULL);
 		if (pid < 0) { perror("clone"); return 1; }
 		close(syncfd[0]);
-		if (maps) {
-			char path[64];
-			snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-			write_file(path, "1000 30001 1\n");
-			snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
-			write_file(path, "deny");
-			snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-			write_file(path, "100 30000 1\n");
-		}
+		if (maps) write_maps(pid);
 		close(syncfd[1]);
 		if (stacked) {
-			char c, path[64];
+			char c;
 			close(mapfd[1]);
 			if (read(mapfd[0], &c, 1) == 1) {
-				snprintf(path, sizeof path, "/proc/%d/uid_map", pid);
-				write_file(path, "1000 30001 1\n");
-				snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
-				write_file(path, "deny");
-				snprintf(path, sizeof path, "/proc/%d/gid_map", pid);
-				write_file(path, "100 30000 1\n");
+				write_maps(pid);
 				if (write(mapfd[0], "m", 1) < 0) { perror("write"); return 1; }
 			}
 			close(mapfd[0]);
