@@ -22,11 +22,7 @@ import (
 func TestAddTextDeferred(t *testing.T) {
 	s, root := openTest(t)
 	ctx := context.Background()
-	other, err := Open(ctx, Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openOther(t, root)
 	a, err := s.AddTextDeferred(ctx, "a", []byte("contents of a"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -151,19 +147,7 @@ func TestAddTextDeferredLeftover(t *testing.T) {
 func TestAddTextDeferredChecksDerivations(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := context.Background()
-	d := &derivation.Derivation{
-		Outputs: map[string]derivation.Output{"out": {}}, InputDrvs: map[string][]string{},
-		Platform: "x86_64-linux", Builder: "/bin/sh", Args: []string{}, Env: map[string]string{},
-	}
-	h := derivation.NewHasher(s.dir, func(string) (*derivation.Derivation, error) { return nil, errors.New("no inputs") })
-	if err := h.FillOutputs(d, "d"); err != nil {
-		t.Fatal(err)
-	}
-	good := d.Bytes()
-	bad := bytes.Replace(good, []byte("-d\""), []byte("-e\""), 1)
-	if bytes.Equal(good, bad) {
-		t.Fatalf("could not forge an output path in %s", good)
-	}
+	d, good, bad := forgedDrv(t, s)
 	info, err := s.AddTextDeferred(ctx, "d.drv", bad, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -190,11 +174,7 @@ func TestAddTextDeferredChecksDerivations(t *testing.T) {
 func TestAddTextDeferredBehind(t *testing.T) {
 	s, root := openTest(t)
 	ctx := context.Background()
-	other, err := Open(ctx, Options{Root: root})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := openOther(t, root)
 	var first *storepath.Path
 	for i := 0; i < maxPending; i++ {
 		info, err := s.AddTextDeferred(ctx, fmt.Sprint("t", i), []byte(fmt.Sprint("text ", i)), nil)
@@ -207,6 +187,7 @@ func TestAddTextDeferredBehind(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for ok := false; !ok; {
+		var err error
 		if ok, err = other.IsValid(ctx, *first); err != nil {
 			t.Fatal(err)
 		}
@@ -217,15 +198,7 @@ func TestAddTextDeferredBehind(t *testing.T) {
 	}
 
 	// A .drv with a wrong output path fails its batch in the background.
-	d := &derivation.Derivation{
-		Outputs: map[string]derivation.Output{"out": {}}, InputDrvs: map[string][]string{},
-		Platform: "x86_64-linux", Builder: "/bin/sh", Args: []string{}, Env: map[string]string{},
-	}
-	h := derivation.NewHasher(s.dir, func(string) (*derivation.Derivation, error) { return nil, errors.New("no inputs") })
-	if err := h.FillOutputs(d, "d"); err != nil {
-		t.Fatal(err)
-	}
-	bad := bytes.Replace(d.Bytes(), []byte("-d\""), []byte("-e\""), 1)
+	_, _, bad := forgedDrv(t, s)
 	badInfo, err := s.AddTextDeferred(ctx, "d.drv", bad, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -247,4 +220,36 @@ func TestAddTextDeferredBehind(t *testing.T) {
 	if ok, err := other.IsValid(ctx, *first); err != nil || !ok {
 		t.Errorf("the first batch: %v %v", ok, err)
 	}
+}
+
+// openOther opens a second Store on the database at root, closed when the
+// test ends.
+func openOther(t *testing.T, root string) *Store {
+	t.Helper()
+	other, err := Open(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
+}
+
+// forgedDrv returns a derivation d with no inputs, its .drv contents, and
+// those contents with an output path that does not follow from them.
+func forgedDrv(t *testing.T, s *Store) (d *derivation.Derivation, good, bad []byte) {
+	t.Helper()
+	d = &derivation.Derivation{
+		Outputs: map[string]derivation.Output{"out": {}}, InputDrvs: map[string][]string{},
+		Platform: "x86_64-linux", Builder: "/bin/sh", Args: []string{}, Env: map[string]string{},
+	}
+	h := derivation.NewHasher(s.dir, func(string) (*derivation.Derivation, error) { return nil, errors.New("no inputs") })
+	if err := h.FillOutputs(d, "d"); err != nil {
+		t.Fatal(err)
+	}
+	good = d.Bytes()
+	bad = bytes.Replace(good, []byte("-d\""), []byte("-e\""), 1)
+	if bytes.Equal(good, bad) {
+		t.Fatalf("could not forge an output path in %s", good)
+	}
+	return d, good, bad
 }
