@@ -22,7 +22,7 @@ type localStarts struct {
 	once    sync.Once
 	nets    *netPool // as root: the pool of network namespaces
 	mntOnce sync.Once
-	mnts    *mntPool // as root, where allowed: the pool of mount namespaces
+	mnts    *mntPool // as root: the pool of mount namespaces
 	devNull *os.File
 	err     error // why the above could not be opened
 
