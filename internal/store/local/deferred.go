@@ -35,12 +35,14 @@ type pendingTexts struct {
 	err      error
 }
 
-// A textBatch is a batch of pendingTexts taken for writing.
+// A textBatch is a batch of pendingTexts taken for writing; done is
+// closed once it is written.
 type textBatch struct {
 	infos  []*store.PathInfo
 	locks  []*pathLock
 	texts  map[storepath.Path][]byte
 	hasher *derivation.Hasher
+	done   chan struct{}
 }
 
 // maxPending is how many deferred paths fill a batch, whose rows are
@@ -135,25 +137,17 @@ func (s *Store) AddTextDeferred(ctx context.Context, name string, contents []byt
 func (s *Store) flushBehind(ctx context.Context) {
 	pt := &s.pending
 	pt.mu.Lock()
-	b, done := pt.take()
+	b := pt.take()
 	pt.mu.Unlock()
-	if b == nil {
-		return
+	if b != nil {
+		go s.writeBatch(context.WithoutCancel(ctx), b)
 	}
-	ctx = context.WithoutCancel(ctx)
-	go func() {
-		err := s.writeBatch(ctx, b)
-		pt.mu.Lock()
-		pt.finish(b, err)
-		close(done)
-		pt.mu.Unlock()
-	}()
 }
 
 // take waits until no batch is being written and takes the filling one
-// for writing, with the channel to close once it is written; nil if it
-// is empty. mu is held (and released while waiting).
-func (pt *pendingTexts) take() (*textBatch, chan struct{}) {
+// for writing; nil if it is empty. mu is held (and released while
+// waiting).
+func (pt *pendingTexts) take() *textBatch {
 	for pt.flushing != nil {
 		ch := pt.flushing
 		pt.mu.Unlock()
@@ -161,17 +155,16 @@ func (pt *pendingTexts) take() (*textBatch, chan struct{}) {
 		pt.mu.Lock()
 	}
 	if len(pt.infos) == 0 {
-		return nil, nil
+		return nil
 	}
-	b := &textBatch{pt.infos, pt.locks, pt.texts, pt.hasher}
+	b := &textBatch{pt.infos, pt.locks, pt.texts, pt.hasher, make(chan struct{})}
 	pt.infos, pt.locks, pt.texts = nil, nil, nil
-	done := make(chan struct{})
-	pt.flushing = done
-	return b, done
+	pt.flushing = b.done
+	return b
 }
 
-// finish drops b, written with result err, from the waiting paths. mu is
-// held.
+// finish drops b, written with result err, from the waiting paths and
+// lets the next batch be taken. mu is held.
 func (pt *pendingTexts) finish(b *textBatch, err error) {
 	for _, info := range b.infos {
 		delete(pt.byPath, info.Path)
@@ -182,11 +175,32 @@ func (pt *pendingTexts) finish(b *textBatch, err error) {
 		pt.n.Add(1)
 	}
 	pt.flushing = nil
+	close(b.done)
+}
+
+// takeErr returns the error of a batch written since it was last called.
+// mu is held.
+func (pt *pendingTexts) takeErr() error {
+	err := pt.err
+	if err != nil {
+		pt.err = nil
+		pt.n.Add(-1)
+	}
+	return err
 }
 
 // writeBatch writes b's rows in one transaction and releases their
-// locks; if that fails, their contents are removed.
-func (s *Store) writeBatch(ctx context.Context, b *textBatch) error {
+// locks; if that fails, their contents are removed, and the error waits
+// for Sync.
+func (s *Store) writeBatch(ctx context.Context, b *textBatch) {
+	err := s.registerBatch(ctx, b)
+	pt := &s.pending
+	pt.mu.Lock()
+	pt.finish(b, err)
+	pt.mu.Unlock()
+}
+
+func (s *Store) registerBatch(ctx context.Context, b *textBatch) error {
 	rctx := context.WithValue(context.WithoutCancel(ctx), noSyncKey{}, true)
 	rctx = context.WithValue(rctx, drvTextsKey{}, b.texts)
 	if b.hasher != nil && b.hasher.Dir() == s.dir {
@@ -256,26 +270,12 @@ func (s *Store) Sync(ctx context.Context) error {
 		return nil
 	}
 	pt.mu.Lock()
-	b, done := pt.take()
-	if b == nil {
-		err := pt.err
-		if err != nil {
-			pt.err = nil
-			pt.n.Add(-1)
-		}
-		pt.mu.Unlock()
-		return err
-	}
+	b := pt.take()
 	pt.mu.Unlock()
-	err := s.writeBatch(ctx, b)
+	if b != nil {
+		s.writeBatch(ctx, b)
+	}
 	pt.mu.Lock()
-	pt.finish(b, err)
-	close(done)
-	err = pt.err
-	if err != nil {
-		pt.err = nil
-		pt.n.Add(-1)
-	}
-	pt.mu.Unlock()
-	return err
+	defer pt.mu.Unlock()
+	return pt.takeErr()
 }
