@@ -745,13 +745,21 @@ func TestPerNamespace(t *testing.T) {
 	}
 }
 
-func TestSpawnerMntPool(t *testing.T) {
+// pooledSpawner returns a Spawner whose sandboxes use pooled mount
+// namespaces, closed when the test ends, or skips the test.
+func pooledSpawner(t *testing.T) *Spawner {
+	t.Helper()
 	need(t)
 	sp := NewSpawner()
-	defer sp.Close()
+	t.Cleanup(func() { sp.Close() })
 	if !sp.poolsMnts() {
 		t.Skipf("SKIPPING: mount namespaces are pooled only by a root cairn's in-process spawner (root: %v, %s)", os.Geteuid() == 0, runtime.GOARCH)
 	}
+	return sp
+}
+
+func TestSpawnerMntPool(t *testing.T) {
+	sp := pooledSpawner(t)
 	// start runs script in a sandbox of sp whose host ids are those of a
 	// build user, holds its mount namespace open (so that its inode
 	// number is not reused) and returns the namespace and the output.
@@ -871,12 +879,7 @@ func TestSpawnerMntPool(t *testing.T) {
 // started included: it used to hold them until it exec'd, and another
 // sandbox's start waited for it.
 func TestInitDescriptors(t *testing.T) {
-	need(t)
-	sp := NewSpawner()
-	defer sp.Close()
-	if !sp.poolsMnts() {
-		t.Skip("SKIPPING: the set-up can be watched only in a pooled mount namespace (root, in-process spawner)")
-	}
+	sp := pooledSpawner(t)
 	// A descriptor of cairn's, as another sandbox's error pipe would be.
 	r, w, err := os.Pipe()
 	if err != nil {
