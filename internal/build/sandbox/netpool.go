@@ -160,18 +160,19 @@ func loopbackUp() error {
 }
 
 // netFiles are the views of /proc/net compared before a namespace is
-// reused. Any packet changes the counters: those of "lo" (the only
-// interface) and the protocols' (packets that reach no interface: no
-// route, say). Sockets close with their processes, except those that
-// waited on traffic (TIME_WAIT, a connection being closed: counters
-// again) and Unix sockets in flight in a Unix socket, which the
-// table shows; IPv6 flow labels outlive their sockets for a while.
-// sockstat counts every socket left in the namespace, whatever holds it
-// (some of its figures are machine-wide and are left out). The other
-// tables (TCP, UDP, raw, routes, multicast) would add nothing: their
-// entries need traffic, capabilities builds lack, or die with the
-// sockets; and TCP's walks the machine's whole table (3 ms a read).
-var netFiles = []string{"dev", "snmp", "snmp6", "netstat", "unix", "ip6_flowlabel", "sockstat", "sockstat6"}
+// reused. A build's packets go over "lo", the only interface, whose
+// counters (dev) then change; a packet with no route changes the
+// protocols' counters (snmp, snmp6: OutNoRoutes). sockstat counts every
+// socket left in the namespace, whatever holds it, including Unix
+// sockets in flight in a Unix socket and TIME_WAIT connections (some of
+// its figures are machine-wide and are left out). IPv6 flow labels
+// outlive their sockets for a while. The other views would add nothing
+// and cost most of a check: netstat's counters (TcpExt, IpExt, MPTcpExt)
+// and sockstat6's fragments need traffic, the unix table lists sockets
+// sockstat counts, and TCP's, UDP's, raw's, routes and multicast need
+// traffic or capabilities builds lack, or die with the sockets (and
+// TCP's walks the machine's whole table, 3 ms a read).
+var netFiles = []string{"dev", "snmp", "snmp6", "ip6_flowlabel", "sockstat"}
 
 // machineWide are sockstat's figures that count every namespace.
 var machineWide = map[string]bool{"orphan": true, "alloc": true, "mem": true}

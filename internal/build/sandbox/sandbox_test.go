@@ -694,45 +694,52 @@ func testSpawnerNetPool(t *testing.T, sp *Spawner) {
 	if !reused {
 		t.Fatalf("no sandbox got the namespace %s of an idle one", first)
 	}
-	// A connection attempt to a closed port: a SYN and a reset over lo
-	// (which must be up: refused, not unreachable). The test holds that
-	// namespace open: once the pool lets it go, a new namespace would
-	// soon get its inode number.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sync := t.TempDir()
-	spec := Spec{Spawner: sp, Root: t.TempDir(), HostUID: -1, HostGID: -1, Stdout: w, Stderr: w,
-		Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}, {Source: sync, Target: "/sync"}},
-		Path:   "/bin/busybox",
-		Args: []string{"sh", "-c", `b=/bin/busybox; while [ ! -e /sync/go ]; do $b usleep 2000; done
-$b nc 127.0.0.1 9 </dev/null 2>&1; ` + probe}}
-	p, err := Start(context.Background(), &spec)
-	w.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	held, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", p.Pid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	outb, _ := io.ReadAll(r)
-	r.Close()
-	out := string(outb)
-	if err := p.Wait(); err != nil || !strings.Contains(out, "refused") {
-		t.Fatalf("connecting over lo: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	used, _, _ := strings.Cut(lines[len(lines)-1], " ")
-	for i := 0; i < 10; i++ {
-		time.Sleep(20 * time.Millisecond)
-		if next, _ := ns(probe); next == used {
-			t.Fatalf("a sandbox got the namespace %s, in which an earlier one sent packets", used)
+	// After each of these, no later sandbox may get the namespace: a
+	// connection attempt to a closed port (a SYN and a reset over lo,
+	// which must be up: refused, not unreachable) and ones with no route,
+	// which send nothing. The test holds the namespace open: once the pool
+	// lets it go, a new namespace would soon get its inode number.
+	for _, c := range []struct{ cmd, want string }{
+		{"$b nc 127.0.0.1 9", "refused"},
+		{"$b nc 192.0.2.1 9", "unreachable"},
+		{"$b nc 2001:db8::1 9", "unreachable"},
+	} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sync := t.TempDir()
+		spec := Spec{Spawner: sp, Root: t.TempDir(), HostUID: -1, HostGID: -1, Stdout: w, Stderr: w,
+			Mounts: []Mount{{Source: busybox, Target: "/bin/busybox", ReadOnly: true}, {Source: sync, Target: "/sync"}},
+			Path:   "/bin/busybox",
+			Args: []string{"sh", "-c", `b=/bin/busybox; while [ ! -e /sync/go ]; do $b usleep 2000; done
+` + c.cmd + ` </dev/null 2>&1; ` + probe}}
+		p, err := Start(context.Background(), &spec)
+		w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", p.Pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer held.Close()
+		if err := os.WriteFile(filepath.Join(sync, "go"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		outb, _ := io.ReadAll(r)
+		r.Close()
+		out := string(outb)
+		if err := p.Wait(); err != nil || !strings.Contains(out, c.want) {
+			t.Fatalf("%s: %v, want %q in\n%s", c.cmd, err, c.want, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		used, _, _ := strings.Cut(lines[len(lines)-1], " ")
+		for i := 0; i < 10; i++ {
+			time.Sleep(20 * time.Millisecond)
+			if next, _ := ns(probe); next == used {
+				t.Fatalf("a sandbox got the namespace %s, in which an earlier one ran %s", used, c.cmd)
+			}
 		}
 	}
 }
