@@ -15,7 +15,7 @@ func main() {
 	// A sandboxed build re-executes this binary as the sandbox init.
 	sandbox.MaybeRunInit(os.Args)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
+	code := cli.MainThenExit(ctx, os.Args, os.Stdin, os.Stdout, os.Stderr, os.Environ())
 	stop()
 	os.Exit(code)
 }

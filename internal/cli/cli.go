@@ -33,6 +33,9 @@ type Factory struct {
 	Dir string
 	// Prog is how usage messages name the program ("cairn").
 	Prog string
+	// Exits says the process exits when the command returns: the store
+	// is closed with local.Store.CloseForExit.
+	Exits bool
 }
 
 // Getenv returns the value of the environment variable key.
@@ -114,6 +117,12 @@ func commands() []command {
 // the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
 	return run(ctx, &Factory{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: environ, Prog: "cairn"}, args)
+}
+
+// MainThenExit is Main for a process that exits when it returns (see
+// Factory.Exits).
+func MainThenExit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
+	return run(ctx, &Factory{Stdin: stdin, Stdout: stdout, Stderr: stderr, Environ: environ, Prog: "cairn", Exits: true}, args)
 }
 
 // run dispatches args, reports the error and returns the exit code.

@@ -226,6 +226,9 @@ func (s *session) printStats(w io.Writer) {
 // close writes profiles and closes the store.
 func (s *session) close() error {
 	err := s.stopProfile()
+	if s.f.Exits {
+		return errors.Join(err, s.io.CloseForExit())
+	}
 	return errors.Join(err, s.io.Close())
 }
 

@@ -111,9 +111,15 @@ func (g *IO) Store() (*local.Store, error) {
 }
 
 // Close closes the store if it was opened.
-func (g *IO) Close() error {
+func (g *IO) Close() error { return g.close((*local.Store).Close) }
+
+// CloseForExit is Close for a process that exits next (see
+// local.Store.CloseForExit).
+func (g *IO) CloseForExit() error { return g.close((*local.Store).CloseForExit) }
+
+func (g *IO) close(f func(*local.Store) error) error {
 	if g.store != nil {
-		err := g.store.Close()
+		err := f(g.store)
 		g.store = nil
 		return err
 	}

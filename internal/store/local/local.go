@@ -311,11 +311,28 @@ func (s *Store) migrateCASchema(ctx context.Context) error {
 
 // Close releases the database, the temporary roots (paths protected by
 // this Store become collectable) and the big lock.
-func (s *Store) Close() error {
+func (s *Store) Close() error { return s.close(true) }
+
+// CloseForExit is Close for a process that exits next: it leaves the
+// database's connection to the exit. When its last connection closes,
+// SQLite checkpoints the write-ahead log into the database file, which
+// costs two fsyncs (18 ms of a 0.7 s build of 500 derivations on ext4,
+// most of the time cairn took to finish). Exiting without it leaves the
+// log as a crash does: every transaction is in it, and the next writer
+// whose commit takes the log past 1000 pages, or the next Close,
+// checkpoints it. What a power cut right after the exit can lose is the
+// last transactions, as after a crash: the database stays consistent,
+// and their paths are not valid. Everything else goes as in Close.
+func (s *Store) CloseForExit() error { return s.close(false) }
+
+func (s *Store) close(db bool) error {
 	serr := s.Sync(context.Background())
 	s.w.close()
 	s.stmts.close()
-	err := s.db.Close()
+	var err error
+	if db {
+		err = s.db.Close()
+	}
 	s.mu.Lock()
 	if s.tempRoots != nil {
 		os.Remove(s.tempRoots.Name())

@@ -673,3 +673,49 @@ func TestWithTxRollsBack(t *testing.T) {
 		t.Errorf("valid paths %v %v, want only /nix/store/c", got, err)
 	}
 }
+
+// TestCloseForExit: Close checkpoints the write-ahead log into the
+// database and removes it; CloseForExit leaves the log, with every row,
+// to the next opener, and releases the rest as Close does.
+func TestCloseForExit(t *testing.T) {
+	ctx := context.Background()
+	for _, forExit := range []bool{false, true} {
+		root := t.TempDir()
+		s, err := Open(ctx, Options{Root: root, ReservedSize: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.AddText(ctx, "hello", []byte("hello"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddTempRoot(ctx, info.Path); err != nil {
+			t.Fatal(err)
+		}
+		roots := s.tempRoots.Name()
+		closeErr := s.Close
+		if forExit {
+			closeErr = s.CloseForExit
+		}
+		if err := closeErr(); err != nil {
+			t.Fatal(err)
+		}
+		wal, err := os.Stat(filepath.Join(root, "nix/var/nix/db/db.sqlite-wal"))
+		if kept := err == nil && wal.Size() > 0; kept != forExit {
+			t.Errorf("CloseForExit %v: write-ahead log kept %v (%v)", forExit, kept, err)
+		}
+		if _, err := os.Stat(roots); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("CloseForExit %v: temporary roots file left: %v", forExit, err)
+		}
+		other, err := Open(ctx, Options{Root: root, ReservedSize: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := other.IsValid(ctx, info.Path); err != nil || !ok {
+			t.Errorf("CloseForExit %v: the path is not valid to the next opener: %v %v", forExit, ok, err)
+		}
+		if err := other.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
