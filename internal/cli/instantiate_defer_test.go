@@ -86,3 +86,39 @@ func TestInstantiateDerivationsValidWhenPrinted(t *testing.T) {
 		t.Errorf("%d valid paths, want the 5 derivations: %v", len(paths), paths)
 	}
 }
+
+// TestInstantiateReadsDerivationItMade: the .drv files of instantiate
+// are written in the background, but evaluation that reads or looks for
+// one it has just made finds it, contents and all.
+func TestInstantiateReadsDerivationItMade(t *testing.T) {
+	work := t.TempDir()
+	root := filepath.Join(work, "root")
+	nix := `let d = derivation { name = "d"; system = "x86_64-linux"; builder = "/bin/sh"; };
+	         p = builtins.unsafeDiscardStringContext d.drvPath;
+	in derivation { name = "user"; system = "x86_64-linux"; builder = "/bin/sh";
+	     seen = builtins.pathExists p; text = builtins.readFile p; }`
+	if err := os.WriteFile(filepath.Join(work, "r.nix"), []byte(nix), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	f := &Factory{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Dir: work, Prog: "cairn"}
+	if code := run(t.Context(), f, []string{"cairn", "instantiate", "--store", root, "r.nix"}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	st, err := local.Open(t.Context(), local.Options{Root: root, ReservedSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p, err := st.ParsePath(strings.TrimSpace(out.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.ReadDerivation(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Env["seen"] != "1" || !strings.HasPrefix(d.Env["text"], "Derive([") {
+		t.Errorf("the evaluation did not find the .drv it made: seen %q, text %q", d.Env["seen"], d.Env["text"])
+	}
+}

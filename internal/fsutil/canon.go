@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -248,4 +249,49 @@ func CanonicaliseTimestampAndPermissions(path string) error {
 		return &fs.PathError{Op: "canonicalise", Path: path, Err: err}
 	}
 	return canonModeTime(path, &st)
+}
+
+// CanonicaliseCreated is Canonicalise for a regular file the caller has
+// just created and still has open as fd (so it owns it): the same result
+// (mode 0444, or 0555 with exec; mtime 1 with atime kept; no extended
+// attributes but the ignored), through the descriptor, with no walk and
+// no lookup of its name. ignored nil means DefaultIgnoredXattrs.
+func CanonicaliseCreated(fd int, name string, exec bool, ignored []string) error {
+	if ignored == nil {
+		ignored = DefaultIgnoredXattrs()
+	}
+	mode := uint32(0o444)
+	if exec {
+		mode = 0o555
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return &fs.PathError{Op: "chmod", Path: name, Err: err}
+	}
+	// utimensat with no name: futimens.
+	ts := [2]unix.Timespec{{Nsec: unix.UTIME_OMIT}, {Sec: StoreMtime}}
+	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
+		return &fs.PathError{Op: "utimes", Path: name, Err: e}
+	}
+	buf := make([]byte, 256)
+	for {
+		sz, err := unix.Flistxattr(fd, buf)
+		switch {
+		case err == unix.ERANGE:
+			buf = make([]byte, 2*len(buf))
+			continue
+		case err == unix.ENOTSUP || err == unix.ENODATA:
+			return nil
+		case err != nil:
+			return &fs.PathError{Op: "listxattr", Path: name, Err: err}
+		}
+		for _, x := range strings.Split(string(buf[:sz]), "\x00") {
+			if x == "" || contains(ignored, x) {
+				continue
+			}
+			if err := unix.Fremovexattr(fd, x); err != nil {
+				return &fs.PathError{Op: "removexattr " + x, Path: name, Err: err}
+			}
+		}
+		return nil
+	}
 }

@@ -126,12 +126,30 @@ func (g *IO) close(f func(*local.Store) error) error {
 	return nil
 }
 
-// real maps a store path to where it lives under the chroot root.
+// real maps a store path to where it lives under the chroot root, once
+// it is there (see await).
 func (g *IO) real(p string) string {
+	g.await(p)
 	if g.root != "" && (p == string(g.dir) || strings.HasPrefix(p, string(g.dir)+"/")) {
 		return g.root + p
 	}
 	return p
+}
+
+// await waits for the file of p's store path if it is a derivation
+// whose file is written in the background (DeferDerivations).
+func (g *IO) await(p string) {
+	if g.store == nil || !g.deferDrvs {
+		return
+	}
+	rest, ok := strings.CutPrefix(p, string(g.dir)+"/")
+	if !ok {
+		return
+	}
+	base, _, _ := strings.Cut(rest, "/")
+	if sp, err := g.dir.Parse(string(g.dir) + "/" + base); err == nil {
+		g.store.Await(sp)
+	}
 }
 
 // ReadFile implements eval.IO.

@@ -492,6 +492,13 @@ func (s *Store) addKnown(ctx context.Context, p storepath.Path, ca storepath.Con
 	if err := s.AddTempRoot(ctx, p); err != nil {
 		return nil, err
 	}
+	// A path AddTextDeferred added is written and registered first: its
+	// writing takes the lock we are about to take.
+	if s.isPending(p) {
+		if err := s.Sync(ctx); err != nil {
+			return nil, err
+		}
+	}
 	// A valid path has contents, so while there are none the database
 	// need not be asked before taking the lock (it is asked after).
 	if !repair {

@@ -15,10 +15,10 @@ import (
 	"cairn/internal/compat/storepath"
 )
 
-// TestAddTextDeferred: a deferred text path has its contents in place at
-// once but is valid (to another Store on the same database) only once
-// the first Store uses its database again; it is then registered exactly
-// as AddText would have, references between deferred paths included.
+// TestAddTextDeferred: a deferred text path is valid (to another Store on
+// the same database) only once the first Store uses its database again;
+// it is then registered exactly as AddText would have, references
+// between deferred paths included.
 func TestAddTextDeferred(t *testing.T) {
 	s, root := openTest(t)
 	ctx := context.Background()
@@ -252,4 +252,36 @@ func forgedDrv(t *testing.T, s *Store) (d *derivation.Derivation, good, bad []by
 		t.Fatalf("could not forge an output path in %s", good)
 	}
 	return d, good, bad
+}
+
+// TestAddTextDeferredAwait: a deferred path's file is written in the
+// background, not by AddTextDeferred; Await returns once it is in place,
+// whether its batch is full or not.
+func TestAddTextDeferredAwait(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	var infos []*storepath.Path
+	for i := 0; i < maxPending+3; i++ {
+		info, err := s.AddTextDeferred(ctx, fmt.Sprint("w", i), []byte(fmt.Sprint("waiting ", i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos = append(infos, &info.Path)
+	}
+	last := *infos[len(infos)-1]
+	if _, err := os.Lstat(s.RealPath(last)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a path of a batch that is not full is written already: %v", err)
+	}
+	for i, p := range infos {
+		s.Await(*p)
+		if b, err := os.ReadFile(s.RealPath(*p)); err != nil || string(b) != fmt.Sprint("waiting ", i) {
+			t.Errorf("after Await: %q, %v", b, err)
+		}
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.IsValid(ctx, last); err != nil || !ok {
+		t.Errorf("after Sync: %v %v", ok, err)
+	}
 }

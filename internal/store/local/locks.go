@@ -139,48 +139,70 @@ func flockCtx(ctx context.Context, f *os.File, t fsutil.LockType) error {
 // is held exclusively) it is also told about p over gc-socket/socket, and
 // the call waits for its acknowledgement.
 func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
+	return s.addTempRoots(ctx, []storepath.Path{p})
+}
+
+// addTempRoots is AddTempRoot for several paths: one write to the file
+// and one look at gc.lock for them all.
+func (s *Store) addTempRoots(ctx context.Context, ps []storepath.Path) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// A root in our file stays one until the file goes (Close): a
 	// collector that starts later reads it, and one that ran when it was
 	// added was told. Every build adds its inputs' closure again, its
 	// builder's paths included.
-	if _, ok := s.tempRootsAdded[p]; ok && s.tempRoots != nil {
+	var add []storepath.Path
+	for _, p := range ps {
+		if _, ok := s.tempRootsAdded[p]; !ok || s.tempRoots == nil {
+			add = append(add, p)
+		}
+	}
+	if len(add) == 0 {
 		return nil
 	}
 	if err := s.openTempRoots(ctx); err != nil {
-		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+		return fmt.Errorf("add temporary root %s: %w", s.print(add[0]), err)
 	}
 	if s.gcLock == nil {
 		f, err := os.OpenFile(filepath.Join(s.stateDir, "gc.lock"), os.O_RDWR|os.O_CREATE, 0o600)
 		if err != nil {
-			return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+			return fmt.Errorf("add temporary root %s: %w", s.print(add[0]), err)
 		}
 		s.gcLock = f
 	}
-	// Record the root in our file first, then make sure a running
+	// Record the roots in our file first, then make sure a running
 	// collector knows. Nix does it the other way round, which leaves a
 	// window: a collector that acknowledged the root over its socket can
 	// finish and the next one can read our file before the root is in
 	// it. Written first, every collector that starts later sees it.
-	if _, err := s.tempRoots.Write([]byte(s.print(p) + "\x00")); err != nil {
-		return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+	var b []byte
+	for _, p := range add {
+		b = append(append(b, s.print(p)...), 0)
 	}
-	for {
+	if _, err := s.tempRoots.Write(b); err != nil {
+		return fmt.Errorf("add temporary root %s: %w", s.print(add[0]), err)
+	}
+	for sent := 0; ; {
 		err := fsutil.Flock(s.gcLock, fsutil.Shared, false)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fsutil.ErrWouldBlock) {
-			return fmt.Errorf("add temporary root %s: %w", s.print(p), err)
+			return fmt.Errorf("add temporary root %s: %w", s.print(add[0]), err)
 		}
-		// A collector is running: tell it about p.
-		if err := s.sendRootToGC(ctx, p); err == nil {
+		// A collector is running: tell it about the roots.
+		for ; sent < len(add); sent++ {
+			if err = s.sendRootToGC(ctx, add[sent]); err != nil {
+				break
+			}
+		}
+		if err == nil {
 			break
 		} else if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		// The collector went away; try the lock again.
+		sent = 0
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := fsutil.Funlock(s.gcLock); err != nil {
@@ -189,7 +211,9 @@ func (s *Store) AddTempRoot(ctx context.Context, p storepath.Path) error {
 	if s.tempRootsAdded == nil {
 		s.tempRootsAdded = map[storepath.Path]struct{}{}
 	}
-	s.tempRootsAdded[p] = struct{}{}
+	for _, p := range add {
+		s.tempRootsAdded[p] = struct{}{}
+	}
 	return nil
 }
 
