@@ -120,8 +120,17 @@ type ReferrersQuerier interface {
 	QueryReferrers(ctx context.Context, p storepath.Path) ([]storepath.Path, error)
 }
 
+// ClosureQuerier is implemented by stores that compute the closure of a
+// set of paths over references themselves (in one query), as Closure
+// would: roots included, sorted, a NotValidError for a root that is not
+// valid.
+type ClosureQuerier interface {
+	QueryClosure(ctx context.Context, roots []storepath.Path) ([]storepath.Path, error)
+}
+
 // Closure returns the set of paths reachable from roots over references
-// (or referrers), roots included, sorted. Each path is queried once.
+// (or referrers), roots included, sorted. Each path is queried once, or
+// the store computes the closure of references itself (ClosureQuerier).
 func Closure(ctx context.Context, s Store, roots []storepath.Path, opts ClosureOptions) ([]storepath.Path, error) {
 	var rq ReferrersQuerier
 	if opts.Referrers {
@@ -129,6 +138,9 @@ func Closure(ctx context.Context, s Store, roots []storepath.Path, opts ClosureO
 		if rq, ok = s.(ReferrersQuerier); !ok {
 			return nil, fmt.Errorf("compute closure: store at %s cannot query referrers", s.Dir())
 		}
+	}
+	if cq, ok := s.(ClosureQuerier); ok && !opts.Referrers {
+		return cq.QueryClosure(ctx, roots)
 	}
 	seen := map[storepath.Path]bool{}
 	todo := slices.Clone(roots)

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -717,5 +718,50 @@ func TestCloseForExit(t *testing.T) {
 		if err := other.Close(); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// walkOnly hides QueryClosure, so that store.Closure walks the
+// references one query at a time.
+type walkOnly struct{ store.Store }
+
+// TestQueryClosure: the one-query closure equals the walk, and a root
+// that is not valid is an error.
+func TestQueryClosure(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	add := func(name string, refs ...storepath.Path) storepath.Path {
+		t.Helper()
+		text := name
+		for _, r := range refs {
+			text += " " + s.print(r)
+		}
+		info, err := s.AddText(ctx, name, []byte(text), refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Path
+	}
+	a := add("a")
+	b := add("b", a)
+	c := add("c", b, a)
+	d := add("d")
+	e := add("e", c, d)
+	for _, roots := range [][]storepath.Path{{a}, {c}, {c, d}, {e}, {d, b}, {a, a}} {
+		got, err := store.Closure(ctx, s, roots, store.ClosureOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := store.Closure(ctx, walkOnly{s}, roots, store.ClosureOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("closure of %v: %v, walked %v", roots, got, want)
+		}
+	}
+	missing, _, _, _ := s.textPath("missing", []byte("missing"), nil)
+	if _, err := s.QueryClosure(ctx, []storepath.Path{a, missing}); !errors.Is(err, store.ErrNotValid) || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("closure with a root that is not valid: %v", err)
 	}
 }

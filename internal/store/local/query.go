@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -117,6 +118,41 @@ func (s *Store) QueryReferrers(ctx context.Context, p storepath.Path) ([]storepa
 		return nil, fmt.Errorf("query referrers of %s: %w", s.print(p), err)
 	}
 	return s.parsePaths(refs)
+}
+
+// QueryClosure returns the closure of roots over references, roots
+// included, sorted (store.ClosureQuerier): one query, where a walk asks
+// for each path's references in turn (a derivation with 500 inputs, 500
+// queries). A root that is not valid is a NotValidError.
+func (s *Store) QueryClosure(ctx context.Context, roots []storepath.Path) ([]storepath.Path, error) {
+	abs := make([]string, len(roots))
+	for i, p := range roots {
+		abs[i] = s.print(p)
+	}
+	list, err := json.Marshal(abs)
+	if err != nil {
+		return nil, err
+	}
+	var missing, paths []string
+	err = s.read(ctx, func(q querier) error {
+		var err error
+		if missing, err = queryStrings(ctx, q, "select value from json_each(?) where value not in (select path from ValidPaths)", list); err != nil || len(missing) > 0 {
+			return err
+		}
+		paths, err = queryStrings(ctx, q, `with recursive closure(id) as (
+				select id from ValidPaths where path in (select value from json_each(?))
+				union
+				select reference from Refs join closure on referrer = closure.id)
+			select path from ValidPaths join closure using (id)`, list)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query closure: %w", err)
+	}
+	if len(missing) > 0 {
+		return nil, &store.NotValidError{Path: missing[0]}
+	}
+	return s.parsePaths(paths)
 }
 
 // QueryValidPaths returns every valid path, sorted.
