@@ -196,6 +196,7 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 	} else {
 		spec.Files["/etc/hosts"] = []byte(etcHosts)
 	}
+	euid := os.Geteuid()
 	for _, p := range closure {
 		real := filepath.Join(b.store.RealStoreDir(), p.Base())
 		fi, err := os.Lstat(real)
@@ -214,12 +215,14 @@ func (b *Builder) prepareChroot(req *Request, r *buildRun, spec *sandbox.Spec, c
 			}
 			continue
 		}
-		if fi.Mode().IsRegular() && linkable(fi, spec.HostUID) {
+		if fi.Mode().IsRegular() && linkable(fi, spec.HostUID, euid) {
 			// As Nix: a file is hard-linked into the chroot, which costs
 			// no mount point and no mounts (a derivation with hundreds of
 			// file inputs made as many of each).
 			dst := filepath.Join(storeIn, p.Base())
-			os.Remove(dst) // a reused root's mount point, or an old link
+			if reused {
+				os.Remove(dst) // a mount point, or an old link
+			}
 			if os.Link(real, dst) == nil {
 				continue
 			}
@@ -559,7 +562,7 @@ func (s *logSink) close() {
 // it. A link shares the inode, so only its owner and mode keep the
 // builder from changing it, where a bind mount would be read-only; as a
 // build user (cairn as root) the builder owns nothing in the store.
-func linkable(fi os.FileInfo, uid int) bool {
+func linkable(fi os.FileInfo, uid, euid int) bool {
 	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && os.Geteuid() == 0 && uid > 0 && int(st.Uid) != uid && fi.Mode()&0o222 == 0
+	return ok && euid == 0 && uid > 0 && int(st.Uid) != uid && fi.Mode()&0o222 == 0
 }
