@@ -53,9 +53,42 @@ import (
 type mntPool struct {
 	mu   sync.Mutex
 	free []*mntNS
+	// home is where threads return to (opened by the first enter,
+	// closed by close).
+	home *mntHome
 	// askedForMaps, if set (by tests), runs with the pid of an init that
 	// has asked for its id maps, before they are written.
 	askedForMaps func(pid int)
+}
+
+// A mntHome is the spawner's mount namespace, root and working
+// directory, open.
+type mntHome struct{ ns, root, cwd int }
+
+// openHome opens the calling thread's mount namespace, root and working
+// directory.
+func openHome() (*mntHome, error) {
+	h := &mntHome{ns: -1, root: -1, cwd: -1}
+	var err error
+	for _, f := range []struct {
+		fd   *int
+		name string
+		flag int
+	}{{&h.ns, "/proc/thread-self/ns/mnt", unix.O_RDONLY}, {&h.root, "/", unix.O_PATH | unix.O_DIRECTORY}, {&h.cwd, ".", unix.O_PATH | unix.O_DIRECTORY}} {
+		if *f.fd, err = unix.Open(f.name, f.flag|unix.O_CLOEXEC, 0); err != nil {
+			h.close()
+			return nil, fmt.Errorf("open %s: %w", f.name, err)
+		}
+	}
+	return h, nil
+}
+
+func (h *mntHome) close() {
+	for _, fd := range []int{h.ns, h.root, h.cwd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
 }
 
 // A mntNS is a pooled mount namespace: an open descriptor for it and for
@@ -65,6 +98,7 @@ type mntNS struct {
 	fd, bottom   int
 	uses         int
 	askedForMaps func(pid int) // the pool's
+	home         *mntHome      // the pool's
 }
 
 // maxMntUses is how many sandboxes a namespace holds before it is
@@ -85,22 +119,35 @@ func (ns *mntNS) close() {
 // returns that namespace: an idle one, or a new private copy of the
 // thread's.
 func (p *mntPool) enter() (*mntNS, error) {
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return nil, fmt.Errorf("unshare file system attributes: %w", err)
-	}
 	p.mu.Lock()
+	if p.home == nil {
+		h, err := openHome()
+		if err != nil {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("enter mount namespace: %w", err)
+		}
+		p.home = h
+	}
+	home := p.home
 	var ns *mntNS
 	if n := len(p.free); n > 0 {
 		ns = p.free[n-1]
 		p.free = p.free[:n-1]
+		ns.home = home
 	}
 	p.mu.Unlock()
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		if ns != nil {
+			ns.close()
+		}
+		return nil, fmt.Errorf("unshare file system attributes: %w", err)
+	}
 	if ns == nil {
 		var err error
 		if ns, err = newMntNS(); err != nil {
 			return nil, err
 		}
-		ns.askedForMaps = p.askedForMaps
+		ns.askedForMaps, ns.home = p.askedForMaps, home
 		return ns, nil
 	}
 	if err := unix.Setns(ns.fd, unix.CLONE_NEWNS); err != nil {
@@ -116,6 +163,28 @@ func (p *mntPool) enter() (*mntNS, error) {
 		return nil, fmt.Errorf("enter mount namespace: %w", err)
 	}
 	return ns, nil
+}
+
+// leave returns the calling thread from the pooled namespace it entered
+// with ns (which may be closed since) to the spawner's, with the
+// spawner's root and working directory, so that it may run any
+// goroutine again, instead of ending and making the runtime start
+// another thread for the next sandbox (a clone, and a wake-up that the
+// kernel tends to queue behind a busy CPU). The thread keeps file system
+// attributes of its own, copies of the others': cairn changes neither
+// its working directory nor its umask once it runs.
+func (ns *mntNS) leave() error {
+	h := ns.home
+	if err := unix.Setns(h.ns, unix.CLONE_NEWNS); err != nil {
+		return err
+	}
+	if err := unix.Fchdir(h.root); err != nil {
+		return err
+	}
+	if err := unix.Chroot("."); err != nil {
+		return err
+	}
+	return unix.Fchdir(h.cwd)
 }
 
 // newMntNS moves the calling thread (with its own file system
@@ -175,10 +244,13 @@ func shmEmpty(ns *mntNS) bool {
 // sandbox first, so all of them are idle).
 func (p *mntPool) close() {
 	p.mu.Lock()
-	free := p.free
-	p.free = nil
+	free, home := p.free, p.home
+	p.free, p.home = nil, nil
 	p.mu.Unlock()
 	for _, ns := range free {
 		ns.close()
+	}
+	if home != nil {
+		home.close()
 	}
 }

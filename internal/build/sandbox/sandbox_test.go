@@ -909,3 +909,66 @@ func TestInitDescriptors(t *testing.T) {
 		t.Errorf("descriptors of the init during its set-up: %v", fds)
 	}
 }
+
+// TestSpawnerMntPoolThreads: the thread that started a sandbox in a
+// pooled mount namespace comes back to the spawner's namespace, root and
+// working directory once the sandbox is reaped, and runs other goroutines
+// instead of ending: sandboxes after the first start no threads of
+// their own, and no thread is left anywhere else.
+func TestSpawnerMntPoolThreads(t *testing.T) {
+	sp := pooledSpawner(t)
+	tasks := func() map[string]bool {
+		t.Helper()
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]bool{}
+		for _, e := range ents {
+			m[e.Name()] = true
+		}
+		return m
+	}
+	sandbox := func() {
+		t.Helper()
+		if out, err := run(t, Spec{Spawner: sp}, "true"); err != nil {
+			t.Fatalf("sandbox: %v\n%s", err, out)
+		}
+	}
+	sandbox()
+	before := tasks()
+	const n = 8
+	for i := 0; i < n; i++ {
+		sandbox()
+	}
+	after := tasks()
+	started := 0
+	for tid := range after {
+		if !before[tid] {
+			started++
+		}
+	}
+	if started > n/4 {
+		t.Errorf("%d threads started for %d sandboxes", started, n)
+	}
+	wantNS, err := os.Readlink("/proc/thread-self/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tid := range after {
+		dir := "/proc/self/task/" + tid + "/"
+		ns, err1 := os.Readlink(dir + "ns/mnt")
+		root, err2 := os.Readlink(dir + "root")
+		cwd, err3 := os.Readlink(dir + "cwd")
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue // the thread has ended
+		}
+		if ns != wantNS || root != "/" || cwd != wd {
+			t.Errorf("thread %s: mount namespace %s, root %s, working directory %s; want %s, /, %s", tid, ns, root, cwd, wantNS, wd)
+		}
+	}
+}

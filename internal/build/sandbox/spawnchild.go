@@ -144,8 +144,9 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 	pre.Ops[cr].OKErrno = initprog.AnyErrno
 
 	// A pooled mount namespace: the init inherits it, and its root,
-	// from this thread, which enters it for good and so has to end with
-	// its goroutine (locked once more than supervise unlocks).
+	// from this thread, which enters it and is locked once more than
+	// supervise unlocks: it leaves once the init is reaped, or, if it
+	// cannot, ends with its goroutine.
 	var mns *mntNS
 	if req.PoolMnt {
 		if mnts == nil {
@@ -219,6 +220,9 @@ func forkProgram(req *spawnRequest, main *initprog.Program, errW, stdout, stderr
 			}
 			if mns != nil {
 				mnts.put(mns, ws)
+				if mns.leave() == nil {
+					runtime.UnlockOSThread()
+				}
 			}
 		}
 	}
