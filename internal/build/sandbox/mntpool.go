@@ -114,8 +114,8 @@ func (ns *mntNS) close() {
 }
 
 // enter puts the calling thread, which must be locked to its goroutine
-// and never run anything else (it has to end with it), in a pooled
-// namespace with the bottom root as its root and working directory, and
+// and run nothing else until it leaves (or ends with the goroutine), in
+// a pooled namespace with the bottom root as its root and working directory, and
 // returns that namespace: an idle one, or a new private copy of the
 // thread's.
 func (p *mntPool) enter() (*mntNS, error) {
