@@ -166,6 +166,17 @@ func (pt *pendingTexts) take() *textBatch {
 	return b
 }
 
+// waitRegistered waits until no batch is having its rows written. mu is
+// held (and released while waiting).
+func (pt *pendingTexts) waitRegistered() {
+	for pt.registering != nil {
+		ch := pt.registering.done
+		pt.mu.Unlock()
+		<-ch
+		pt.mu.Lock()
+	}
+}
+
 // finish drops b, written with result err, from the waiting paths. mu
 // is held.
 func (pt *pendingTexts) finish(b *textBatch, err error) {
@@ -201,12 +212,7 @@ func (s *Store) writeBatch(ctx context.Context, b *textBatch) {
 	b.err = s.placeBatch(rctx, b)
 	pt := &s.pending
 	pt.mu.Lock()
-	for pt.registering != nil {
-		ch := pt.registering.done
-		pt.mu.Unlock()
-		<-ch
-		pt.mu.Lock()
-	}
+	pt.waitRegistered()
 	pt.placing, pt.registering = nil, b
 	close(b.placed)
 	pt.mu.Unlock()
@@ -412,11 +418,6 @@ func (s *Store) Sync(ctx context.Context) error {
 	}
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	for pt.registering != nil {
-		ch := pt.registering.done
-		pt.mu.Unlock()
-		<-ch
-		pt.mu.Lock()
-	}
+	pt.waitRegistered()
 	return pt.takeErr()
 }

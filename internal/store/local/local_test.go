@@ -725,29 +725,14 @@ func TestCloseForExit(t *testing.T) {
 // references one query at a time.
 type walkOnly struct{ store.Store }
 
-// TestQueryClosure: the one-query closure equals the walk, and a root
+// TestQueryClosure: the one-query closure equals the walk (on gcFixture's
+// graph: shared references and a path that refers to itself), and a root
 // that is not valid is an error.
 func TestQueryClosure(t *testing.T) {
-	s, _ := openTest(t)
+	s, _, n := gcFixture(t)
 	ctx := context.Background()
-	add := func(name string, refs ...storepath.Path) storepath.Path {
-		t.Helper()
-		text := name
-		for _, r := range refs {
-			text += " " + s.print(r)
-		}
-		info, err := s.AddText(ctx, name, []byte(text), refs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.Path
-	}
-	a := add("a")
-	b := add("b", a)
-	c := add("c", b, a)
-	d := add("d")
-	e := add("e", c, d)
-	for _, roots := range [][]storepath.Path{{a}, {c}, {c, d}, {e}, {d, b}, {a, a}} {
+	a, b, c, d, e, f := n["a"], n["b"], n["c"], n["d"], n["e"], n["f"]
+	for _, roots := range [][]storepath.Path{{a}, {c}, {a, d}, {e}, {d, b}, {a, a}, {f}, {f, e, a}} {
 		got, err := store.Closure(ctx, s, roots, store.ClosureOptions{})
 		if err != nil {
 			t.Fatal(err)
